@@ -1,0 +1,253 @@
+// Package devstack starts the throwaway dependencies of local runs and tests: a PostgreSQL cluster
+// from the installed server binaries and the SQS emulator from the pinned npm package. Nothing here
+// is used in production.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a running throwaway PostgreSQL cluster.
+type Postgres struct {
+	// URL connects to the "postgres" database as the superuser "postgres".
+	URL     string
+	Port    int
+	DataDir string
+	cmd     *exec.Cmd
+	done    chan error
+	owned   bool // DataDir was created here and is removed on Stop
+	bin     string
+	args    []string
+	cred    *syscall.Credential
+	log     *os.File
+}
+
+// PostgresOptions tune StartPostgres. The zero value is a fresh cluster in a temporary directory
+// on a free loopback port.
+type PostgresOptions struct {
+	// DataDir is where the cluster lives; created (and removed on Stop) when empty.
+	DataDir string
+	// Port to listen on (127.0.0.1 only); a free one when zero.
+	Port int
+	// Durable keeps fsync on. Tests turn it off; it is throwaway data either way.
+	Durable bool
+	// Log receives the server's log; discarded when nil.
+	Log *os.File
+}
+
+// StartPostgres initialises and starts a cluster, waiting until it accepts connections. It runs
+// as the current user, or as the "postgres" user when the current user is root (PostgreSQL refuses
+// to run as root). The server dies with this process (parent-death signal), so an interrupted test
+// run leaves nothing behind.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	bin, err := postgresBinDir()
+	if err != nil {
+		return nil, err
+	}
+	cred, owner, err := serverCredential()
+	if err != nil {
+		return nil, err
+	}
+	pg := &Postgres{DataDir: opts.DataDir, Port: opts.Port}
+	if pg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "gift-pg-")
+		if err != nil {
+			return nil, fmt.Errorf("create postgres data dir: %w", err)
+		}
+		pg.DataDir, pg.owned = dir, true
+	}
+	if err := prepareDataDir(pg.DataDir, owner); err != nil {
+		return nil, err
+	}
+	if pg.Port == 0 {
+		if pg.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+
+	if _, err := os.Stat(filepath.Join(pg.DataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+			"-D", pg.DataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+		if out, err := initdb.CombinedOutput(); err != nil {
+			pg.cleanup()
+			return nil, fmt.Errorf("initdb: %w: %s", err, out)
+		}
+	}
+
+	args := []string{"-D", pg.DataDir, "-p", strconv.Itoa(pg.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + pg.DataDir,
+		"-c", "max_connections=200", "-c", "shared_buffers=128MB"}
+	if !opts.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	pg.bin, pg.args, pg.cred, pg.log = bin, args, cred, opts.Log
+	pg.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.Port)
+	if err := pg.start(ctx); err != nil {
+		pg.cleanup()
+		return nil, err
+	}
+	return pg, nil
+}
+
+// start runs the server on the prepared data dir and waits until it accepts connections.
+func (pg *Postgres) start(ctx context.Context) error {
+	pg.cmd = exec.Command(filepath.Join(pg.bin, "postgres"), pg.args...)
+	pg.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred, Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if pg.log != nil {
+		pg.cmd.Stdout, pg.cmd.Stderr = pg.log, pg.log
+	}
+	if err := pg.cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	pg.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(pg.cmd, pg.done)
+	if err := pg.waitReady(ctx, 30*time.Second); err != nil {
+		pg.Kill()
+		return err
+	}
+	return nil
+}
+
+// Restart starts a server stopped by Kill again, on the same port and data.
+func (pg *Postgres) Restart(ctx context.Context) error {
+	if pg.cmd != nil {
+		return errors.New("postgres is still running")
+	}
+	return pg.start(ctx)
+}
+
+func (pg *Postgres) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case err := <-pg.done:
+			pg.done <- err
+			return fmt.Errorf("postgres exited before accepting connections: %v", err)
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(cctx, pg.URL)
+		cancel()
+		if err == nil {
+			_ = conn.Close(ctx)
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("postgres on port %d not ready after %s: %w", pg.Port, limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop shuts the server down (fast shutdown) and removes a data dir it created.
+func (pg *Postgres) Stop() error {
+	if pg.cmd == nil || pg.cmd.Process == nil {
+		pg.cleanup()
+		return nil
+	}
+	_ = pg.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-pg.done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
+		<-pg.done
+	}
+	pg.cmd = nil
+	pg.cleanup()
+	return nil
+}
+
+// Kill stops the server abruptly (SIGKILL to its process group), as a crash or an outage would.
+// Restart brings it back on the same port and data.
+func (pg *Postgres) Kill() {
+	if pg.cmd != nil && pg.cmd.Process != nil {
+		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
+		<-pg.done
+		pg.cmd = nil
+	}
+}
+
+func (pg *Postgres) cleanup() {
+	if pg.owned {
+		_ = os.RemoveAll(pg.DataDir)
+	}
+}
+
+// postgresBinDir finds the server binaries: $POSTGRES_BIN, the directory of initdb on PATH when
+// it is a real binary, or the newest /usr/lib/postgresql/*/bin.
+func postgresBinDir() (string, error) {
+	if dir := os.Getenv("POSTGRES_BIN"); dir != "" {
+		return dir, nil
+	}
+	if matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(matches) > 0 {
+		newest := matches[0]
+		for _, m := range matches[1:] {
+			if versionOf(m) > versionOf(newest) {
+				newest = m
+			}
+		}
+		return filepath.Dir(newest), nil
+	}
+	if p, err := exec.LookPath("postgres"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("PostgreSQL server binaries not found: install PostgreSQL or set POSTGRES_BIN (or set DATABASE_URL to use a running server)")
+}
+
+func versionOf(path string) int {
+	v, _ := strconv.Atoi(strings.Split(strings.TrimPrefix(path, "/usr/lib/postgresql/"), "/")[0])
+	return v
+}
+
+// serverCredential returns the credential to run the server with: none (the current user) unless
+// we are root, then the "postgres" user.
+func serverCredential() (*syscall.Credential, *user.User, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, u, nil
+}
+
+func prepareDataDir(dir string, owner *user.User) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create postgres data dir: %w", err)
+	}
+	if owner == nil {
+		return nil
+	}
+	uid, _ := strconv.Atoi(owner.Uid)
+	gid, _ := strconv.Atoi(owner.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("hand postgres data dir to the postgres user: %w", err)
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

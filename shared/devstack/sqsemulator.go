@@ -1,0 +1,119 @@
+package devstack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// SQSEmulator is a running SQS emulator (npm fauxqs, pinned in package-lock.json) on loopback.
+type SQSEmulator struct {
+	Endpoint string // http://127.0.0.1:PORT
+	Port     int
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// StartSQSEmulator starts scripts/sqs-emulator.mjs from the repository root on port (a free one
+// when zero) and waits until it listens. The emulator dies with this process.
+func StartSQSEmulator(ctx context.Context, port int, log io.Writer) (*SQSEmulator, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "fauxqs")); err != nil {
+		return nil, fmt.Errorf("the SQS emulator is not installed (%w): run `make deps` (npm ci) first", err)
+	}
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	e := &SQSEmulator{Port: port, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	e.cmd = exec.Command("node", filepath.Join(root, "scripts", "sqs-emulator.mjs"), strconv.Itoa(port))
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if log == nil {
+		log = io.Discard
+	}
+	e.cmd.Stderr = log
+	stdout, err := e.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("sqs emulator stdout: %w", err)
+	}
+	if err := e.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start sqs emulator (node): %w", err)
+	}
+	e.done = make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			_, _ = fmt.Fprintln(log, line)
+			if !signalled && strings.Contains(line, "listening on") {
+				close(ready)
+				signalled = true
+			}
+		}
+		e.done <- e.cmd.Wait()
+	}()
+	select {
+	case <-ready:
+		return e, nil
+	case err := <-e.done:
+		return nil, fmt.Errorf("sqs emulator exited before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		e.Stop()
+		return nil, errors.New("sqs emulator did not start listening within 30s")
+	case <-ctx.Done():
+		e.Stop()
+		return nil, ctx.Err()
+	}
+}
+
+// Stop terminates the emulator.
+func (e *SQSEmulator) Stop() {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		<-e.done
+	}
+	e.cmd = nil
+}
+
+// RepoRoot is the repository's top directory: $GIFT_REPO_ROOT, or the nearest parent of the working
+// directory that holds go.work.
+func RepoRoot() (string, error) {
+	if r := os.Getenv("GIFT_REPO_ROOT"); r != "" {
+		return r, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repository root: no go.work above the working directory; set GIFT_REPO_ROOT")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,50 @@
+package gift
+
+import (
+	"math"
+	"unicode/utf8"
+)
+
+// Limits of the contract (openapi.yaml repeats them; tests keep the two in step).
+const (
+	MinAmount               = 1
+	MaxAmount               = math.MaxInt32 // PostgreSQL INTEGER
+	MaxMessageChars         = 500           // Unicode characters, not bytes
+	MaxIdempotencyKeyLength = 255
+)
+
+// Validate checks a new gift against the rules of requirements 6.1.
+func (n NewGift) Validate() error {
+	if n.Amount < MinAmount || n.Amount > MaxAmount {
+		return Invalidf("amount must be an integer between %d and %d", MinAmount, MaxAmount)
+	}
+	if n.Message != nil {
+		if !utf8.ValidString(*n.Message) {
+			return Invalidf("message must be valid UTF-8")
+		}
+		if c := utf8.RuneCountInString(*n.Message); c > MaxMessageChars {
+			return Invalidf("message must be at most %d characters, got %d", MaxMessageChars, c)
+		}
+	}
+	return nil
+}
+
+// ValidateIdempotencyKey checks a client's Idempotency-Key: 1 to 255 visible ASCII characters
+// (0x21-0x7E), so it is safe to log, to store and to echo back.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" {
+		return Invalidf("Idempotency-Key header is required")
+	}
+	if len(key) > MaxIdempotencyKeyLength {
+		return Invalidf("Idempotency-Key must be at most %d characters", MaxIdempotencyKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x21 || c > 0x7e {
+			return Invalidf("Idempotency-Key must contain only visible ASCII characters (0x21-0x7E)")
+		}
+	}
+	return nil
+}
+
+// IsValidIdempotencyKey reports whether ValidateIdempotencyKey accepts key.
+func IsValidIdempotencyKey(key string) bool { return ValidateIdempotencyKey(key) == nil }

@@ -1,0 +1,54 @@
+// Package logging builds the JSON logger both services use. Field names follow
+// docs/observability.md (requirements 8.3): timestamp, level, msg, service, and per event status,
+// gift_id, request_id, error_code, error_message.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Field names shared by every log line of both services.
+const (
+	KeyService      = "service"
+	KeyStatus       = "status"
+	KeyGiftID       = "gift_id"
+	KeyRequestID    = "request_id"
+	KeyErrorCode    = "error_code"
+	KeyErrorMessage = "error_message"
+)
+
+// New returns a JSON logger writing to w at level, with service on every line. The time key is
+// "timestamp" in RFC 3339 UTC with milliseconds.
+func New(w io.Writer, service string, level slog.Level) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.String("timestamp", a.Value.Time().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+			}
+			return a
+		},
+	})
+	return slog.New(h).With(KeyService, service)
+}
+
+// ParseLevel reads DEBUG, INFO, WARN or ERROR (any case).
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("log level %q: want DEBUG, INFO, WARN or ERROR", s)
+	}
+	return l, nil
+}
+
+// Err returns the error_message attribute for err.
+func Err(err error) slog.Attr { return slog.String(KeyErrorMessage, err.Error()) }
+
+// Since returns a duration attribute in milliseconds.
+func Since(key string, start time.Time) slog.Attr {
+	return slog.Float64(key, float64(time.Since(start).Microseconds())/1000)
+}

@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+)
+
+// Store keeps gifts, send requests and the outbox. Every call runs under its own deadline
+// (QueryTimeout), so a stuck database turns into an error instead of a hung request.
+type Store struct {
+	pool         *pgxpool.Pool
+	queryTimeout time.Duration
+}
+
+// NewStore returns a store on pool; queryTimeout bounds every call.
+func NewStore(pool *pgxpool.Pool, queryTimeout time.Duration) *Store {
+	return &Store{pool: pool, queryTimeout: queryTimeout}
+}
+
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.queryTimeout)
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var one int
+	return classify("ping database", s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
+}
+
+// CreateGift inserts a new gift.
+func (s *Store) CreateGift(ctx context.Context, g gift.Gift) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt)
+	return classify(fmt.Sprintf("insert gift %s", g.ID), err)
+}
+
+// GetGift reads one gift; gift.ErrNotFound when there is none.
+func (s *Store) GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var g gift.Gift
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, code, amount, message, status, last_error, created_at, updated_at
+		FROM gifts WHERE id = $1`, id).
+		Scan(&g.ID, &g.Code, &g.Amount, &g.Message, &g.Status, &g.LastError, &g.CreatedAt, &g.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return gift.Gift{}, gift.ErrNotFound
+	}
+	if err != nil {
+		return gift.Gift{}, classify(fmt.Sprintf("read gift %s", id), err)
+	}
+	return g, nil
+}
+
+// SendOutcome is what Send did.
+type SendOutcome struct {
+	// Replayed is true when (gift, request id) was already accepted: Response is then the body
+	// stored by the first acceptance and nothing was changed.
+	Replayed bool
+	Response []byte
+	// OutboxID is the outbox row holding the queue message (zero when Replayed).
+	OutboxID int64
+}
+
+// Send accepts a send request exactly as requirements 5.1.1 describe, in one transaction: lock the
+// gift (SELECT ... FOR UPDATE), replay a known (gift, request id), re-check the status under the
+// lock, then INSERT send_requests + UPDATE status=QUEUED + INSERT the outbox message. response is
+// the body to store for replays; message is the queue message body; the outbox row becomes
+// visible to the relay after relayDelay (the caller publishes it itself right after commit).
+func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, message []byte, relayDelay time.Duration) (SendOutcome, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var out SendOutcome
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var status gift.Status
+		err := tx.QueryRow(ctx, `SELECT status FROM gifts WHERE id = $1 FOR UPDATE`, req.GiftID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return gift.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("lock gift: %w", err)
+		}
+
+		var stored []byte
+		err = tx.QueryRow(ctx, `SELECT response_body FROM send_requests WHERE gift_id = $1 AND request_id = $2`,
+			req.GiftID, req.RequestID).Scan(&stored)
+		switch {
+		case err == nil:
+			out = SendOutcome{Replayed: true, Response: stored}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("look up send request: %w", err)
+		}
+
+		switch {
+		case status.Terminal():
+			return gift.ErrAlreadyTerminal
+		case status == gift.StatusQueued:
+			return gift.ErrQueuedByOtherKey
+		case !status.CanTransition(gift.StatusQueued):
+			return fmt.Errorf("gift in unexpected status %q", status)
+		}
+
+		if _, err := tx.Exec(ctx, `INSERT INTO send_requests (gift_id, request_id, force_failure, response_body) VALUES ($1, $2, $3, $4)`,
+			req.GiftID, req.RequestID, req.ForceFailure, response); err != nil {
+			return fmt.Errorf("insert send request: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, updated_at = now() WHERE id = $1`,
+			req.GiftID, gift.StatusQueued); err != nil {
+			return fmt.Errorf("queue gift: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO outbox_messages (gift_id, request_id, body, available_at)
+			VALUES ($1, $2, $3, now() + $4::interval) RETURNING id`,
+			req.GiftID, req.RequestID, string(message), relayDelay).Scan(&out.OutboxID); err != nil {
+			return fmt.Errorf("insert outbox message: %w", err)
+		}
+		out.Response = response
+		return nil
+	})
+	if err != nil {
+		if gift.KindOf(err) != 0 && !errors.Is(err, gift.ErrUnavailable) {
+			return SendOutcome{}, err
+		}
+		return SendOutcome{}, classify(fmt.Sprintf("send gift %s", req.GiftID), err)
+	}
+	return out, nil
+}

@@ -1,0 +1,56 @@
+// Package queue defines the message the API puts on the send queue and the worker takes off it
+// (requirements 7.2, plus the optional force_failure flag of requirements 5.1.2).
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Message asks the worker to send one gift. It carries the correlation ids of requirements 3.3 so
+// one send can be followed from the API's log line to the worker's.
+type Message struct {
+	GiftID    uuid.UUID `json:"gift_id"`
+	RequestID string    `json:"request_id"`
+	// ForceFailure makes every attempt fail so operators can rehearse the DLQ path.
+	ForceFailure bool `json:"force_failure,omitempty"`
+}
+
+// Marshal encodes m as the JSON message body.
+func (m Message) Marshal() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode queue message: %w", err)
+	}
+	return b, nil
+}
+
+// Parse decodes and checks a message body. Unknown fields are accepted so a newer API can add
+// fields without breaking an older worker; missing or malformed required fields are an error.
+func Parse(body []byte) (Message, error) {
+	var raw struct {
+		GiftID       *string `json:"gift_id"`
+		RequestID    *string `json:"request_id"`
+		ForceFailure *bool   `json:"force_failure"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return Message{}, fmt.Errorf("decode queue message: %w", err)
+	}
+	if raw.GiftID == nil {
+		return Message{}, fmt.Errorf("decode queue message: gift_id is missing")
+	}
+	id, err := uuid.Parse(*raw.GiftID)
+	if err != nil {
+		return Message{}, fmt.Errorf("decode queue message: gift_id %q is not a UUID: %w", *raw.GiftID, err)
+	}
+	if raw.RequestID == nil || *raw.RequestID == "" {
+		return Message{}, fmt.Errorf("decode queue message: request_id is missing")
+	}
+	m := Message{GiftID: id, RequestID: *raw.RequestID}
+	if raw.ForceFailure != nil {
+		m.ForceFailure = *raw.ForceFailure
+	}
+	return m, nil
+}

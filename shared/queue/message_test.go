@@ -1,0 +1,52 @@
+package queue_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+)
+
+func TestMessageRoundTrip(t *testing.T) {
+	for _, m := range []queue.Message{
+		{GiftID: uuid.New(), RequestID: "key-1"},
+		{GiftID: uuid.New(), RequestID: "key-2", ForceFailure: true},
+	} {
+		b, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "force_failure") != m.ForceFailure {
+			t.Errorf("force_failure should be present only when true: %s", b)
+		}
+		got, err := queue.Parse(b)
+		if err != nil || got != m {
+			t.Fatalf("Parse(%s) = %+v, %v; want %+v", b, got, err, m)
+		}
+	}
+}
+
+func TestParseRejectsBadMessages(t *testing.T) {
+	for name, body := range map[string]string{
+		"not JSON":           `gift`,
+		"missing gift_id":    `{"request_id":"k"}`,
+		"gift_id not a UUID": `{"gift_id":"nope","request_id":"k"}`,
+		"missing request_id": `{"gift_id":"` + uuid.NewString() + `"}`,
+		"empty request_id":   `{"gift_id":"` + uuid.NewString() + `","request_id":""}`,
+		"wrong type":         `{"gift_id":"` + uuid.NewString() + `","request_id":"k","force_failure":"yes"}`,
+	} {
+		if _, err := queue.Parse([]byte(body)); err == nil {
+			t.Errorf("%s: Parse(%s) accepted it", name, body)
+		}
+	}
+}
+
+func TestParseAcceptsUnknownFields(t *testing.T) {
+	id := uuid.New()
+	m, err := queue.Parse([]byte(`{"gift_id":"` + id.String() + `","request_id":"k","trace":"x"}`))
+	if err != nil || m.GiftID != id {
+		t.Fatalf("got %+v, %v", m, err)
+	}
+}

@@ -1,0 +1,109 @@
+// Package wiring reads the settings both services share (database, queue, logging) from the
+// environment and builds the adapters from them, so the two main packages stay short and agree on
+// every variable name and default (README, "Configuration").
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/awssecrets"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+)
+
+// Default queue names, used by local runs and tests (in AWS, SQS_QUEUE_URL comes from Terraform).
+const (
+	DefaultQueueName = "gift-send"
+	DefaultDLQName   = "gift-send-dlq"
+	DefaultRegion    = "ap-northeast-1"
+)
+
+// Database is how to reach PostgreSQL.
+type Database struct {
+	URL            string        // DATABASE_URL; empty: libpq PG* variables
+	SecretARN      string        // DB_SECRET_ARN: user/password from this Secrets Manager secret
+	MaxConns       int           // DB_MAX_CONNS
+	ConnectTimeout time.Duration // DB_CONNECT_TIMEOUT
+	QueryTimeout   time.Duration // DB_QUERY_TIMEOUT
+}
+
+// ReadDatabase reads the database settings.
+func ReadDatabase(r *envconfig.Reader) Database {
+	return Database{
+		URL:            r.String("DATABASE_URL", ""),
+		SecretARN:      r.String("DB_SECRET_ARN", ""),
+		MaxConns:       r.Int("DB_MAX_CONNS", 10, 1, 1000),
+		ConnectTimeout: r.Duration("DB_CONNECT_TIMEOUT", 2*time.Second, 100*time.Millisecond),
+		QueryTimeout:   r.Duration("DB_QUERY_TIMEOUT", 5*time.Second, 10*time.Millisecond),
+	}
+}
+
+// Open builds the pool (without connecting) and the store.
+func (d Database) Open(ctx context.Context, region string) (*pgxpool.Pool, *postgres.Store, error) {
+	pc := postgres.PoolConfig{URL: d.URL, MaxConns: int32(d.MaxConns), ConnectTimeout: d.ConnectTimeout} //nolint:gosec // bounded to 1000 by ReadDatabase
+	if d.SecretARN != "" {
+		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+		if err != nil {
+			return nil, nil, fmt.Errorf("load AWS config for the database secret: %w", err)
+		}
+		pc.Credentials = awssecrets.NewDBCredentials(secretsmanager.NewFromConfig(awsCfg), d.SecretARN, time.Minute)
+	}
+	pool, err := postgres.OpenPool(ctx, pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, postgres.NewStore(pool, d.QueryTimeout), nil
+}
+
+// Queue is how to reach the send queue.
+type Queue struct {
+	Region   string // AWS_REGION
+	Endpoint string // SQS_ENDPOINT (local emulator); empty: AWS
+	URL      string // SQS_QUEUE_URL; empty: resolved from Name
+	Name     string // SQS_QUEUE_NAME
+	DLQName  string // SQS_DLQ_NAME (local runs create the pair)
+}
+
+// ReadQueue reads the queue settings.
+func ReadQueue(r *envconfig.Reader) Queue {
+	return Queue{
+		Region:   r.String("AWS_REGION", DefaultRegion),
+		Endpoint: r.String("SQS_ENDPOINT", ""),
+		URL:      r.String("SQS_QUEUE_URL", ""),
+		Name:     r.String("SQS_QUEUE_NAME", DefaultQueueName),
+		DLQName:  r.String("SQS_DLQ_NAME", DefaultDLQName),
+	}
+}
+
+// Connect builds the SQS client and resolves the queue URL.
+func (q Queue) Connect(ctx context.Context) (*awssqs.Client, string, error) {
+	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: q.Region, Endpoint: q.Endpoint})
+	if err != nil {
+		return nil, "", err
+	}
+	url, err := sqs.QueueURL(ctx, client, q.URL, q.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	return client, url, nil
+}
+
+// Logger reads LOG_LEVEL and the service name (DD_SERVICE, else defaultService) and returns the
+// JSON logger on stdout.
+func Logger(r *envconfig.Reader, defaultService string) *slog.Logger {
+	levelName := r.String("LOG_LEVEL", "INFO")
+	level, err := logging.ParseLevel(levelName)
+	r.Check(err != nil, "LOG_LEVEL=%q: want DEBUG, INFO, WARN or ERROR", levelName)
+	return logging.New(os.Stdout, r.String("DD_SERVICE", defaultService), level)
+}
