@@ -98,13 +98,18 @@ func (e *Env) createTemplate(ctx context.Context) error {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+e.template); err != nil {
 		return fmt.Errorf("create template database: %w", err)
 	}
-	pool, err := pgxpool.New(ctx, withDatabase(e.adminURL, e.template))
+	return MigrateURL(ctx, withDatabase(e.adminURL, e.template))
+}
+
+// MigrateURL applies the migrations to the database at url.
+func MigrateURL(ctx context.Context, url string) error {
+	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		return fmt.Errorf("connect to template database: %w", err)
+		return fmt.Errorf("connect to %s: %w", url, err)
 	}
 	defer pool.Close()
 	if _, err := postgres.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		return fmt.Errorf("migrate template database: %w", err)
+		return fmt.Errorf("migrate %s: %w", url, err)
 	}
 	return nil
 }

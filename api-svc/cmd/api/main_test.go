@@ -1,0 +1,228 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+)
+
+var (
+	env    *testenv.Env
+	apiBin string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "api-bin-")
+	if err != nil {
+		panic(err)
+	}
+	apiBin = filepath.Join(dir, "api")
+	if out, err := exec.Command("go", "build", "-o", apiBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build api: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// apiEnv is the environment of an api process on a fresh database and queue pair.
+func apiEnv(t *testing.T, port string) []string {
+	q := env.NewQueues(t, 5)
+	return append(os.Environ(),
+		"DATABASE_URL="+env.NewDatabase(t), "SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL="+q.URL,
+		"API_PORT="+port, "SHUTDOWN_TIMEOUT=5s", "AWS_REGION=ap-northeast-1")
+}
+
+// startAPI runs `api serve` and waits until it listens; its log lines arrive on the channel.
+func startAPI(t *testing.T, environ []string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(apiBin, "serve")
+	cmd.Env = environ
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 1000)
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := false
+		for sc.Scan() {
+			lines <- sc.Text()
+			if !once && strings.Contains(sc.Text(), `"msg":"api listening"`) {
+				close(listening)
+				once = true
+			}
+		}
+		close(lines)
+	}()
+	select {
+	case <-listening:
+	case <-time.After(30 * time.Second):
+		t.Fatal("api did not start listening")
+	}
+	return cmd, lines
+}
+
+// SIGTERM: the API stops accepting, finishes the request in flight, and exits 0.
+func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd, lines := startAPI(t, apiEnv(t, port))
+
+	// A request in flight: headers sent, half the body still to come.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"amount": 1200}`
+	fmt.Fprintf(conn, "POST /gifts HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:5])
+	time.Sleep(100 * time.Millisecond) // let the server start reading it (not a wait for a condition: an ordering of events)
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		if strings.Contains(line, `"status":"draining"`) {
+			break
+		}
+	}
+	// New connections are refused while draining.
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted during the drain")
+	}
+	fmt.Fprint(conn, body[5:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight request: %d %s", resp.StatusCode, b)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("api did not exit 0: %v", err)
+	}
+}
+
+func TestMigrateCreatesTheSchemaAndIsRepeatable(t *testing.T) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, env.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("migrate_cmd_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)") //nolint:errcheck // best-effort cleanup
+	url := strings.Replace(env.AdminURL(), "/postgres?", "/"+name+"?", 1)
+
+	for run := 1; run <= 2; run++ {
+		cmd := exec.Command(apiBin, "migrate")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+url)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("migrate run %d: %v\n%s", run, err, out)
+		}
+		var applied float64 = -1
+		for _, line := range strings.Split(string(out), "\n") {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "migrations complete" {
+				applied = l["applied"].(float64)
+			}
+		}
+		if (run == 1 && applied < 1) || (run == 2 && applied != 0) {
+			t.Fatalf("run %d applied %v migrations\n%s", run, applied, out)
+		}
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var tables int
+	_ = conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_name IN ('gifts','send_requests','outbox_messages')`).Scan(&tables)
+	if tables != 3 {
+		t.Fatalf("%d of 3 tables exist after migrate", tables)
+	}
+}
+
+func TestHealthcheckCommand(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	check := exec.Command(apiBin, "healthcheck")
+	check.Env = append(os.Environ(), "API_PORT="+port)
+	if err := check.Run(); err == nil {
+		t.Fatal("healthcheck passed with nothing listening")
+	}
+	startAPI(t, apiEnv(t, port))
+	check = exec.Command(apiBin, "healthcheck")
+	check.Env = append(os.Environ(), "API_PORT="+port)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck against a running API: %v\n%s", err, out)
+	}
+}
+
+func TestInvalidConfigurationRefusesToStart(t *testing.T) {
+	cmd := exec.Command(apiBin, "serve")
+	cmd.Env = append(os.Environ(), "API_PORT=eighty", "SHUTDOWN_TIMEOUT=soon")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("want exit code 2, got %v\n%s", err, out)
+	}
+	for _, want := range []string{"API_PORT", "SHUTDOWN_TIMEOUT"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the error does not name %s: %s", want, out)
+		}
+	}
+}
+
+func TestOutboxStatusCommand(t *testing.T) {
+	cmd := exec.Command(apiBin, "outbox-status")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.NewDatabase(t))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Pending *int64 `json:"pending"`
+	}
+	if err := json.Unmarshal(out, &status); err != nil || status.Pending == nil || *status.Pending != 0 {
+		t.Fatalf("outbox-status printed %s", out)
+	}
+}

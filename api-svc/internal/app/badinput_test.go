@@ -1,0 +1,113 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// Every malformed request gets the documented envelope with a 4xx: never a 5xx, never a hang.
+func TestBadInputGetsTheEnvelope(t *testing.T) {
+	s := startStack(t)
+	g := s.createGift(t)
+	giftPath := "/gifts/" + g.GiftId.String()
+	sendPath := giftPath + "/send"
+	const jsonCT = "application/json"
+	validKey := map[string]string{"Idempotency-Key": "valid-key"}
+
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		body        string
+		header      map[string]string
+		status      int
+		code        string
+		requestID   string // expected request_id; "" means null
+	}{
+		{"malformed JSON", "POST", "/gifts", jsonCT, `{"amount": 10`, nil, 400, "VALIDATION_ERROR", ""},
+		{"not an object", "POST", "/gifts", jsonCT, `[1, 2]`, nil, 400, "VALIDATION_ERROR", ""},
+		{"empty body", "POST", "/gifts", jsonCT, ``, nil, 400, "VALIDATION_ERROR", ""},
+		{"null body", "POST", "/gifts", jsonCT, `null`, nil, 400, "VALIDATION_ERROR", ""},
+		{"missing amount", "POST", "/gifts", jsonCT, `{"message": "hi"}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount as a string", "POST", "/gifts", jsonCT, `{"amount": "10"}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount with a fraction", "POST", "/gifts", jsonCT, `{"amount": 1.5}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount zero", "POST", "/gifts", jsonCT, `{"amount": 0}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount negative", "POST", "/gifts", jsonCT, `{"amount": -1}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount past INTEGER", "POST", "/gifts", jsonCT, `{"amount": 2147483648}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount beyond float64", "POST", "/gifts", jsonCT, `{"amount": 1e400}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount huge integer literal", "POST", "/gifts", jsonCT, `{"amount": 99999999999999999999999999}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"amount null", "POST", "/gifts", jsonCT, `{"amount": null}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"message of 501 characters", "POST", "/gifts", jsonCT, `{"amount": 1, "message": "` + strings.Repeat("あ", 501) + `"}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"message not a string", "POST", "/gifts", jsonCT, `{"amount": 1, "message": 5}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"message null", "POST", "/gifts", jsonCT, `{"amount": 1, "message": null}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"unknown field", "POST", "/gifts", jsonCT, `{"amount": 1, "currency": "JPY"}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"trailing garbage", "POST", "/gifts", jsonCT, `{"amount": 1} {"amount": 2}`, nil, 400, "VALIDATION_ERROR", ""},
+		{"text/plain body", "POST", "/gifts", "text/plain", `{"amount": 1}`, nil, 415, "UNSUPPORTED_MEDIA_TYPE", ""},
+		{"form body", "POST", "/gifts", "application/x-www-form-urlencoded", `amount=1`, nil, 415, "UNSUPPORTED_MEDIA_TYPE", ""},
+		{"no content type", "POST", "/gifts", "", `{"amount": 1}`, nil, 415, "UNSUPPORTED_MEDIA_TYPE", ""},
+		{"oversized body", "POST", "/gifts", jsonCT, `{"amount": 1, "message": "` + strings.Repeat("x", 20000) + `"}`, nil, 413, "PAYLOAD_TOO_LARGE", ""},
+		{"invalid UUID in path", "GET", "/gifts/not-a-uuid", "", "", nil, 400, "VALIDATION_ERROR", ""},
+		{"invalid UUID on send", "POST", "/gifts/123/send", "", "", validKey, 400, "VALIDATION_ERROR", "valid-key"},
+		{"unknown gift", "GET", "/gifts/" + uuid.NewString(), "", "", nil, 404, "NOT_FOUND", ""},
+		{"unknown path", "GET", "/nope", "", "", nil, 404, "NOT_FOUND", ""},
+		{"wrong method", "DELETE", giftPath, "", "", nil, 405, "METHOD_NOT_ALLOWED", ""},
+		{"GET on a POST-only path", "GET", "/gifts", "", "", nil, 405, "METHOD_NOT_ALLOWED", ""},
+		{"send without Idempotency-Key", "POST", sendPath, "", "", nil, 400, "VALIDATION_ERROR", ""},
+		{"send with an empty key", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": ""}, 400, "VALIDATION_ERROR", ""},
+		{"send with a 256-character key", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, 400, "VALIDATION_ERROR", ""},
+		{"send with a key containing a space", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": "a b"}, 400, "VALIDATION_ERROR", ""},
+		{"send with a non-ASCII key", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": "キー"}, 400, "VALIDATION_ERROR", ""},
+		{"send with X-Force-Failure not a boolean", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": "k2", "X-Force-Failure": "maybe"}, 400, "VALIDATION_ERROR", "k2"},
+		{"send with X-Force-Failure while disabled", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": "k3", "X-Force-Failure": "true"}, 400, "VALIDATION_ERROR", "k3"},
+		{"send to an unknown gift", "POST", "/gifts/" + uuid.NewString() + "/send", "", "", validKey, 404, "NOT_FOUND", "valid-key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := s.do(t, tt.method, tt.path, tt.contentType, tt.body, tt.header)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			code, rid := envelope(t, body)
+			if code != tt.code {
+				t.Fatalf("code %s, want %s: %s", code, tt.code, body)
+			}
+			switch {
+			case tt.requestID == "" && rid != nil:
+				t.Fatalf("request_id %q, want null", *rid)
+			case tt.requestID != "" && (rid == nil || *rid != tt.requestID):
+				t.Fatalf("request_id %v, want %q", rid, tt.requestID)
+			}
+			if strings.Contains(string(body), "Schema:") || strings.Contains(string(body), "Go struct") {
+				t.Fatalf("message leaks validator internals: %s", body)
+			}
+		})
+	}
+
+	t.Run("405 names the allowed methods", func(t *testing.T) {
+		resp, _ := s.do(t, "DELETE", giftPath, "", "", nil)
+		if allow := resp.Header.Get("Allow"); allow != "GET" {
+			t.Fatalf("Allow %q, want GET", allow)
+		}
+	})
+	t.Run("500 characters of Japanese are accepted", func(t *testing.T) {
+		resp, body := s.do(t, "POST", "/gifts", jsonCT, `{"amount": 1, "message": "`+strings.Repeat("あ", 500)+`"}`, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("charset parameter on the content type is accepted", func(t *testing.T) {
+		resp, body := s.do(t, "POST", "/gifts", "application/json; charset=utf-8", `{"amount": 1}`, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("the gift was never touched by the rejected sends", func(t *testing.T) {
+		if n := s.outboxPending(t); n != 0 {
+			t.Fatalf("outbox holds %d messages", n)
+		}
+	})
+}

@@ -1,0 +1,234 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/app"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env) }
+
+// stack is the real API process wiring (app.Serve) on a test database and test queues, driven
+// through the generated client with every response checked against openapi.yaml.
+type stack struct {
+	URL    string
+	Client *giftclient.ClientWithResponses
+	HTTP   *http.Client
+	Pool   *pgxpool.Pool
+	Queues testenv.Queues
+	Logs   *syncBuffer
+	stop   func() error
+}
+
+type stackOption func(vars map[string]string)
+
+func withEnv(name, value string) stackOption {
+	return func(vars map[string]string) { vars[name] = value }
+}
+
+// startStack runs app.Serve until the test ends. Without options it gets its own database and
+// queue pair; options override environment variables.
+func startStack(t *testing.T, opts ...stackOption) *stack {
+	t.Helper()
+	vars := map[string]string{
+		"API_PORT":             "0",
+		"LOG_LEVEL":            "DEBUG",
+		"OUTBOX_POLL_INTERVAL": "50ms",
+		"OUTBOX_MAX_BACKOFF":   "200ms",
+		"SHUTDOWN_TIMEOUT":     "5s",
+		"AWS_REGION":           "ap-northeast-1",
+	}
+	for _, o := range opts {
+		o(vars)
+	}
+	s := &stack{Logs: &syncBuffer{}}
+	if _, ok := vars["DATABASE_URL"]; !ok {
+		vars["DATABASE_URL"] = env.NewDatabase(t)
+	}
+	if _, ok := vars["SQS_QUEUE_URL"]; !ok {
+		s.Queues = env.NewQueues(t, 5)
+		vars["SQS_ENDPOINT"], vars["SQS_QUEUE_URL"] = env.SQSEndpoint, s.Queues.URL
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log = logging.New(s.Logs, "api", slog.LevelDebug)
+
+	pool, err := pgxpool.New(context.Background(), vars["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s.Pool = pool
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- app.Serve(ctx, cfg, ready) }()
+	select {
+	case addr := <-ready:
+		s.URL = "http://" + addr
+	case err := <-done:
+		cancel()
+		t.Fatalf("app.Serve returned before listening: %v", err)
+	}
+	var once sync.Once
+	var serveErr error
+	s.stop = func() error {
+		once.Do(func() { cancel(); serveErr = <-done })
+		return serveErr
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("app.Serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("API logs:\n%s", s.Logs.String())
+		}
+	})
+	s.HTTP = contracttest.HTTPClient(t)
+	s.Client = contracttest.NewClient(t, s.URL)
+	return s
+}
+
+// do sends a raw request (for malformed input the generated client cannot produce).
+func (s *stack) do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == "" {
+		req.Body = http.NoBody
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// createGift creates a gift and returns its id.
+func (s *stack) createGift(t *testing.T) giftclient.CreatedGift {
+	t.Helper()
+	resp, err := s.Client.CreateGiftWithResponse(context.Background(), giftclient.CreateGiftJSONRequestBody{Amount: 500})
+	if err != nil || resp.JSON201 == nil {
+		t.Fatalf("create gift: %v %v %s", err, resp.StatusCode(), resp.Body)
+	}
+	return *resp.JSON201
+}
+
+func (s *stack) outboxPending(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox_messages`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// receiveAll drains the test queue until it has been empty for one long poll, deleting what it
+// reads, and returns the bodies.
+func receiveAll(t *testing.T, q testenv.Queues) []string {
+	t.Helper()
+	var bodies []string
+	for {
+		out, err := q.Client.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{
+			QueueUrl: aws.String(q.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return bodies
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			if _, err := q.Client.DeleteMessage(context.Background(), &awssqs.DeleteMessageInput{QueueUrl: aws.String(q.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// eventually polls cond every 20 ms until it holds or limit passes.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// envelope decodes and checks the error envelope, returning its code.
+func envelope(t *testing.T, body []byte) (code string, requestID *string) {
+	t.Helper()
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+		RequestID *string `json:"request_id"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("not the error envelope: %v: %s", err, body)
+	}
+	if e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("envelope without code or message: %s", body)
+	}
+	return e.Error.Code, e.RequestID
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,80 @@
+// Package config reads the API's settings from the environment (README, "Configuration").
+package config
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+)
+
+// Config is everything the API binary reads at start-up.
+type Config struct {
+	Addr             string        // API_HOST:API_PORT
+	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT: drain budget after SIGTERM
+	MaxBodyBytes     int64         // MAX_BODY_BYTES
+	FailureInjection bool          // FAILURE_INJECTION_ENABLED: honour X-Force-Failure
+
+	Outbox Outbox
+
+	Database wiring.Database
+	Queue    wiring.Queue
+
+	// DogStatsDAddr is DD_AGENT_HOST:DD_DOGSTATSD_PORT, empty when DD_AGENT_HOST is unset.
+	DogStatsDAddr string
+	MetricTags    []string // env, service, version from DD_ENV, DD_SERVICE, DD_VERSION
+
+	Log *slog.Logger
+}
+
+// Outbox tunes the outbox dispatcher and relay.
+type Outbox struct {
+	RelayDelay     time.Duration // OUTBOX_RELAY_DELAY: the immediate publish's head start
+	PollInterval   time.Duration // OUTBOX_POLL_INTERVAL
+	BatchSize      int           // OUTBOX_BATCH_SIZE
+	MaxBackoff     time.Duration // OUTBOX_MAX_BACKOFF
+	PublishTimeout time.Duration // OUTBOX_PUBLISH_TIMEOUT
+	StaleAfter     time.Duration // OUTBOX_STALE_AFTER
+	MaxInFlight    int           // OUTBOX_MAX_IN_FLIGHT: concurrent immediate publishes
+}
+
+// Load reads the configuration through lookup (os.LookupEnv in main) and reports every problem.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	r := &envconfig.Reader{Lookup: lookup}
+	c := Config{
+		Addr:             net.JoinHostPort(r.String("API_HOST", "127.0.0.1"), strconv.Itoa(r.Int("API_PORT", 8080, 0, 65535))),
+		ShutdownTimeout:  r.Duration("SHUTDOWN_TIMEOUT", 20*time.Second, 0),
+		MaxBodyBytes:     int64(r.Int("MAX_BODY_BYTES", 16<<10, 1024, 1<<20)),
+		FailureInjection: r.Bool("FAILURE_INJECTION_ENABLED", false),
+		Outbox: Outbox{
+			RelayDelay:     r.Duration("OUTBOX_RELAY_DELAY", 5*time.Second, 0),
+			PollInterval:   r.Duration("OUTBOX_POLL_INTERVAL", time.Second, 10*time.Millisecond),
+			BatchSize:      r.Int("OUTBOX_BATCH_SIZE", 100, 1, 1000),
+			MaxBackoff:     r.Duration("OUTBOX_MAX_BACKOFF", 30*time.Second, 10*time.Millisecond),
+			PublishTimeout: r.Duration("OUTBOX_PUBLISH_TIMEOUT", 3*time.Second, 10*time.Millisecond),
+			StaleAfter:     r.Duration("OUTBOX_STALE_AFTER", 5*time.Minute, time.Second),
+			MaxInFlight:    r.Int("OUTBOX_MAX_IN_FLIGHT", 64, 1, 10000),
+		},
+		Database: wiring.ReadDatabase(r),
+		Queue:    wiring.ReadQueue(r),
+	}
+	if host := r.String("DD_AGENT_HOST", ""); host != "" {
+		c.DogStatsDAddr = net.JoinHostPort(host, strconv.Itoa(r.Int("DD_DOGSTATSD_PORT", 8125, 1, 65535)))
+	}
+	service := r.String("DD_SERVICE", "api")
+	c.MetricTags = []string{"service:" + service}
+	if env := r.String("DD_ENV", ""); env != "" {
+		c.MetricTags = append(c.MetricTags, "env:"+env)
+	}
+	if v := r.String("DD_VERSION", ""); v != "" {
+		c.MetricTags = append(c.MetricTags, "version:"+v)
+	}
+	c.Log = wiring.Logger(r, "api")
+	r.Check(c.Outbox.PublishTimeout >= c.Database.QueryTimeout,
+		"OUTBOX_PUBLISH_TIMEOUT (%s) must be shorter than DB_QUERY_TIMEOUT (%s): the relay publishes inside a transaction bounded by it",
+		c.Outbox.PublishTimeout, c.Database.QueryTimeout)
+	return c, r.Err()
+}

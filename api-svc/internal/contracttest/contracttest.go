@@ -1,0 +1,141 @@
+// Package contracttest holds the API's tests to openapi.yaml: an HTTP client that validates every
+// response it receives against the spec (status documented, headers, body schema), so the server
+// cannot drift from the contract its clients generate SDKs from.
+package contracttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
+)
+
+var (
+	loadOnce sync.Once
+	spec     *openapi3.T
+	router   routers.Router
+	loadErr  error
+)
+
+// Spec loads the repository's openapi.yaml (the file clients use, not the copy embedded in the
+// server) and validates the document itself.
+func Spec() (*openapi3.T, routers.Router, error) {
+	loadOnce.Do(func() {
+		root, err := devstack.RepoRoot()
+		if err != nil {
+			loadErr = err
+			return
+		}
+		loader := openapi3.NewLoader()
+		spec, loadErr = loader.LoadFromFile(filepath.Join(root, "openapi.yaml"))
+		if loadErr != nil {
+			return
+		}
+		if loadErr = spec.Validate(context.Background()); loadErr != nil {
+			return
+		}
+		spec.Servers = nil
+		router, loadErr = gorillamux.NewRouter(spec)
+	})
+	return spec, router, loadErr
+}
+
+// Transport validates each response against the spec and fails t on any mismatch. Responses to
+// requests no operation matches (unknown path or method) must still be the error envelope.
+type Transport struct {
+	T    testing.TB
+	Base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (v *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := v.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	probe := req.Clone(context.Background())
+	probe.Body = io.NopCloser(bytes.NewReader(reqBody))
+	if err := ValidateResponse(probe, resp.StatusCode, resp.Header, body); err != nil {
+		v.T.Errorf("contract violation: %s %s -> %d: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
+	return resp, nil
+}
+
+// ValidateResponse checks one response against openapi.yaml.
+func ValidateResponse(req *http.Request, status int, header http.Header, body []byte) error {
+	spec, router, err := Spec()
+	if err != nil {
+		return fmt.Errorf("load openapi.yaml: %w", err)
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		if errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed) {
+			return validateEnvelope(spec, header, body)
+		}
+		return err
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	input.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(context.Background(), input)
+}
+
+func validateEnvelope(spec *openapi3.T, header http.Header, body []byte) error {
+	if ct := header.Get("Content-Type"); ct != "application/json" {
+		return fmt.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("body is not JSON: %w", err)
+	}
+	return spec.Components.Schemas["Error"].Value.VisitJSON(v)
+}
+
+// NewClient returns the generated client for baseURL with every response validated.
+func NewClient(t testing.TB, baseURL string) *giftclient.ClientWithResponses {
+	t.Helper()
+	c, err := giftclient.NewClientWithResponses(baseURL, giftclient.WithHTTPClient(HTTPClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// HTTPClient is a plain http.Client whose responses are validated, for requests the generated
+// client cannot make (malformed ones).
+func HTTPClient(t testing.TB) *http.Client {
+	return &http.Client{Transport: &Transport{T: t}}
+}

@@ -1,0 +1,93 @@
+// Package gifts is the Gift API's application layer: the use cases (create, read, send) on top of
+// the domain rules and the store.
+package gifts
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+)
+
+// Store is what the use cases need from the database (postgres.Store).
+type Store interface {
+	CreateGift(ctx context.Context, g gift.Gift) error
+	GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error)
+	Send(ctx context.Context, req gift.SendRequest, response, message []byte, relayDelay time.Duration) (postgres.SendOutcome, error)
+}
+
+// Dispatcher publishes a freshly committed outbox message right away (outbox.Dispatcher).
+type Dispatcher interface {
+	Dispatch(outboxID int64, body string, giftID uuid.UUID, requestID string)
+}
+
+// Service runs the use cases.
+type Service struct {
+	store      Store
+	dispatcher Dispatcher
+	log        *slog.Logger
+	// relayDelay is how long the relay leaves a new outbox message to the immediate publish.
+	relayDelay time.Duration
+	now        func() time.Time
+}
+
+// NewService returns the use cases over store, publishing accepted sends through dispatcher.
+func NewService(store Store, dispatcher Dispatcher, log *slog.Logger, relayDelay time.Duration) *Service {
+	return &Service{store: store, dispatcher: dispatcher, log: log, relayDelay: relayDelay, now: time.Now}
+}
+
+// Create validates and stores a new gift.
+func (s *Service) Create(ctx context.Context, n gift.NewGift) (gift.Gift, error) {
+	g, err := gift.New(n, s.now())
+	if err != nil {
+		return gift.Gift{}, err
+	}
+	if err := s.store.CreateGift(ctx, g); err != nil {
+		return gift.Gift{}, err
+	}
+	return g, nil
+}
+
+// Get reads a gift.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (gift.Gift, error) {
+	return s.store.GetGift(ctx, id)
+}
+
+// SendResult is the outcome of a send request.
+type SendResult struct {
+	// Body is the response body: the one given now on first acceptance, the stored one on replay.
+	Body     []byte
+	Replayed bool
+}
+
+// Send accepts a send request idempotently. firstResponse is the body to answer with, and to store
+// for replays, if this is the first acceptance of (gift, key). The queue message is committed with
+// the status change (outbox) and then published at once; should that publish fail, the relay
+// delivers it later, so an accepted send is never lost.
+func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse []byte) (SendResult, error) {
+	if err := gift.ValidateIdempotencyKey(req.RequestID); err != nil {
+		return SendResult{}, err
+	}
+	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure}.Marshal()
+	if err != nil {
+		return SendResult{}, err
+	}
+	out, err := s.store.Send(ctx, req, firstResponse, msg, s.relayDelay)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("accept send of gift %s: %w", req.GiftID, err)
+	}
+	if out.Replayed {
+		return SendResult{Body: out.Response, Replayed: true}, nil
+	}
+	s.log.InfoContext(ctx, "send accepted", logging.KeyStatus, gift.StatusQueued,
+		logging.KeyGiftID, req.GiftID, logging.KeyRequestID, req.RequestID, "force_failure", req.ForceFailure)
+	s.dispatcher.Dispatch(out.OutboxID, string(msg), req.GiftID, req.RequestID)
+	return SendResult{Body: out.Response}, nil
+}

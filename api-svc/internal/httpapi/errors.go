@@ -1,0 +1,154 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+)
+
+// apiError is an error already decided to be a given HTTP status and code, with a message that is
+// safe to show to clients.
+type apiError struct {
+	status  int
+	code    ErrorErrorCode
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func validationError(format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, VALIDATIONERROR, fmt.Sprintf(format, args...)}
+}
+
+// toAPIError is the one place that decides how an error looks to a client: domain errors by kind,
+// request-validation and binding errors as 400/404/405/413/415, everything else as a 500 whose
+// message says nothing about the cause.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var de *gift.Error
+	if errors.As(err, &de) {
+		switch de.Kind {
+		case gift.KindInvalid:
+			return &apiError{http.StatusBadRequest, VALIDATIONERROR, de.Message}
+		case gift.KindNotFound:
+			return &apiError{http.StatusNotFound, NOTFOUND, de.Message}
+		case gift.KindConflict:
+			return &apiError{http.StatusConflict, CONFLICT, de.Message}
+		case gift.KindUnavailable:
+			return &apiError{http.StatusServiceUnavailable, SERVICEUNAVAILABLE, gift.ErrUnavailable.Message}
+		}
+	}
+	if errors.Is(err, routers.ErrMethodNotAllowed) {
+		return &apiError{http.StatusMethodNotAllowed, METHODNOTALLOWED, "method not allowed on this path"}
+	}
+	if errors.Is(err, routers.ErrPathNotFound) {
+		return &apiError{http.StatusNotFound, NOTFOUND, "no such path"}
+	}
+	var reqErr *openapi3filter.RequestError
+	if errors.As(err, &reqErr) {
+		if strings.HasPrefix(reqErr.Reason, "header Content-Type has unexpected value") {
+			return &apiError{http.StatusUnsupportedMediaType, UNSUPPORTEDMEDIATYPE, "Content-Type must be application/json"}
+		}
+		return &apiError{http.StatusBadRequest, VALIDATIONERROR, describeRequestError(reqErr)}
+	}
+	var formatErr *InvalidParamFormatError
+	if errors.As(err, &formatErr) {
+		if formatErr.ParamName == "gift_id" {
+			return &apiError{http.StatusBadRequest, VALIDATIONERROR, "path parameter gift_id must be a UUID"}
+		}
+		return &apiError{http.StatusBadRequest, VALIDATIONERROR, fmt.Sprintf("parameter %s has an invalid value", formatErr.ParamName)}
+	}
+	switch err.(type) {
+	case *RequiredHeaderError, *RequiredParamError, *TooManyValuesForParamError, *UnmarshalingParamError:
+		return &apiError{http.StatusBadRequest, VALIDATIONERROR, err.Error()}
+	}
+	if errors.Is(err, errBodyDecode) {
+		return &apiError{http.StatusBadRequest, VALIDATIONERROR, err.Error()}
+	}
+	return &apiError{http.StatusInternalServerError, INTERNALERROR, "internal error"}
+}
+
+// describeRequestError turns a kin-openapi validation error into one readable line, without the
+// schema dump kin-openapi puts in Error().
+func describeRequestError(e *openapi3filter.RequestError) string {
+	where := "request"
+	switch {
+	case e.Parameter != nil && e.Parameter.Name == "Idempotency-Key" && e.Input != nil:
+		if err := gift.ValidateIdempotencyKey(e.Input.Request.Header.Get("Idempotency-Key")); err != nil {
+			return err.Error()
+		}
+		where = "header parameter Idempotency-Key"
+	case e.Parameter != nil:
+		where = fmt.Sprintf("%s parameter %s", e.Parameter.In, e.Parameter.Name)
+	case e.RequestBody != nil:
+		where = "request body"
+	}
+	var schemaErr *openapi3.SchemaError
+	if errors.As(e.Err, &schemaErr) {
+		if ptr := schemaErr.JSONPointer(); len(ptr) > 0 {
+			return fmt.Sprintf("%s: %s: %s", where, strings.Join(ptr, "."), schemaErr.Reason)
+		}
+		return fmt.Sprintf("%s: %s", where, schemaErr.Reason)
+	}
+	if e.Err != nil {
+		var parseErr *openapi3filter.ParseError
+		if errors.As(e.Err, &parseErr) {
+			return fmt.Sprintf("%s: %s", where, parseErr.Reason)
+		}
+		if detail := firstLine(e.Err.Error()); e.Reason != "" && e.Reason != detail {
+			return fmt.Sprintf("%s: %s: %s", where, e.Reason, detail)
+		}
+		return fmt.Sprintf("%s: %s", where, firstLine(e.Err.Error()))
+	}
+	return fmt.Sprintf("%s: %s", where, e.Reason)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// errBodyDecode marks a body that passed validation but could not be decoded into the Go type.
+var errBodyDecode = errors.New("request body is not valid")
+
+// writeError renders err as the documented envelope. request_id is the request's Idempotency-Key
+// when it is a valid one (an invalid key is not echoed). Every error path of the server ends here:
+// the request validator, the generated parameter binding, the strict handler's request and
+// response errors, the body limit, unknown routes and panics.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if f := fieldsFrom(r.Context()); f != nil {
+		f.errorCode, f.errorMessage = string(ae.code), ae.message
+		if ae.status >= 500 {
+			f.cause = err // logged by the access log, never sent to the client
+		}
+	}
+	var body Error
+	body.Error.Code = ae.code
+	body.Error.Message = ae.message
+	if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+		body.RequestId = &key
+	}
+	if ae.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if ae.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", s.allowedMethods(r))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ae.status)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// requestFields collects what one request's access-log line reports. Handlers and the error
+// renderer fill it in; the access-log middleware writes it once the response is done.
+type requestFields struct {
+	giftID       uuid.UUID
+	giftStatus   string
+	errorCode    string
+	errorMessage string
+	cause        error // the internal error behind a 5xx; logged, never sent
+}
+
+type fieldsKey struct{}
+
+func withFields(ctx context.Context, f *requestFields) context.Context {
+	return context.WithValue(ctx, fieldsKey{}, f)
+}
+
+func fieldsFrom(ctx context.Context) *requestFields {
+	f, _ := ctx.Value(fieldsKey{}).(*requestFields)
+	return f
+}
+
+// noteGift records the gift a request is about and, when known, its status after the request.
+func noteGift(ctx context.Context, id uuid.UUID, status string) {
+	if f := fieldsFrom(ctx); f != nil {
+		f.giftID = id
+		if status != "" {
+			f.giftStatus = status
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+)
+
+var _ StrictServerInterface = (*server)(nil)
+
+// CreateGift implements POST /gifts.
+func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (CreateGiftResponseObject, error) {
+	if req.Body == nil {
+		return nil, validationError("request body is required")
+	}
+	g, err := s.gifts.Create(ctx, gift.NewGift{Amount: int64(req.Body.Amount), Message: req.Body.Message})
+	if err != nil {
+		return nil, err
+	}
+	noteGift(ctx, g.ID, string(g.Status))
+	return CreateGift201JSONResponse{
+		Body: CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()},
+		Headers: CreateGift201ResponseHeaders{Location: "/gifts/" + g.ID.String()},
+	}, nil
+}
+
+// GetGift implements GET /gifts/{gift_id}.
+func (s *server) GetGift(ctx context.Context, req GetGiftRequestObject) (GetGiftResponseObject, error) {
+	noteGift(ctx, req.GiftId, "")
+	g, err := s.gifts.Get(ctx, req.GiftId)
+	if err != nil {
+		return nil, err
+	}
+	noteGift(ctx, g.ID, string(g.Status))
+	return GetGift200JSONResponse{
+		GiftId: g.ID, Code: g.Code, Amount: g.Amount, Message: g.Message,
+		Status: GiftStatus(g.Status), LastError: g.LastError,
+		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
+	}, nil
+}
+
+// SendGift implements POST /gifts/{gift_id}/send.
+func (s *server) SendGift(ctx context.Context, req SendGiftRequestObject) (SendGiftResponseObject, error) {
+	noteGift(ctx, req.GiftId, "")
+	if req.Params.XForceFailure != nil && !s.failureInjection {
+		return nil, validationError("X-Force-Failure is not enabled on this server")
+	}
+	key := req.Params.IdempotencyKey
+	first, err := encodeJSON(SendAccepted{GiftId: req.GiftId, Status: SendAcceptedStatusQUEUED, RequestId: key})
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.gifts.Send(ctx, gift.SendRequest{
+		GiftID:       req.GiftId,
+		RequestID:    key,
+		ForceFailure: req.Params.XForceFailure != nil && *req.Params.XForceFailure,
+	}, first)
+	if err != nil {
+		return nil, err
+	}
+	noteGift(ctx, req.GiftId, string(gift.StatusQueued))
+	if res.Replayed {
+		return storedSendResponse{status: http.StatusOK, body: res.Body}, nil
+	}
+	return storedSendResponse{status: http.StatusAccepted, body: res.Body}, nil
+}
+
+// storedSendResponse writes a send response body as stored, so a replay is byte for byte the
+// first answer.
+type storedSendResponse struct {
+	status int
+	body   []byte
+}
+
+func (r storedSendResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.status)
+	_, err := w.Write(r.body)
+	return err
+}
+
+// GetHealthz implements GET /healthz: the process is alive; no dependency is called.
+func (s *server) GetHealthz(context.Context, GetHealthzRequestObject) (GetHealthzResponseObject, error) {
+	return GetHealthz200JSONResponse{Status: Ok}, nil
+}
+
+// GetReadyz implements GET /readyz: ready while the database answers within a second.
+func (s *server) GetReadyz(ctx context.Context, _ GetReadyzRequestObject) (GetReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		if f := fieldsFrom(ctx); f != nil {
+			f.errorCode, f.errorMessage, f.cause = "DB_UNAVAILABLE", "database unreachable", err
+		}
+		reason := "database unreachable"
+		return GetReadyz503JSONResponse{Status: NotReady, Reason: &reason}, nil
+	}
+	return GetReadyz200JSONResponse{Status: Ready}, nil
+}
+
+// encodeJSON encodes v exactly as the generated responses do (json.Encoder, trailing newline).
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeBodyError renders a body the validator accepted but Go could not decode (for example a
+// number with a fraction for an integer field) as a 400, naming the field.
+func (s *server) writeBodyError(w http.ResponseWriter, r *http.Request, err error) {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		err = fmt.Errorf("%w: %s must be %s", errBodyDecode, typeErr.Field, describeGoType(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr):
+		err = fmt.Errorf("%w: malformed JSON at byte %d", errBodyDecode, syntaxErr.Offset)
+	default:
+		err = fmt.Errorf("%w: it must be a JSON object as documented", errBodyDecode)
+	}
+	s.writeError(w, r, err)
+}
+
+func describeGoType(kind string) string {
+	switch kind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "a whole number in range"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	default:
+		return "of the documented type"
+	}
+}

@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+)
+
+// statusRecorder remembers what was written, for the access log and for panic recovery.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// recoverPanics turns a panic into a logged 500 envelope instead of a dropped connection.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "panic while serving request", logging.KeyStatus, "error",
+					logging.KeyErrorCode, "PANIC", logging.KeyErrorMessage, fmt.Sprint(p), "stack", string(debug.Stack()),
+					"method", r.Method, "path", r.URL.Path)
+				if rec.status == 0 {
+					s.writeError(rec, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// accessLog writes one line per request, after the response: method, path, HTTP status,
+// duration, and what handlers noted (gift_id, status, error_code, error_message). Probes are
+// logged at DEBUG while they succeed so the load balancer's polling does not drown the logs.
+func (s *server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		f := &requestFields{}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(withFields(r.Context(), f)))
+
+		code := rec.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("http_status", code), logging.Since("duration_ms", start),
+		}
+		if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+			attrs = append(attrs, slog.String(logging.KeyRequestID, key))
+		}
+		if f.giftID != [16]byte{} {
+			attrs = append(attrs, slog.String(logging.KeyGiftID, f.giftID.String()))
+		}
+		if f.giftStatus != "" {
+			attrs = append(attrs, slog.String("gift_status", f.giftStatus))
+		}
+		level, outcome := slog.LevelInfo, "ok"
+		switch {
+		case code >= 500:
+			level, outcome = slog.LevelError, "error"
+		case code >= 400:
+			outcome = "rejected"
+		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+			level = slog.LevelDebug
+		}
+		attrs = append(attrs, slog.String(logging.KeyStatus, outcome))
+		if f.errorCode != "" {
+			msg := f.errorMessage
+			if f.cause != nil {
+				msg = f.cause.Error() // the internal detail the client did not see
+			}
+			attrs = append(attrs, slog.String(logging.KeyErrorCode, f.errorCode), slog.String(logging.KeyErrorMessage, msg))
+		}
+		s.log.LogAttrs(r.Context(), level, "http request", attrs...)
+	})
+}
+
+// limitBody reads a request body of at most maxBody bytes into memory before anything else looks
+// at it; a larger one is refused with 413 without reading the rest.
+func (s *server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tooLarge := &apiError{http.StatusRequestEntityTooLarge, PAYLOADTOOLARGE,
+			fmt.Sprintf("request body is larger than %d bytes", s.maxBody)}
+		if r.ContentLength > s.maxBody {
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, tooLarge)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+		switch {
+		case err != nil:
+			s.writeError(w, r, validationError("request body could not be read"))
+			return
+		case int64(len(body)) > s.maxBody:
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, tooLarge)
+			return
+		}
+		// One JSON document and nothing after it: decoders downstream stop at the first value
+		// and would silently ignore trailing data.
+		if len(body) > 0 && isJSON(r.Header.Get("Content-Type")) && !json.Valid(body) {
+			s.writeError(w, r, validationError("request body is not valid JSON"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}

@@ -1,0 +1,87 @@
+// Package httpapi is the HTTP port of the Gift API: it implements the strict server interface that
+// oapi-codegen generates from openapi.yaml (api.gen.go), guards every route with the kin-openapi
+// request validator, and renders every error through one function (writeError).
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	nethttpmiddleware "github.com/oapi-codegen/nethttp-middleware"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
+)
+
+// Options are the handler's dependencies and limits.
+type Options struct {
+	Gifts *gifts.Service
+	// Ready reports whether the API can serve requests (the database answers).
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes int64
+	// FailureInjection honours X-Force-Failure (FAILURE_INJECTION_ENABLED); else it is a 400.
+	FailureInjection bool
+}
+
+type server struct {
+	gifts            *gifts.Service
+	ready            func(ctx context.Context) error
+	log              *slog.Logger
+	maxBody          int64
+	failureInjection bool
+	router           routers.Router
+}
+
+// NewHandler returns the API's http.Handler: recover -> access log -> body limit -> OpenAPI
+// request validation -> generated routing and binding -> strict handlers.
+func NewHandler(opts Options) (http.Handler, error) {
+	spec, err := GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded OpenAPI spec: %w", err)
+	}
+	// Route by path only: the spec's servers list is documentation, not a Host filter.
+	spec.Servers = nil
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		return nil, fmt.Errorf("build OpenAPI router: %w", err)
+	}
+	s := &server{gifts: opts.Gifts, ready: opts.Ready, log: opts.Log, maxBody: opts.MaxBodyBytes,
+		failureInjection: opts.FailureInjection, router: router}
+
+	strict := NewStrictHandlerWithOptions(s, nil, StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  s.writeBodyError,
+		ResponseErrorHandlerFunc: s.writeError,
+	})
+	routes := HandlerWithOptions(strict, StdHTTPServerOptions{
+		BaseRouter:       http.NewServeMux(),
+		ErrorHandlerFunc: s.writeError,
+	})
+	validate := nethttpmiddleware.OapiRequestValidatorWithOptions(spec, &nethttpmiddleware.Options{
+		ErrorHandlerWithOpts: func(_ context.Context, err error, w http.ResponseWriter, r *http.Request, _ nethttpmiddleware.ErrorHandlerOpts) {
+			s.writeError(w, r, err)
+		},
+		DoNotValidateServers:  true,
+		SilenceServersWarning: true,
+	})
+	return s.recoverPanics(s.accessLog(s.limitBody(validate(routes)))), nil
+}
+
+// allowedMethods lists the methods the spec defines for the request's path (the Allow header of
+// a 405).
+func (s *server) allowedMethods(r *http.Request) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, _, err := s.router.FindRoute(probe); err == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(allowed, ", ")
+}

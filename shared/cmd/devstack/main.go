@@ -1,0 +1,188 @@
+// Command devstack runs the whole system locally in the foreground (`make run`): a throwaway
+// PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
+// queue pair with production's redrive settings, the migrations, then the API and the worker with
+// JSON logs on stdout. Ctrl-C or SIGTERM stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+)
+
+// maxReceiveCount is production's redrive setting (modules/sqs): five attempts, then the DLQ.
+const maxReceiveCount = 5
+
+func main() {
+	// Die with the parent (make): without this, killing make would orphan the stack.
+	_ = setParentDeathSignal(syscall.SIGTERM)
+	log := logging.New(os.Stdout, "devstack", slog.LevelInfo)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, log); err != nil {
+		log.Error("devstack failed", logging.KeyStatus, "failed", logging.KeyErrorCode, "DEVSTACK_FAILED", logging.Err(err))
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		return err
+	}
+	state := filepath.Join(root, ".local")
+	if err := os.MkdirAll(filepath.Join(state, "bin"), 0o755); err != nil {
+		return fmt.Errorf("create .local: %w", err)
+	}
+	r := &envconfig.Reader{}
+	queue := wiring.ReadQueue(r)
+	databaseURL := r.String("DATABASE_URL", "")
+	pgPort := r.Int("DEVSTACK_PG_PORT", 55432, 1024, 65535)
+	sqsPort := r.Int("SQS_EMULATOR_PORT", 4566, 1024, 65535)
+	if err := r.Err(); err != nil {
+		return err
+	}
+
+	log.Info("building api and worker", logging.KeyStatus, "building")
+	api, worker := filepath.Join(state, "bin", "api"), filepath.Join(state, "bin", "worker")
+	for bin, pkg := range map[string]string{api: "./api-svc/cmd/api", worker: "./worker-svc/cmd/worker"} {
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build %s: %w", pkg, err)
+		}
+	}
+
+	if databaseURL == "" {
+		pgLog, err := os.Create(filepath.Join(state, "postgres.log"))
+		if err != nil {
+			return fmt.Errorf("create postgres log: %w", err)
+		}
+		defer pgLog.Close()
+		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Port: pgPort, Durable: true, Log: pgLog})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = pg.Stop() }()
+		databaseURL = pg.URL
+		log.Info("postgres started", logging.KeyStatus, "ready", "url", pg.URL, "log", pgLog.Name())
+	}
+
+	if queue.Endpoint == "" && queue.URL == "" {
+		emuLog, err := os.Create(filepath.Join(state, "sqs-emulator.log"))
+		if err != nil {
+			return fmt.Errorf("create emulator log: %w", err)
+		}
+		defer emuLog.Close()
+		emu, err := devstack.StartSQSEmulator(ctx, sqsPort, emuLog)
+		if err != nil {
+			return err
+		}
+		defer emu.Stop()
+		queue.Endpoint = emu.Endpoint
+		log.Info("sqs emulator started", logging.KeyStatus, "ready", "endpoint", emu.Endpoint)
+	}
+	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: queue.Region, Endpoint: queue.Endpoint})
+	if err != nil {
+		return err
+	}
+	urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: queue.Name, DLQName: queue.DLQName, MaxReceiveCount: maxReceiveCount})
+	if err != nil {
+		return err
+	}
+	log.Info("queues ready", logging.KeyStatus, "ready", "queue_url", urls.URL, "dlq_url", urls.DLQURL, "max_receive_count", maxReceiveCount)
+
+	env := append(os.Environ(),
+		"DATABASE_URL="+databaseURL,
+		"SQS_ENDPOINT="+queue.Endpoint,
+		"SQS_QUEUE_URL="+urls.URL,
+		"SQS_DLQ_URL="+urls.DLQURL,
+		"AWS_REGION="+queue.Region,
+	)
+	// Local defaults that differ from production's, unless the developer set them.
+	for name, value := range map[string]string{
+		"FAILURE_INJECTION_ENABLED": "true", // rehearse the DLQ path with X-Force-Failure
+		"WORKER_RETRY_BASE_DELAY":   "1s",   // a forced failure reaches the DLQ in ~15 s
+	} {
+		if _, set := os.LookupEnv(name); !set {
+			env = append(env, name+"="+value)
+		}
+	}
+
+	migrate := exec.CommandContext(ctx, api, "migrate")
+	migrate.Env, migrate.Stdout, migrate.Stderr = env, os.Stdout, os.Stderr
+	if err := migrate.Run(); err != nil {
+		return fmt.Errorf("api migrate: %w", err)
+	}
+	return runServices(ctx, log, env, []string{api, "serve"}, []string{worker, "run"})
+}
+
+// runServices runs each command until ctx is done or one of them exits, then sends SIGTERM to
+// the others and waits for them (they drain within their own shutdown budgets).
+func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]string) error {
+	var procs []*exec.Cmd
+	exited := make(chan error, len(cmds))
+	var wg sync.WaitGroup
+	for _, argv := range cmds {
+		c := exec.Command(argv[0], argv[1:]...)
+		c.Env, c.Stdout, c.Stderr = env, os.Stdout, os.Stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		if err := c.Start(); err != nil {
+			terminate(procs)
+			return fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
+		}
+		procs = append(procs, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.Wait()
+			if err != nil {
+				err = fmt.Errorf("%s exited: %w", filepath.Base(argv[0]), err)
+			}
+			exited <- err
+		}()
+	}
+	log.Info("system running; Ctrl-C stops it", logging.KeyStatus, "running")
+
+	var firstErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping", logging.KeyStatus, "stopping")
+	case firstErr = <-exited:
+		if firstErr == nil {
+			firstErr = errors.New("a service exited unexpectedly")
+		}
+	}
+	terminate(procs)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		for _, p := range procs {
+			_ = p.Process.Kill()
+		}
+		<-done
+	}
+	return firstErr
+}
+
+func terminate(procs []*exec.Cmd) {
+	for _, p := range procs {
+		_ = p.Process.Signal(syscall.SIGTERM) // an already exited one just reports an error
+	}
+}
