@@ -137,7 +137,7 @@ func (pg *Postgres) waitReady(ctx context.Context, limit time.Duration) error {
 		select {
 		case err := <-pg.done:
 			pg.done <- err
-			return fmt.Errorf("postgres exited before accepting connections: %v", err)
+			return fmt.Errorf("postgres exited before accepting connections: %w", err)
 		default:
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -162,10 +162,11 @@ func (pg *Postgres) Stop() error {
 	}
 	_ = pg.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-pg.done:
+	case err := <-pg.done:
+		_ = err // the server's exit status after a requested shutdown says nothing new
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
-		<-pg.done
+		_ = pg.wait()
 	}
 	pg.cmd = nil
 	pg.cleanup()
@@ -177,10 +178,13 @@ func (pg *Postgres) Stop() error {
 func (pg *Postgres) Kill() {
 	if pg.cmd != nil && pg.cmd.Process != nil {
 		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
-		<-pg.done
+		_ = pg.wait() // killed: the exit status is the signal
 		pg.cmd = nil
 	}
 }
+
+// wait returns the server process's exit status once it has exited.
+func (pg *Postgres) wait() error { return <-pg.done }
 
 func (pg *Postgres) cleanup() {
 	if pg.owned {
@@ -224,8 +228,14 @@ func serverCredential() (*syscall.Credential, *user.User, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres user: %w", err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres uid %q: %w", u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres gid %q: %w", u.Gid, err)
+	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, u, nil
 }
 
@@ -241,7 +251,7 @@ func prepareDataDir(dir string, owner *user.User) error {
 	if err := os.Chown(dir, uid, gid); err != nil {
 		return fmt.Errorf("hand postgres data dir to the postgres user: %w", err)
 	}
-	return os.Chmod(dir, 0o700)
+	return os.Chmod(dir, 0o700) //nolint:gosec // a directory: the owner needs x to enter it; PostgreSQL requires 0700
 }
 
 func freePort() (int, error) {

@@ -20,7 +20,8 @@ type SQSEmulator struct {
 	Endpoint string // http://127.0.0.1:PORT
 	Port     int
 	cmd      *exec.Cmd
-	done     chan error
+	done     chan struct{} // closed when the process has exited
+	exitErr  error
 }
 
 // StartSQSEmulator starts scripts/sqs-emulator.mjs from the repository root on port (a free one
@@ -52,7 +53,7 @@ func StartSQSEmulator(ctx context.Context, port int, log io.Writer) (*SQSEmulato
 	if err := e.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start sqs emulator (node): %w", err)
 	}
-	e.done = make(chan error, 1)
+	e.done = make(chan struct{})
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -65,13 +66,14 @@ func StartSQSEmulator(ctx context.Context, port int, log io.Writer) (*SQSEmulato
 				signalled = true
 			}
 		}
-		e.done <- e.cmd.Wait()
+		e.exitErr = e.cmd.Wait()
+		close(e.done)
 	}()
 	select {
 	case <-ready:
 		return e, nil
-	case err := <-e.done:
-		return nil, fmt.Errorf("sqs emulator exited before listening: %v", err)
+	case <-e.done:
+		return nil, fmt.Errorf("sqs emulator exited before listening: %w", e.exitErr)
 	case <-time.After(30 * time.Second):
 		e.Stop()
 		return nil, errors.New("sqs emulator did not start listening within 30s")

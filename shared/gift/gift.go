@@ -82,7 +82,7 @@ func New(n NewGift, now time.Time) (Gift, error) {
 	return Gift{
 		ID:        id,
 		Code:      code.String(),
-		Amount:    int32(n.Amount),
+		Amount:    int32(n.Amount), //nolint:gosec // Validate bounds it to [MinAmount, MaxAmount]
 		Message:   n.Message,
 		Status:    StatusCreated,
 		CreatedAt: now,

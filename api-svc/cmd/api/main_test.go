@@ -148,7 +148,7 @@ func TestMigrateCreatesTheSchemaAndIsRepeatable(t *testing.T) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)") //nolint:errcheck // best-effort cleanup
+	defer func() { _, _ = admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)") }()
 	url := strings.Replace(env.AdminURL(), "/postgres?", "/"+name+"?", 1)
 
 	for run := 1; run <= 2; run++ {

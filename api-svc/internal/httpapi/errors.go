@@ -69,8 +69,13 @@ func toAPIError(err error) *apiError {
 		}
 		return &apiError{http.StatusBadRequest, VALIDATIONERROR, fmt.Sprintf("parameter %s has an invalid value", formatErr.ParamName)}
 	}
-	switch err.(type) {
-	case *RequiredHeaderError, *RequiredParamError, *TooManyValuesForParamError, *UnmarshalingParamError:
+	var (
+		requiredHeader *RequiredHeaderError
+		requiredParam  *RequiredParamError
+		tooMany        *TooManyValuesForParamError
+		unmarshal      *UnmarshalingParamError
+	)
+	if errors.As(err, &requiredHeader) || errors.As(err, &requiredParam) || errors.As(err, &tooMany) || errors.As(err, &unmarshal) {
 		return &apiError{http.StatusBadRequest, VALIDATIONERROR, err.Error()}
 	}
 	if errors.Is(err, errBodyDecode) {

@@ -25,7 +25,7 @@ func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (C
 	}
 	noteGift(ctx, g.ID, string(g.Status))
 	return CreateGift201JSONResponse{
-		Body: CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()},
+		Body:    CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()},
 		Headers: CreateGift201ResponseHeaders{Location: "/gifts/" + g.ID.String()},
 	}, nil
 }

@@ -45,7 +45,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	state := filepath.Join(root, ".local")
-	if err := os.MkdirAll(filepath.Join(state, "bin"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(state, "bin"), 0o750); err != nil {
 		return fmt.Errorf("create .local: %w", err)
 	}
 	r := &envconfig.Reader{}
@@ -68,7 +68,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	if databaseURL == "" {
-		pgLog, err := os.Create(filepath.Join(state, "postgres.log"))
+		pgLog, err := os.Create(filepath.Join(state, "postgres.log")) //nolint:gosec // a fixed file under the repository's .local/
 		if err != nil {
 			return fmt.Errorf("create postgres log: %w", err)
 		}
@@ -83,7 +83,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	if queue.Endpoint == "" && queue.URL == "" {
-		emuLog, err := os.Create(filepath.Join(state, "sqs-emulator.log"))
+		emuLog, err := os.Create(filepath.Join(state, "sqs-emulator.log")) //nolint:gosec // a fixed file under the repository's .local/
 		if err != nil {
 			return fmt.Errorf("create emulator log: %w", err)
 		}
