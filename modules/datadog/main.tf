@@ -3,7 +3,7 @@
 # 10 minutes late: those monitors wait aws_metric_delay_seconds before evaluating.
 #
 # Log monitors match on @error_code, not on status: the applications log a business "status" field
-# (QUEUED, SENT, FAILED) which Datadog would otherwise read as the log level (docs/observability.md).
+# (QUEUED, SENT, FAILED) which Datadog would otherwise read as the log level (docs/infrastructure.md, "Datadog").
 
 locals {
   t       = var.thresholds
