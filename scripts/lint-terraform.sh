@@ -26,15 +26,16 @@ step "HCL format and wiring of live/ (tools/iaccheck)"
 
 step "tflint (terraform ruleset, preset all) per module"
 tflint=$(scripts/tool.sh --path tflint)
-failed=0
+failed=0 count=0
 for dir in modules/*/; do
+  count=$((count + 1))
   if ! "$tflint" --chdir="$dir" --config="$root/.tflint.hcl" --format=compact; then
     echo "lint-terraform: tflint findings in $dir" >&2
     failed=1
   fi
 done
 [[ $failed == 0 ]] || exit 1
-echo "tflint: $(ls -d modules/*/ | wc -l) modules, no findings"
+echo "tflint: $count modules, no findings"
 
 step "trivy config --severity HIGH,CRITICAL modules/"
 out=$(mktemp)

@@ -64,16 +64,15 @@ locals {
       logConfiguration = {
         logDriver = "awsfirelens"
         options = {
-          Name           = "datadog"
-          Host           = "http-intake.logs.${var.datadog_site}"
-          TLS            = "on"
-          compress       = "gzip"
-          provider       = "ecs"
-          dd_service     = var.datadog_service
-          dd_source      = "go"
-          dd_message_key = "log"
-          dd_tags        = "env:${var.datadog_env}"
-          retry_limit    = "2"
+          Name        = "datadog"
+          Host        = "http-intake.logs.${var.datadog_site}"
+          TLS         = "on"
+          compress    = "gzip"
+          provider    = "ecs"
+          dd_service  = var.datadog_service
+          dd_source   = "go"
+          dd_tags     = "env:${var.datadog_env}"
+          retry_limit = "2"
         }
         secretOptions = [{ name = "apikey", valueFrom = var.datadog_api_key_secret_arn }]
       }
@@ -86,13 +85,14 @@ locals {
     image             = var.datadog_agent_image
     essential         = false
     memoryReservation = 256
-    environment = [for k, v in merge(local.dd_tags, {
+    environment = [for k, v in {
+      DD_ENV                         = var.datadog_env # tags the Agent's own metrics too
       ECS_FARGATE                    = "true"
       DD_SITE                        = var.datadog_site
       DD_APM_ENABLED                 = "true"
       DD_ECS_TASK_COLLECTION_ENABLED = "true"
       DD_DOGSTATSD_TAG_CARDINALITY   = "orchestrator"
-    }) : { name = k, value = v }]
+    } : { name = k, value = v }]
     secrets = [{ name = "DD_API_KEY", valueFrom = var.datadog_api_key_secret_arn }]
     portMappings = [
       { containerPort = 8125, protocol = "udp" },
