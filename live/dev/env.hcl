@@ -1,0 +1,33 @@
+# Values of the dev environment. Units read this file; prod/env.hcl has the same keys.
+locals {
+  env         = "dev"
+  name_prefix = "gift-dev"
+
+  # AWS account of dev (placeholder: set the real ID before the first apply). dev and prod are
+  # separate accounts; allowed_account_ids in the generated provider refuses any other.
+  account_id         = "111111111111"
+  aws_region         = "ap-northeast-1"
+  availability_zones = ["ap-northeast-1a", "ap-northeast-1c"]
+  state_bucket       = "gift-tfstate-111111111111"
+
+  # Which version of modules/ this environment runs: a git tag of this repository. Promote by
+  # bumping it here first, then in prod/env.hcl (docs/infrastructure.md, "Promoting a change").
+  modules_source = "git::https://github.com/gift-platform/ecs-sre-gift-worker.git"
+  modules_ref    = "modules-v0.1.0"
+
+  github_repository = "gift-platform/ecs-sre-gift-worker"
+  datadog_site      = "datadoghq.com"
+  datadog_notify    = "@slack-gift-alerts-dev"
+
+  # Where dev and prod differ, and nothing else:
+  tasks_in_private_subnets  = false # no NAT gateway: tasks in public subnets, SGs admit only the ALB
+  certificate_arn           = null  # HTTP only (no domain for dev)
+  deletion_protection       = false # ALB and RDS can be torn down
+  db_instance_class         = "db.t4g.micro"
+  db_multi_az               = false
+  db_backup_retention_days  = 1
+  log_retention_days        = 14
+  failure_injection_enabled = true # the API's failure-injection hooks, dev only
+  api                       = { cpu = 512, memory = 1024, desired_count = 1 }
+  worker                    = { cpu = 512, memory = 1024, desired_count = 1 }
+}

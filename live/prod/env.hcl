@@ -1,0 +1,34 @@
+# Values of the prod environment. Units read this file; dev/env.hcl has the same keys.
+locals {
+  env         = "prod"
+  name_prefix = "gift-prod"
+
+  # AWS account of prod (placeholder: set the real ID before the first apply). dev and prod are
+  # separate accounts; allowed_account_ids in the generated provider refuses any other.
+  account_id         = "222222222222"
+  aws_region         = "ap-northeast-1"
+  availability_zones = ["ap-northeast-1a", "ap-northeast-1c"]
+  state_bucket       = "gift-tfstate-222222222222"
+
+  # Which version of modules/ this environment runs: a git tag of this repository. Promote by
+  # bumping it in dev/env.hcl first, then here (docs/infrastructure.md, "Promoting a change").
+  modules_source = "git::https://github.com/gift-platform/ecs-sre-gift-worker.git"
+  modules_ref    = "modules-v0.1.0"
+
+  github_repository = "gift-platform/ecs-sre-gift-worker"
+  datadog_site      = "datadoghq.com"
+  datadog_notify    = "@slack-gift-alerts @pagerduty-gift"
+
+  # Where dev and prod differ, and nothing else:
+  tasks_in_private_subnets = true # private subnets behind one NAT gateway per zone
+  # ACM certificate for the API's domain (issued outside Terraform, docs/IMPORT_NOTES.md); placeholder.
+  certificate_arn           = "arn:aws:acm:ap-northeast-1:222222222222:certificate/00000000-0000-0000-0000-000000000000"
+  deletion_protection       = true # ALB and RDS refuse deletion; RDS keeps a final snapshot
+  db_instance_class         = "db.t4g.small"
+  db_multi_az               = true
+  db_backup_retention_days  = 14
+  log_retention_days        = 90
+  failure_injection_enabled = false
+  api                       = { cpu = 512, memory = 1024, desired_count = 2 }
+  worker                    = { cpu = 512, memory = 1024, desired_count = 2 }
+}

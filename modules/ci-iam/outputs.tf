@@ -1,0 +1,14 @@
+output "deploy_role_arn" {
+  description = "Role deploy.yml assumes (set it as the GitHub environment variable AWS_DEPLOY_ROLE_ARN)."
+  value       = aws_iam_role.deploy.arn
+}
+
+output "plan_role_arn" {
+  description = "Role pr.yml assumes for terragrunt plan (set it as the repository variable AWS_PLAN_ROLE_ARN_<ENV>)."
+  value       = aws_iam_role.plan.arn
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the GitHub Actions OIDC provider of this account."
+  value       = aws_iam_openid_connect_provider.github.arn
+}

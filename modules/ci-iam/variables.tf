@@ -1,0 +1,64 @@
+variable "name_prefix" {
+  description = "Prefix of the role names, for example \"gift-dev\" gives gift-dev-github-deploy and gift-dev-github-plan."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-32 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "github_repository" {
+  description = "The GitHub repository allowed to assume the roles, as OWNER/NAME."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be OWNER/NAME."
+  }
+}
+
+variable "github_environment" {
+  description = "GitHub environment of the deploy job (dev or prod). Its deployment branch rule allows only main, so the OIDC subject repo:OWNER/NAME:environment:ENV can only come from a workflow run on main."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*$", var.github_environment))
+    error_message = "github_environment must be a lowercase environment name."
+  }
+}
+
+variable "ecr_repository_arns" {
+  description = "ECR repositories CI pushes the api and worker images to."
+  type        = list(string)
+}
+
+variable "ecs_cluster_arn" {
+  description = "ARN of the ECS cluster the services and the migration task run in."
+  type        = string
+}
+
+variable "ecs_service_arns" {
+  description = "Services CI may update (api and worker)."
+  type        = list(string)
+}
+
+variable "migration_task_family" {
+  description = "Task definition family of the migration task; CI may run revisions of this family only."
+  type        = string
+}
+
+variable "migration_log_group_arn" {
+  description = "Log group of the migration task; CI prints its tail when a migration fails."
+  type        = string
+}
+
+variable "pass_role_arns" {
+  description = "Execution and task roles of the api, worker and migration task definitions that CI registers (iam:PassRole, to ECS only)."
+  type        = list(string)
+}
+
+variable "state_bucket_name" {
+  description = "S3 bucket of the Terraform state (created outside Terraform); the plan role may write and delete only the .tflock lock objects in it."
+  type        = string
+}

@@ -1,0 +1,50 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name, for example \"gift-dev\"; the task family is NAME_PREFIX-migrate."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-32 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "image_repository_url" {
+  description = "ECR repository URL of the API image (the migrations are embedded in it)."
+  type        = string
+}
+
+variable "image_repository_arn" {
+  description = "ECR repository ARN of the API image; the execution role may pull from it only."
+  type        = string
+}
+
+variable "image_tag" {
+  description = "Image tag of the first revision only; CI registers a revision with the new image before every run."
+  type        = string
+  default     = "bootstrap"
+}
+
+variable "environment" {
+  description = "Plain environment of the migration container (PGHOST, PGPORT, PGDATABASE, PGSSLMODE, DB_SECRET_ARN, LOG_LEVEL)."
+  type        = map(string)
+
+  validation {
+    condition     = contains(keys(var.environment), "DB_SECRET_ARN") && contains(keys(var.environment), "PGHOST")
+    error_message = "The migration needs at least PGHOST and DB_SECRET_ARN."
+  }
+}
+
+variable "db_secret_arn" {
+  description = "ARN of the RDS-managed master user secret; the task role may read exactly this one."
+  type        = string
+}
+
+variable "log_group_name" {
+  description = "CloudWatch log group of the migration task (logging module)."
+  type        = string
+}
+
+variable "log_group_arn" {
+  description = "ARN of log_group_name (without the trailing :*)."
+  type        = string
+}

@@ -1,0 +1,199 @@
+data "aws_caller_identity" "current" {}
+
+locals {
+  name    = "${var.name_prefix}-${var.service_name}"
+  app     = "app"
+  agent   = "datadog-agent"
+  router  = "log-router"
+  has_alb = var.target_group_arn != null
+
+  # Unified service tagging: the same env/service/version on the container environment (read by
+  # the tracer and DogStatsD client) and on the docker labels (read by the Agent for metrics).
+  # CI rewrites DD_VERSION and the version label together with the image (docs/deploy.md).
+  dd_tags = {
+    DD_ENV     = var.datadog_env
+    DD_SERVICE = var.datadog_service
+    DD_VERSION = var.image_tag
+  }
+
+  app_environment = merge(var.environment, local.dd_tags, {
+    DD_AGENT_HOST = "127.0.0.1" # DogStatsD 8125/udp and APM 8126/tcp on the Agent sidecar
+  })
+
+  sidecar_log_configuration = {
+    for c in [local.agent, local.router] : c => {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = var.log_group_name
+        awslogs-region        = split(":", var.log_group_arn)[3]
+        awslogs-stream-prefix = c
+      }
+    }
+  }
+
+  app_container = merge(
+    {
+      name                   = local.app
+      image                  = "${var.image_repository_url}:${var.image_tag}"
+      essential              = true
+      readonlyRootFilesystem = true
+      stopTimeout            = var.stop_timeout_seconds
+      environment            = [for k in sort(keys(local.app_environment)) : { name = k, value = local.app_environment[k] }]
+      dockerLabels = {
+        "com.datadoghq.tags.env"     = var.datadog_env
+        "com.datadoghq.tags.service" = var.datadog_service
+        "com.datadoghq.tags.version" = var.image_tag
+      }
+      portMappings = var.container_port == null ? [] : [{ containerPort = var.container_port, protocol = "tcp" }]
+      healthCheck = {
+        command     = var.health_check_command
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 15
+      }
+      # Start only once the Agent answers its health check (so early metrics and traces are not
+      # dropped) and the log router is up (so early log lines are not lost).
+      dependsOn = [
+        { containerName = local.agent, condition = "HEALTHY" },
+        { containerName = local.router, condition = "START" },
+      ]
+      # Logs: the Agent sidecar cannot read another container's stdout on Fargate, so stdout goes
+      # through FireLens (Fluent Bit) to the Datadog log intake; the extra output file copies the
+      # same lines to CloudWatch Logs.
+      logConfiguration = {
+        logDriver = "awsfirelens"
+        options = {
+          Name        = "datadog"
+          Host        = "http-intake.logs.${var.datadog_site}"
+          TLS         = "on"
+          compress    = "gzip"
+          provider    = "ecs"
+          dd_service  = var.datadog_service
+          dd_source   = "go"
+          dd_tags     = "env:${var.datadog_env}"
+          retry_limit = "2"
+        }
+        secretOptions = [{ name = "apikey", valueFrom = var.datadog_api_key_secret_arn }]
+      }
+    },
+    var.command == null ? {} : { command = var.command },
+  )
+
+  agent_container = {
+    name              = local.agent
+    image             = var.datadog_agent_image
+    essential         = false
+    memoryReservation = 256
+    environment = [for k, v in {
+      DD_ENV                         = var.datadog_env # tags the Agent's own metrics too
+      ECS_FARGATE                    = "true"
+      DD_SITE                        = var.datadog_site
+      DD_APM_ENABLED                 = "true"
+      DD_ECS_TASK_COLLECTION_ENABLED = "true"
+      DD_DOGSTATSD_TAG_CARDINALITY   = "orchestrator"
+    } : { name = k, value = v }]
+    secrets = [{ name = "DD_API_KEY", valueFrom = var.datadog_api_key_secret_arn }]
+    portMappings = [
+      { containerPort = 8125, protocol = "udp" },
+      { containerPort = 8126, protocol = "tcp" },
+    ]
+    healthCheck = {
+      command     = ["CMD-SHELL", "agent health"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 30
+    }
+    logConfiguration = local.sidecar_log_configuration[local.agent]
+  }
+
+  router_container = {
+    name              = local.router
+    image             = var.log_router_image
+    essential         = true
+    memoryReservation = 64
+    firelensConfiguration = {
+      type    = "fluentbit"
+      options = { enable-ecs-log-metadata = "true" }
+    }
+    environment = [
+      # Parse the app's JSON line into fields before both outputs (built into the image).
+      { name = "aws_fluent_bit_init_file_1", value = "/fluent-bit/configs/parse-json.conf" },
+      # Second output: copy to CloudWatch Logs (logging module).
+      { name = "aws_fluent_bit_init_s3_1", value = var.firelens_config_object_arn },
+      { name = "CLOUDWATCH_LOG_GROUP", value = var.log_group_name },
+    ]
+    logConfiguration = local.sidecar_log_configuration[local.router]
+  }
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = local.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64" # CI builds linux/amd64 images on ubuntu runners
+  }
+
+  container_definitions = jsonencode([local.app_container, local.agent_container, local.router_container])
+}
+
+resource "aws_ecs_service" "this" {
+  name             = local.name
+  cluster          = var.cluster_arn
+  task_definition  = aws_ecs_task_definition.this.arn
+  desired_count    = var.desired_count
+  launch_type      = "FARGATE"
+  platform_version = "LATEST"
+
+  # Rolling update that never drops below the desired count; a deployment whose tasks keep failing
+  # their health checks is stopped and rolled back to the last completed one automatically.
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  health_check_grace_period_seconds = local.has_alb ? var.health_check_grace_period_seconds : null
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = var.security_group_ids
+    assign_public_ip = var.assign_public_ip
+  }
+
+  dynamic "load_balancer" {
+    for_each = local.has_alb ? [var.target_group_arn] : []
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = local.app
+      container_port   = var.container_port
+    }
+  }
+
+  enable_ecs_managed_tags = true
+  propagate_tags          = "SERVICE"
+  enable_execute_command  = false
+  wait_for_steady_state   = false
+
+  lifecycle {
+    # CI owns which revision runs (new image per deploy). Terraform-side changes to the task
+    # definition create a new revision of the same family, which the next deploy renders from;
+    # see docs/deploy.md "Rolling out a Terraform change to the task definition".
+    ignore_changes = [task_definition]
+
+    precondition {
+      condition     = (var.target_group_arn == null) == (var.container_port == null)
+      error_message = "Set target_group_arn and container_port together (API) or neither (worker)."
+    }
+  }
+}

@@ -1,0 +1,4 @@
+remote_state {
+  backend = "local"
+  config  = {}
+}
