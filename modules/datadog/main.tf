@@ -1,4 +1,5 @@
-# One dashboard and nine monitors (requirements 8.2 plus the outbox backlog). AWS metrics come from
+# One dashboard, eight monitors (requirements 8.2 at most eight: the six required, RDS CPU, and the
+# outbox backlog; RDS connections is a dashboard graph, not a page) and the log pipeline. AWS metrics come from
 # the Datadog AWS integration (set up in the Datadog account, outside Terraform) and arrive about
 # 10 minutes late: those monitors wait aws_metric_delay_seconds before evaluating.
 #
@@ -139,21 +140,24 @@ resource "datadog_monitor" "rds_cpu" {
   notify_no_data      = false
 }
 
-resource "datadog_monitor" "rds_connections" {
-  name     = "[gift ${var.env}] RDS connections high"
-  type     = "query alert"
-  priority = 3
-  query    = "avg(last_10m):avg:aws.rds.database_connections{dbinstanceidentifier:${var.rds_identifier}} > ${local.t.rds_connections}"
-  message  = "RDS ${var.rds_identifier} has more than ${local.t.rds_connections} connections: a connection leak or too many tasks. Compare with the running task counts.${local.footer}"
-  tags     = concat(local.base, ["service:gift-db"])
+# The applications' JSON logs carry a business "status" field (QUEUED, SENT, ok, rejected...) and
+# the log level in "level". Datadog's JSON preprocessing reads "status" as the level, so without
+# this pipeline every log line would be INFO. The status remapper makes "level" the log status.
+resource "datadog_logs_custom_pipeline" "gift" {
+  name       = "gift ${var.env}: level is the log status"
+  is_enabled = true
 
-  monitor_thresholds {
-    critical = local.t.rds_connections
+  filter {
+    query = "service:(gift-api OR gift-worker) env:${var.env}"
   }
 
-  evaluation_delay    = local.awsdely
-  require_full_window = false
-  notify_no_data      = false
+  processor {
+    status_remapper {
+      name       = "Use level as the log status"
+      is_enabled = true
+      sources    = ["level"]
+    }
+  }
 }
 
 # ALB -> ECS -> DB -> Queue, top to bottom: the order of the runbook's triage.

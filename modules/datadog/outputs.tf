@@ -13,7 +13,6 @@ output "monitor_ids" {
       worker_failures      = datadog_monitor.worker_failures.id
       outbox_backlog       = datadog_monitor.outbox_backlog.id
       rds_cpu              = datadog_monitor.rds_cpu.id
-      rds_connections      = datadog_monitor.rds_connections.id
     },
     { for k, m in datadog_monitor.ecs_running_below_desired : "ecs_${k}_running_below_desired" => m.id },
   )

@@ -76,7 +76,6 @@ variable "thresholds" {
     worker_failures_per_10m   = optional(number, 5)
     outbox_oldest_age_seconds = optional(number, 300)
     rds_cpu_percent           = optional(number, 80)
-    rds_connections           = optional(number, 60)
     ecs_missing_tasks_minutes = optional(number, 10)
     healthy_hosts_below       = optional(number, 1)
     aws_metric_delay_seconds  = optional(number, 900)

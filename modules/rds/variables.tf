@@ -35,9 +35,9 @@ variable "instance_class" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL major version; minor versions are upgraded automatically in the maintenance window."
+  description = "PostgreSQL major version; minor versions are upgraded automatically in the maintenance window. Defaults to 15, the major version the test suite and `make run` use (docs/architecture.md): upgrade both together."
   type        = string
-  default     = "17"
+  default     = "15"
 
   validation {
     condition     = can(regex("^1[5-9]$", var.engine_version))

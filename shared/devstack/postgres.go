@@ -54,7 +54,7 @@ type PostgresOptions struct {
 // to run as root). The server dies with this process (parent-death signal), so an interrupted test
 // run leaves nothing behind.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
-	bin, err := postgresBinDir()
+	bin, err := PostgresBinDir()
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +192,10 @@ func (pg *Postgres) cleanup() {
 	}
 }
 
-// postgresBinDir finds the server binaries: $POSTGRES_BIN, the directory of initdb on PATH when
-// it is a real binary, or the newest /usr/lib/postgresql/*/bin.
-func postgresBinDir() (string, error) {
+// PostgresBinDir finds the server binaries: $POSTGRES_BIN, else the newest
+// /usr/lib/postgresql/*/bin (Debian's layout, where PATH has only wrappers), else the directory of
+// postgres on PATH.
+func PostgresBinDir() (string, error) {
 	if dir := os.Getenv("POSTGRES_BIN"); dir != "" {
 		return dir, nil
 	}
