@@ -251,3 +251,40 @@ func TestForceFailureHeader(t *testing.T) {
 		}
 	})
 }
+
+// A client that gives up is not a server error: the request is logged as canceled (499), at INFO.
+func TestClientThatGivesUpIsLoggedAsCanceledNotAsAnError(t *testing.T) {
+	ctx := context.Background()
+	s := startStack(t)
+	g := s.createGift(t)
+
+	// Hold the gift's row lock so the send blocks inside its transaction.
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // released below; rollback after commit is a no-op
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM gifts WHERE id = $1 FOR UPDATE`, g.GiftId); err != nil {
+		t.Fatal(err)
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.Client.SendGiftWithResponse(reqCtx, g.GiftId, sendParams("impatient")); err == nil {
+		t.Fatal("the send answered while the gift was locked")
+	}
+	eventually(t, 10*time.Second, "the canceled request's access-log line", func() bool {
+		return strings.Contains(s.Logs.String(), `"http_status":499`)
+	})
+	_ = tx.Rollback(ctx)
+	for _, line := range strings.Split(s.Logs.String(), "\n") {
+		if strings.Contains(line, `"http_status":499`) &&
+			(!strings.Contains(line, `"level":"INFO"`) || !strings.Contains(line, `"status":"canceled"`)) {
+			t.Fatalf("canceled request logged as %s", line)
+		}
+	}
+	// The lock released, the gift is still CREATED and can be sent.
+	resp, _ := s.Client.SendGiftWithResponse(ctx, g.GiftId, sendParams("patient"))
+	if resp.StatusCode() != http.StatusAccepted {
+		t.Fatalf("send after the canceled one: %d %s", resp.StatusCode(), resp.Body)
+	}
+}

@@ -48,7 +48,7 @@ func withEnv(name, value string) stackOption {
 
 // startStack runs app.Serve until the test ends. Without options it gets its own database and
 // queue pair; options override environment variables.
-func startStack(t *testing.T, opts ...stackOption) *stack {
+func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	vars := map[string]string{
 		"API_PORT":             "0",

@@ -134,6 +134,14 @@ var errBodyDecode = errors.New("request body is not valid")
 // the request validator, the generated parameter binding, the strict handler's request and
 // response errors, the body limit, unknown routes and panics.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away (or the server is closing the connection): nobody reads an answer,
+		// and the failure is not the server's. The access log records it as canceled.
+		if f := fieldsFrom(r.Context()); f != nil {
+			f.canceled = true
+		}
+		return
+	}
 	ae := toAPIError(err)
 	if f := fieldsFrom(r.Context()); f != nil {
 		f.errorCode, f.errorMessage = string(ae.code), ae.message

@@ -14,6 +14,7 @@ type requestFields struct {
 	errorCode    string
 	errorMessage string
 	cause        error // the internal error behind a 5xx; logged, never sent
+	canceled     bool  // the client closed the request before it was answered
 }
 
 type fieldsKey struct{}

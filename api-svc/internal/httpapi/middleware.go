@@ -71,7 +71,10 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(withFields(r.Context(), f)))
 
 		code := rec.status
-		if code == 0 {
+		switch {
+		case f.canceled:
+			code = 499 // nginx's "client closed request": no answer was sent
+		case code == 0:
 			code = http.StatusOK
 		}
 		attrs := []slog.Attr{
@@ -89,6 +92,8 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		}
 		level, outcome := slog.LevelInfo, "ok"
 		switch {
+		case f.canceled:
+			outcome = "canceled"
 		case code >= 500:
 			level, outcome = slog.LevelError, "error"
 		case code >= 400:
