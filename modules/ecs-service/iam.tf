@@ -81,6 +81,15 @@ data "aws_iam_policy_document" "task" {
   }
 
   dynamic "statement" {
+    for_each = var.sqs_dlq_arn == null ? [] : [1]
+    content {
+      sid       = "ReconcileDeadLetterQueue"
+      actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      resources = [var.sqs_dlq_arn]
+    }
+  }
+
+  dynamic "statement" {
     for_each = length(var.readable_secret_arns) > 0 ? [1] : []
     content {
       sid       = "ReadSecrets"

@@ -164,6 +164,12 @@ variable "sqs_queue_arn" {
   type        = string
 }
 
+variable "sqs_dlq_arn" {
+  description = "ARN of the dead-letter queue, for a consumer that reconciles it (the worker's DLQ reconciler reads it and hides what it has examined; it never deletes). Null: no DLQ access."
+  type        = string
+  default     = null
+}
+
 variable "sqs_access" {
   description = "What the task role may do on the queue: \"send\" (API: SendMessage) or \"consume\" (worker: Receive/Delete/ChangeVisibility/GetQueueAttributes)."
   type        = string

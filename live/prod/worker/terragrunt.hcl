@@ -59,6 +59,8 @@ dependency "sqs" {
     queue_arn  = "arn:aws:sqs:ap-northeast-1:111111111111:mock"
     queue_name = "mock"
     dlq_name   = "mock-dlq"
+    dlq_url    = "https://sqs.ap-northeast-1.amazonaws.com/111111111111/mock-dlq"
+    dlq_arn    = "arn:aws:sqs:ap-northeast-1:111111111111:mock-dlq"
   }
   mock_outputs_allowed_terraform_commands = ["validate", "plan"]
   mock_outputs_merge_strategy_with_state  = "shallow"
@@ -126,6 +128,7 @@ inputs = {
   sqs_access                 = "consume"
   readable_secret_arns       = [dependency.rds.outputs.master_user_secret_arn]
   sqs_queue_arn              = dependency.sqs.outputs.queue_arn
+  sqs_dlq_arn                = dependency.sqs.outputs.dlq_arn
   log_group_name             = dependency.logging.outputs.log_group_names["worker"]
   log_group_arn              = dependency.logging.outputs.log_group_arns["worker"]
   firelens_config_bucket_arn = dependency.logging.outputs.firelens_config_bucket_arn
@@ -137,6 +140,7 @@ inputs = {
 
   environment = {
     SQS_QUEUE_URL           = dependency.sqs.outputs.queue_url
+    SQS_DLQ_URL             = dependency.sqs.outputs.dlq_url # the DLQ reconciler
     AWS_REGION              = local.env.aws_region
     WORKER_CONCURRENCY      = "10"
     WORKER_FAILURE_RATE     = "0.2" # the pseudo-send's failure rate (requirements decision 5)
