@@ -171,12 +171,21 @@ func (pg *Postgres) Stop() error {
 	return nil
 }
 
-// Kill stops the server abruptly (SIGKILL to its process group), as a crash or an outage would.
+// Kill stops the server abruptly, as a crash or an outage would: an immediate shutdown (SIGQUIT),
+// which drops every connection without a checkpoint and needs crash recovery on restart. SIGKILL
+// to the postmaster is not enough: each PostgreSQL child process leads its own process group, so
+// backends would outlive it for a moment, still answering queries on open connections and holding
+// the shared memory that Restart needs. The postmaster exits only once all its children are gone.
 // Restart brings it back on the same port and data.
 func (pg *Postgres) Kill() {
 	if pg.cmd != nil && pg.cmd.Process != nil {
-		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
-		<-pg.done
+		_ = pg.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-pg.done:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
+			<-pg.done
+		}
 		pg.cmd = nil
 	}
 }
