@@ -45,7 +45,9 @@ func (c *Consumer) URL() string { return c.queueURL }
 
 // Receive takes up to max messages (1 to 10), long-polling up to wait, and hides each for
 // visibility. Every receive of a message increments its ApproximateReceiveCount, which the
-// queue's RedrivePolicy compares with maxReceiveCount.
+// queue's RedrivePolicy compares with maxReceiveCount. A zero wait or visibility is left out of
+// the request (the SDK omits zero values), so the queue's own ReceiveMessageWaitTimeSeconds or
+// VisibilityTimeout applies.
 func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Received, error) {
 	if max < 1 || max > 10 {
 		return nil, fmt.Errorf("receive from %s: max %d is not between 1 and 10", c.queueURL, max)

@@ -66,7 +66,7 @@ func TestDatabaseOutageSendsNothingToTheDLQ(t *testing.T) {
 		if calls, _ := h.queue.receives(); calls != receives {
 			t.Fatalf("%d receives during the outage", calls-receives)
 		}
-		if got, err := probe.Receive(ctx, 10, 0, 0); err != nil || len(got) != 0 {
+		if got, err := probe.Receive(ctx, 10, 0, time.Second); err != nil || len(got) != 0 {
 			t.Fatalf("a held message became visible during the outage: %d messages, %v", len(got), err)
 		}
 		if d := h.depth(h.queues.URL); d.InFlight != 5 {
@@ -160,7 +160,7 @@ func TestAStoreCallThatFindsTheDatabaseDownHoldsTheMessage(t *testing.T) {
 	probe := sqs.NewConsumer(h.queues.Client, h.queues.URL)
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if got, err := probe.Receive(context.Background(), 10, time.Second, 0); err != nil || len(got) != 0 {
+		if got, err := probe.Receive(context.Background(), 10, time.Second, time.Second); err != nil || len(got) != 0 {
 			t.Fatalf("the held message became visible: %d messages, %v", len(got), err)
 		}
 	}
