@@ -130,6 +130,7 @@ func newHarness(t *testing.T, o options) *harness {
 	}()
 	t.Cleanup(func() {
 		h.shutdown()
+		h.checkLogFields()
 		if t.Failed() {
 			t.Logf("worker logs:\n%s", h.logs.String())
 		}
@@ -264,6 +265,28 @@ func (h *harness) lines(match map[string]any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// checkLogFields holds every log line of the test to requirements 8.3: timestamp, level, service and
+// status always; the correlation ids together; error_code and error_message on warnings and errors.
+func (h *harness) checkLogFields() {
+	h.t.Helper()
+	for _, l := range h.lines(nil) {
+		for _, k := range []string{"timestamp", "level", "msg", "service", "status"} {
+			if l[k] == nil || l[k] == "" {
+				h.t.Errorf("log line without %s: %v", k, l)
+			}
+		}
+		if (l["gift_id"] == nil) != (l["request_id"] == nil) {
+			h.t.Errorf("log line with only one of gift_id and request_id: %v", l)
+		}
+		if l["message_id"] != nil && l["attempt"] == nil {
+			h.t.Errorf("message log line without its attempt: %v", l)
+		}
+		if lv := l["level"]; (lv == "WARN" || lv == "ERROR") && (l["error_code"] == nil || l["error_message"] == nil) {
+			h.t.Errorf("%s line without error_code and error_message: %v", lv, l)
+		}
+	}
 }
 
 // countingSender counts the send attempts per gift.

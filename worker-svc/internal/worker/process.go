@@ -38,32 +38,37 @@ const (
 type outcome struct {
 	action action
 	delay  time.Duration
+	status string // the status logged with the decision, repeated if settling fails
 }
 
 // handle processes one received message and settles it with SQS. ctx is cancelled only when the
-// shutdown budget is spent.
+// shutdown budget is spent. Every log line about the message carries its ids (and, once parsed,
+// the gift_id and request_id).
 func (w *Worker) handle(ctx context.Context, m sqs.Received) {
 	start := time.Now()
 	log := w.Log.With(slog.String("message_id", m.ID), slog.Int("attempt", m.ReceiveCount), slog.Int("max_attempts", w.cfg.MaxReceiveCount))
-	stop := w.heartbeat(m, log)
-	o := w.process(ctx, log, m, start)
-	stop()
-	w.settle(ctx, log, m, o)
-}
-
-// process decides what happens to one message, exactly as requirements 5.1.2 lay it out.
-func (w *Worker) process(ctx context.Context, log *slog.Logger, m sqs.Received, start time.Time) outcome {
 	msg, err := queue.Parse([]byte(m.Body))
+	if err == nil {
+		log = log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID))
+	}
+	stop := w.heartbeat(m, log)
+	var o outcome
 	if err != nil {
 		// No retry can fix a body: release it so it reaches the DLQ within its remaining receives.
 		log.Error("message is not a valid send request: left to reach the DLQ",
 			slog.String(logging.KeyStatus, statusInvalid), slog.String(logging.KeyErrorCode, CodeMessageInvalid), logging.Err(err))
-		return outcome{action: actRelease}
+		o = outcome{action: actRelease, status: statusInvalid}
+	} else {
+		o = w.process(ctx, log, msg, m, start)
 	}
-	log = log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID))
+	stop()
+	w.settle(ctx, log, m, o)
+}
 
+// process decides what happens to one parsed message, exactly as requirements 5.1.2 lay it out.
+func (w *Worker) process(ctx context.Context, log *slog.Logger, msg queue.Message, m sqs.Received, start time.Time) outcome {
 	var st postgres.SendState
-	err = w.withDatabase(ctx, func(ctx context.Context) (err error) {
+	err := w.withDatabase(ctx, func(ctx context.Context) (err error) {
 		st, err = w.Store.SendState(ctx, msg.GiftID, msg.RequestID)
 		return err
 	})
@@ -78,7 +83,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m sqs.Received, 
 		return unknown(log, fmt.Sprintf("no send request %q for this gift", msg.RequestID))
 	case st.Status.Terminal():
 		log.Info("duplicate delivery: the gift was already finished, message deleted", slog.String(logging.KeyStatus, string(st.Status)))
-		return outcome{action: actDelete}
+		return outcome{action: actDelete, status: string(st.Status)}
 	case st.Status != gift.StatusQueued:
 		return unknown(log, fmt.Sprintf("gift is %s: no send was accepted for it", st.Status))
 	}
@@ -95,7 +100,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m sqs.Received, 
 		log.Warn("send attempt failed: SQS delivers it again after the delay",
 			slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.String(logging.KeyErrorCode, CodeSendAttemptFailed),
 			logging.Err(sendErr), slog.Duration("retry_in", delay))
-		return outcome{action: actRetry, delay: delay}
+		return outcome{action: actRetry, delay: delay, status: string(gift.StatusQueued)}
 	}
 	return w.failed(ctx, log, msg, m, sendErr)
 }
@@ -116,10 +121,10 @@ func (w *Worker) sent(ctx context.Context, log *slog.Logger, msg queue.Message, 
 		return w.unexpected(log, m, err)
 	case !changed:
 		log.Info("duplicate delivery: another delivery finished the gift first, message deleted", slog.String(logging.KeyStatus, statusDone))
-		return outcome{action: actDelete}
+		return outcome{action: actDelete, status: statusDone}
 	}
 	log.Info("gift sent", slog.String(logging.KeyStatus, string(gift.StatusSent)), logging.Since("duration_ms", start))
-	return outcome{action: actDelete}
+	return outcome{action: actDelete, status: string(gift.StatusSent)}
 }
 
 // failed handles a failed last attempt (ApproximateReceiveCount has reached maxReceiveCount):
@@ -138,17 +143,17 @@ func (w *Worker) failed(ctx context.Context, log *slog.Logger, msg queue.Message
 		return w.unexpected(log, m, err)
 	case !changed:
 		log.Info("duplicate delivery: another delivery finished the gift first, message deleted", slog.String(logging.KeyStatus, statusDone))
-		return outcome{action: actDelete}
+		return outcome{action: actDelete, status: statusDone}
 	}
 	log.Error("last attempt failed: gift FAILED, message left for the DLQ",
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal), logging.Err(sendErr))
-	return outcome{action: actRelease}
+	return outcome{action: actRelease, status: string(gift.StatusFailed)}
 }
 
 func unknown(log *slog.Logger, why string) outcome {
 	log.Error("unknown gift or send request: left to reach the DLQ",
 		slog.String(logging.KeyStatus, statusUnknown), slog.String(logging.KeyErrorCode, CodeGiftUnknown), slog.String(logging.KeyErrorMessage, why))
-	return outcome{action: actRelease}
+	return outcome{action: actRelease, status: statusUnknown}
 }
 
 // unexpected handles an error that is neither an outage nor a domain answer (a bug, a schema
@@ -160,13 +165,13 @@ func (w *Worker) unexpected(log *slog.Logger, m sqs.Received, err error) outcome
 	log.Error("processing failed unexpectedly: SQS delivers it again after the delay",
 		slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.String(logging.KeyErrorCode, CodeProcessingFailed),
 		logging.Err(err), slog.Duration("retry_in", delay))
-	return outcome{action: actRetry, delay: delay}
+	return outcome{action: actRetry, delay: delay, status: string(gift.StatusQueued)}
 }
 
 func interrupted(log *slog.Logger) outcome {
 	log.Info("shutdown budget spent before the message was finished: released for another worker",
 		slog.String(logging.KeyStatus, string(gift.StatusQueued)))
-	return outcome{action: actRelease}
+	return outcome{action: actRelease, status: string(gift.StatusQueued)}
 }
 
 // settle tells SQS the outcome, on a context that shutdown does not cancel.
@@ -184,7 +189,7 @@ func (w *Worker) settle(ctx context.Context, log *slog.Logger, m sqs.Received, o
 	}
 	if err != nil {
 		log.Warn("could not settle the message with SQS: it comes back after its visibility timeout",
-			slog.String(logging.KeyErrorCode, CodeQueueUnavailable), logging.Err(err))
+			slog.String(logging.KeyStatus, o.status), slog.String(logging.KeyErrorCode, CodeQueueUnavailable), logging.Err(err))
 	}
 }
 
@@ -209,7 +214,7 @@ func (w *Worker) heartbeat(m sqs.Received, log *slog.Logger) (stop func()) {
 			cancel()
 			if err != nil {
 				log.Warn("heartbeat failed: the message may be delivered again while in hand",
-					slog.String(logging.KeyErrorCode, CodeQueueUnavailable), logging.Err(err))
+					slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.String(logging.KeyErrorCode, CodeQueueUnavailable), logging.Err(err))
 			}
 		}
 	}()
