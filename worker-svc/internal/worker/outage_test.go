@@ -35,7 +35,7 @@ func TestDatabaseOutageSendsNothingToTheDLQ(t *testing.T) {
 	t.Cleanup(func() { _ = pg.Stop() })
 	migrate(t, pg.URL)
 
-	const visibility = time.Second
+	const visibility = 2 * time.Second
 	h := newHarness(t, options{databaseURL: pg.URL, concurrency: 10, visibility: visibility, latency: 1500 * time.Millisecond})
 	all := h.queued(5, 0)
 	eventually(t, 10*time.Second, "five messages in hand", func() (bool, string) {
@@ -146,7 +146,7 @@ func TestAStoreCallThatFindsTheDatabaseDownHoldsTheMessage(t *testing.T) {
 	var calls atomic.Int64
 	down.Store(true)
 	h := newHarness(t, options{
-		visibility: time.Second,
+		visibility: 2 * time.Second,
 		wrapStore:  func(s *postgres.Store) worker.Store { return flakyStore{Store: s, down: &down, calls: &calls} },
 	})
 	s := h.queued(1, 0)[0]
@@ -158,7 +158,7 @@ func TestAStoreCallThatFindsTheDatabaseDownHoldsTheMessage(t *testing.T) {
 		t.Fatalf("queue while held: %+v", d)
 	}
 	probe := sqs.NewConsumer(h.queues.Client, h.queues.URL)
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second) // past two visibility timeouts
 	for time.Now().Before(deadline) {
 		if got, err := probe.Receive(context.Background(), 10, time.Second, time.Second); err != nil || len(got) != 0 {
 			t.Fatalf("the held message became visible: %d messages, %v", len(got), err)

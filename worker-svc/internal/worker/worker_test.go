@@ -170,7 +170,7 @@ func TestInvalidAndUnknownMessagesReachTheDLQ(t *testing.T) {
 // heartbeat keeps the message hidden, so it is sent once, on its first attempt.
 func TestHeartbeatKeepsASlowMessageHidden(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, options{visibility: time.Second, latency: 3500 * time.Millisecond})
+	h := newHarness(t, options{visibility: 2 * time.Second, latency: 5 * time.Second})
 	s := h.queued(1, 0)[0]
 
 	eventually(t, 30*time.Second, "gift SENT", func() (bool, string) {
