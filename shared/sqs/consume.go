@@ -54,7 +54,7 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 	}
 	out, err := c.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(c.queueURL),
-		MaxNumberOfMessages:         int32(max), //nolint:gosec // checked above
+		MaxNumberOfMessages:         int32(max),
 		WaitTimeSeconds:             seconds(min(wait, MaxWait)),
 		VisibilityTimeout:           seconds(visibility),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},

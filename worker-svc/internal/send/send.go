@@ -37,10 +37,11 @@ type Pseudo struct {
 // NewPseudo returns a pseudo sender. src is the random source, injected so tests are
 // deterministic; nil draws a random seed.
 func NewPseudo(failureRate float64, latency time.Duration, src rand.Source) *Pseudo {
+	// A simulated failure rate is not a security decision: math/rand is the right tool.
 	if src == nil {
-		src = rand.NewPCG(rand.Uint64(), rand.Uint64())
+		src = rand.NewPCG(rand.Uint64(), rand.Uint64()) //nolint:gosec // simulation, not security
 	}
-	return &Pseudo{failureRate: failureRate, latency: latency, rand: rand.New(src)}
+	return &Pseudo{failureRate: failureRate, latency: latency, rand: rand.New(src)} //nolint:gosec // simulation, not security
 }
 
 // Send waits the simulated latency (returning early with ctx's error when ctx ends), then fails
