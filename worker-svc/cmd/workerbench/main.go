@@ -13,7 +13,10 @@
 // It starts its own throwaway PostgreSQL and emulator (shared/devstack). The worker runs with
 // failure rate 0 and no simulated latency, so what is measured is the worker's own overhead: a
 // receive per batch, per message a state read, the conditional UPDATE and a delete. Target: the
-// worker drains at least 0.7 of the raw rate.
+// worker drains at least 0.7 of the raw rate. The mean latency of each kind of call is printed
+// too: with at most -concurrency messages in hand, the rate is set by how long each message holds
+// its slot, i.e. by the round trips it makes (raw: one delete; worker: two to PostgreSQL, then the
+// delete), so the ratio depends on how fast PostgreSQL answers relative to SQS.
 package main
 
 import (
@@ -84,6 +87,7 @@ func run(gifts, concurrency, rounds int) error {
 	fmt.Printf("worker drain benchmark: %d messages per measurement, concurrency %d, failure rate 0, no latency; median of %d rounds\n",
 		gifts, concurrency, rounds)
 	var matched, unbounded, drain []float64
+	var rawT, workerT timings
 	queue := func(name string) (string, error) {
 		urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: name, DLQName: name + "-dlq", MaxReceiveCount: 5})
 		return urls.URL, err
@@ -95,7 +99,11 @@ func run(gifts, concurrency, rounds int) error {
 		if err != nil {
 			return err
 		}
-		m, err := rawMatched(ctx, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency)
+		var rt, wt *timings = &timings{}, &timings{}
+		if round > 0 {
+			rt, wt = &rawT, &workerT
+		}
+		m, err := rawMatched(ctx, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency, rt)
 		if err != nil {
 			return err
 		}
@@ -109,7 +117,7 @@ func run(gifts, concurrency, rounds int) error {
 		if url, err = queue(fmt.Sprintf("bench-worker-%d", round)); err != nil {
 			return err
 		}
-		d, err := drainRate(ctx, pool, store, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency, quiet)
+		d, err := drainRate(ctx, pool, store, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency, quiet, wt)
 		if err != nil {
 			return err
 		}
@@ -125,6 +133,10 @@ func run(gifts, concurrency, rounds int) error {
 	fmt.Printf("worker drain QUEUED->SENT:                                    %6.0f gifts/s\n", d)
 	fmt.Printf("ratio worker/raw (same concurrency):  %.2f   (target >= 0.70)\n", d/m)
 	fmt.Printf("ratio worker/raw unbounded:           %.2f\n", d/u)
+	fmt.Printf("mean call latency, raw:    receive %.2f ms (%.1f msg each), DeleteMessage %.2f ms\n",
+		rawT.receive.mean(), rawT.receive.perCall(), rawT.delete.mean())
+	fmt.Printf("mean call latency, worker: receive %.2f ms (%.1f msg each), DeleteMessage %.2f ms, SendState %.2f ms, MarkSent %.2f ms\n",
+		workerT.receive.mean(), workerT.receive.perCall(), workerT.delete.mean(), workerT.sendState.mean(), workerT.markSent.mean())
 	return nil
 }
 
@@ -157,7 +169,8 @@ func (c *counter) rate() float64 { return float64(c.n) / time.Duration(c.finishe
 // concurrency messages in hand, one receive at a time asking for as many messages as there are
 // free slots (up to 10), one DeleteMessage per message as soon as it is in hand. No database, no
 // send: this is the ceiling the worker is measured against.
-func rawMatched(ctx context.Context, p *sqs.Publisher, c *sqs.Consumer, n, concurrency int) (float64, error) {
+func rawMatched(ctx context.Context, p *sqs.Publisher, consumer *sqs.Consumer, n, concurrency int, t *timings) (float64, error) {
+	c := timedQueue{Consumer: consumer, t: t}
 	if err := publishRaw(ctx, p, n); err != nil {
 		return 0, err
 	}
@@ -240,7 +253,7 @@ func rawUnbounded(ctx context.Context, p *sqs.Publisher, c *sqs.Consumer, n, con
 }
 
 // drainRate queues n gifts and times the worker from its start until all of them are SENT.
-func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p *sqs.Publisher, c *sqs.Consumer, n, concurrency int, log *slog.Logger) (float64, error) {
+func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p *sqs.Publisher, c *sqs.Consumer, n, concurrency int, log *slog.Logger, t *timings) (float64, error) {
 	if _, err := pool.Exec(ctx, `TRUNCATE gifts, send_requests, outbox_messages`); err != nil {
 		return 0, fmt.Errorf("empty the database: %w", err)
 	}
@@ -252,7 +265,7 @@ func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p
 		return 0, err
 	}
 
-	counted := &countingStore{Store: store}
+	counted := &countingStore{Store: store, t: t}
 	runCtx, stop := context.WithCancel(ctx)
 	gate := dbgate.New(store.Ping, time.Second, log)
 	go gate.Run(runCtx)
@@ -263,7 +276,7 @@ func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p
 	w := worker.New(worker.Config{
 		Concurrency: concurrency, MaxReceiveCount: 5, Visibility: 30 * time.Second, Wait: time.Second,
 		RetryBaseDelay: time.Second, RetryMaxDelay: time.Second, ShutdownTimeout: 10 * time.Second,
-	}, worker.Deps{Queue: c, Store: counted, Sender: send.NewPseudo(0, 0, nil), Gate: gate,
+	}, worker.Deps{Queue: timedQueue{Consumer: c, t: t}, Store: counted, Sender: send.NewPseudo(0, 0, nil), Gate: gate,
 		Liveness: health.NewLiveness(time.Minute, nil), Log: log})
 	done := make(chan error, 1)
 	start := time.Now()
@@ -298,14 +311,24 @@ func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p
 }
 
 // countingStore counts the gifts moved to SENT, so the drain is timed without polling the
-// database (which would compete with the worker for it).
+// database (which would compete with the worker for it), and times the worker's store calls.
 type countingStore struct {
 	*postgres.Store
 	sent atomic.Int64
+	t    *timings
+}
+
+func (s *countingStore) SendState(ctx context.Context, id uuid.UUID, requestID string) (postgres.SendState, error) {
+	start := time.Now()
+	st, err := s.Store.SendState(ctx, id, requestID)
+	s.t.sendState.add(start, 1)
+	return st, err
 }
 
 func (s *countingStore) MarkSent(ctx context.Context, id uuid.UUID) (bool, error) {
+	start := time.Now()
 	changed, err := s.Store.MarkSent(ctx, id)
+	s.t.markSent.add(start, 1)
 	if changed {
 		s.sent.Add(1)
 	}
@@ -333,4 +356,56 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// calls accumulates the count and total duration of one kind of call.
+type calls struct {
+	n, ns, items atomic.Int64
+}
+
+func (c *calls) add(start time.Time, items int) {
+	c.n.Add(1)
+	c.ns.Add(int64(time.Since(start)))
+	c.items.Add(int64(items))
+}
+
+// mean is the average duration of a call in milliseconds.
+func (c *calls) mean() float64 {
+	if c.n.Load() == 0 {
+		return 0
+	}
+	return float64(c.ns.Load()) / float64(c.n.Load()) / 1e6
+}
+
+// perCall is the average number of items (messages) per call.
+func (c *calls) perCall() float64 {
+	if c.n.Load() == 0 {
+		return 0
+	}
+	return float64(c.items.Load()) / float64(c.n.Load())
+}
+
+// timings are the calls one measurement made.
+type timings struct {
+	receive, delete, sendState, markSent calls
+}
+
+// timedQueue times the receives and deletes of a consumer.
+type timedQueue struct {
+	*sqs.Consumer
+	t *timings
+}
+
+func (q timedQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
+	start := time.Now()
+	msgs, err := q.Consumer.Receive(ctx, max, wait, visibility)
+	q.t.receive.add(start, len(msgs))
+	return msgs, err
+}
+
+func (q timedQueue) Delete(ctx context.Context, receiptHandle string) error {
+	start := time.Now()
+	err := q.Consumer.Delete(ctx, receiptHandle)
+	q.t.delete.add(start, 1)
+	return err
 }
