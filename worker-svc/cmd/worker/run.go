@@ -86,7 +86,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv := &http.Server{Handler: health.Handler(live, paused(gate)), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("health endpoint stopped", slog.String(logging.KeyStatus, "RUNNING"), logging.Err(err))
+			log.Error("health endpoint stopped: ECS will find the task unhealthy", slog.String(logging.KeyStatus, "RUNNING"),
+				slog.String(logging.KeyErrorCode, "HEALTH_ENDPOINT_FAILED"), logging.Err(err))
 		}
 	}()
 

@@ -30,6 +30,9 @@ import (
 // (with reconciled=true), since this is the same final failure, found late.
 const CodeSendFailedFinal = "SEND_FAILED_FINAL"
 
+// CodeSweepFailed (WARN): a sweep stopped early (database or SQS unreachable); the next one retries.
+const CodeSweepFailed = "DLQ_SWEEP_FAILED"
+
 // LastError is stored on the gifts the reconciler fails.
 const LastError = "delivery attempts exhausted: the message reached the dead-letter queue while the gift was still QUEUED"
 
@@ -70,7 +73,8 @@ func (r *Reconciler) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("DLQ sweep stopped early: trying again at the next sweep", slog.String(logging.KeyStatus, "RUNNING"), logging.Err(err))
+			r.log.Warn("DLQ sweep stopped early: trying again at the next sweep", slog.String(logging.KeyStatus, "RUNNING"),
+				slog.String(logging.KeyErrorCode, CodeSweepFailed), logging.Err(err))
 		}
 		select {
 		case <-ctx.Done():

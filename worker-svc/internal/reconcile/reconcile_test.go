@@ -190,6 +190,21 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 	if d := depth(t, q, q.DLQURL); d.Visible != 1 {
 		t.Fatalf("DLQ after the failed sweep: %+v; want the message visible again", d)
 	}
+	// Run reports a sweep that stopped early with its code, and goes on.
+	var logs syncBuffer
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reconcile.New(dlq, unavailableStore{store}, time.Hour, time.Hour, logging.New(&logs, "worker", 0)).Run(runCtx)
+	}()
+	eventually(t, "the failed sweep logged", func() bool { return strings.Contains(logs.String(), `"error_code":"DLQ_SWEEP_FAILED"`) })
+	cancel()
+	<-done
+	if line := logs.String(); !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "read send state: unavailable") {
+		t.Fatalf("sweep failure log: %s", line)
+	}
+
 	res, err = reconcile.New(dlq, store, time.Minute, time.Hour, log).Sweep(ctx)
 	if err != nil || res != (reconcile.Result{Read: 1, Failed: 1}) {
 		t.Fatalf("sweep with the database back: %+v, %v", res, err)
