@@ -99,7 +99,7 @@ func run(gifts, concurrency, rounds int) error {
 		if err != nil {
 			return err
 		}
-		var rt, wt *timings = &timings{}, &timings{}
+		rt, wt := &timings{}, &timings{}
 		if round > 0 {
 			rt, wt = &rawT, &workerT
 		}
