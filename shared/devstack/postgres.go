@@ -27,7 +27,8 @@ type Postgres struct {
 	Port    int
 	DataDir string
 	cmd     *exec.Cmd
-	done    chan error
+	done    chan struct{} // closed when the server process has exited
+	exitErr error
 	owned   bool // DataDir was created here and is removed on Stop
 	bin     string
 	args    []string
@@ -114,8 +115,9 @@ func (pg *Postgres) start(ctx context.Context) error {
 	if err := pg.cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	pg.done = make(chan error, 1)
-	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(pg.cmd, pg.done)
+	done := make(chan struct{})
+	pg.done = done
+	go func(cmd *exec.Cmd) { pg.exitErr = cmd.Wait(); close(done) }(pg.cmd)
 	if err := pg.waitReady(ctx, 30*time.Second); err != nil {
 		pg.Kill()
 		return err
@@ -135,9 +137,8 @@ func (pg *Postgres) waitReady(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		select {
-		case err := <-pg.done:
-			pg.done <- err
-			return fmt.Errorf("postgres exited before accepting connections: %w", err)
+		case <-pg.done:
+			return fmt.Errorf("postgres exited before accepting connections: %w", pg.exitErr)
 		default:
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -160,31 +161,36 @@ func (pg *Postgres) Stop() error {
 		pg.cleanup()
 		return nil
 	}
-	_ = pg.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-pg.done:
-		_ = err // the server's exit status after a requested shutdown says nothing new
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
-		_ = pg.wait()
-	}
+	pg.shutdown(syscall.SIGINT) // fast shutdown
 	pg.cmd = nil
 	pg.cleanup()
 	return nil
 }
 
-// Kill stops the server abruptly (SIGKILL to its process group), as a crash or an outage would.
+// Kill stops the server abruptly, as a crash or an outage would: an immediate shutdown (SIGQUIT),
+// which drops every connection without a checkpoint and needs crash recovery on restart. SIGKILL
+// to the postmaster is not enough: each PostgreSQL child process leads its own process group, so
+// backends would outlive it for a moment, still answering queries on open connections and holding
+// the shared memory that Restart needs. The postmaster exits only once all its children are gone.
 // Restart brings it back on the same port and data.
 func (pg *Postgres) Kill() {
 	if pg.cmd != nil && pg.cmd.Process != nil {
-		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
-		_ = pg.wait() // killed: the exit status is the signal
+		pg.shutdown(syscall.SIGQUIT)
 		pg.cmd = nil
 	}
 }
 
-// wait returns the server process's exit status once it has exited.
-func (pg *Postgres) wait() error { return <-pg.done }
+// shutdown sends the postmaster sig and waits for it to exit (it exits once its children are
+// gone), killing the whole process group if it takes longer than 15 seconds.
+func (pg *Postgres) shutdown(sig syscall.Signal) {
+	_ = pg.cmd.Process.Signal(sig)
+	select {
+	case <-pg.done: // a requested shutdown: the exit status says nothing new
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-pg.cmd.Process.Pid, syscall.SIGKILL)
+		<-pg.done
+	}
+}
 
 func (pg *Postgres) cleanup() {
 	if pg.owned {

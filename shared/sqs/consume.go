@@ -1,0 +1,158 @@
+package sqs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// MaxVisibility is the longest visibility timeout SQS accepts (12 hours).
+const MaxVisibility = 12 * time.Hour
+
+// MaxWait is the longest long-poll wait SQS accepts.
+const MaxWait = 20 * time.Second
+
+// Received is one message taken off a queue.
+type Received struct {
+	ID            string
+	Body          string
+	ReceiptHandle string
+	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first delivery. 0 when SQS did not
+	// report it.
+	ReceiveCount int
+}
+
+// Consumer receives, deletes and hides messages of one queue.
+type Consumer struct {
+	client   *awssqs.Client
+	queueURL string
+}
+
+// NewConsumer returns a consumer of queueURL.
+func NewConsumer(client *awssqs.Client, queueURL string) *Consumer {
+	return &Consumer{client: client, queueURL: queueURL}
+}
+
+// URL is the queue's URL.
+func (c *Consumer) URL() string { return c.queueURL }
+
+// Receive takes up to max messages (1 to 10), long-polling up to wait, and hides each for
+// visibility. Every receive of a message increments its ApproximateReceiveCount, which the
+// queue's RedrivePolicy compares with maxReceiveCount. A zero wait or visibility is left out of
+// the request (the SDK omits zero values), so the queue's own ReceiveMessageWaitTimeSeconds or
+// VisibilityTimeout applies.
+func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Received, error) {
+	if max < 1 || max > 10 {
+		return nil, fmt.Errorf("receive from %s: max %d is not between 1 and 10", c.queueURL, max)
+	}
+	out, err := c.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(c.queueURL),
+		MaxNumberOfMessages:         int32(max),
+		WaitTimeSeconds:             seconds(min(wait, MaxWait)),
+		VisibilityTimeout:           seconds(visibility),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", c.queueURL, err)
+	}
+	msgs := make([]Received, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		r := Received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle)}
+		if n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil {
+			r.ReceiveCount = n
+		}
+		msgs = append(msgs, r)
+	}
+	return msgs, nil
+}
+
+// Delete removes a received message for good.
+func (c *Consumer) Delete(ctx context.Context, receiptHandle string) error {
+	_, err := c.client.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(receiptHandle)})
+	if err != nil {
+		return fmt.Errorf("delete message from %s: %w", c.queueURL, err)
+	}
+	return nil
+}
+
+// ChangeVisibility makes a received message visible again after d from now: 0 releases it at
+// once, a longer d hides it (a retry delay, or a heartbeat while it is being processed). d is
+// rounded up to whole seconds and capped at MaxVisibility. Changing visibility does not count as
+// a receive.
+func (c *Consumer) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
+	_, err := c.client.ChangeMessageVisibility(ctx, &awssqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: seconds(d)})
+	if err != nil {
+		return fmt.Errorf("change visibility of a message of %s to %s: %w", c.queueURL, d, err)
+	}
+	return nil
+}
+
+// seconds rounds d up to whole seconds within [0, MaxVisibility], as SQS wants them.
+func seconds(d time.Duration) int32 {
+	d = max(0, min(d, MaxVisibility))
+	return int32(math.Ceil(d.Seconds()))
+}
+
+// Depth is how many messages a queue holds, by state.
+type Depth struct {
+	Visible  int // ApproximateNumberOfMessages
+	InFlight int // ApproximateNumberOfMessagesNotVisible: received and not yet deleted or released
+	Delayed  int // ApproximateNumberOfMessagesDelayed
+}
+
+// Total is every message the queue holds.
+func (d Depth) Total() int { return d.Visible + d.InFlight + d.Delayed }
+
+// QueueDepth reads the queue's message counts (approximate in SQS; exact in the emulator).
+func QueueDepth(ctx context.Context, c *awssqs.Client, queueURL string) (Depth, error) {
+	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		return Depth{}, fmt.Errorf("read depth of %s: %w", queueURL, err)
+	}
+	n := func(name types.QueueAttributeName) int {
+		v, _ := strconv.Atoi(out.Attributes[string(name)])
+		return v
+	}
+	return Depth{
+		Visible:  n(types.QueueAttributeNameApproximateNumberOfMessages),
+		InFlight: n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
+		Delayed:  n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
+	}, nil
+}
+
+// QueueARN reads the queue's ARN.
+func QueueARN(ctx context.Context, c *awssqs.Client, queueURL string) (string, error) {
+	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", fmt.Errorf("read ARN of %s: %w", queueURL, err)
+	}
+	return out.Attributes[string(types.QueueAttributeNameQueueArn)], nil
+}
+
+// DeadLetterTargetARN reads the ARN of the dead-letter queue named by the queue's RedrivePolicy.
+func DeadLetterTargetARN(ctx context.Context, c *awssqs.Client, queueURL string) (string, error) {
+	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy}})
+	if err != nil {
+		return "", fmt.Errorf("read redrive policy of %s: %w", queueURL, err)
+	}
+	var p struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+	}
+	raw := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
+	if err := json.Unmarshal([]byte(raw), &p); err != nil || p.DeadLetterTargetArn == "" {
+		return "", fmt.Errorf("queue %s has no dead-letter target in its redrive policy %q", queueURL, raw)
+	}
+	return p.DeadLetterTargetArn, nil
+}

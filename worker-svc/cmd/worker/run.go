@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/config"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/reconcile"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/send"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/worker"
+)
+
+// livenessLimit is how long the receive loop may go without progress before /healthz reports it
+// stuck: longer than the longest receive (a 20s long poll plus its 10s guard).
+const livenessLimit = time.Minute
+
+// run is `worker run`: 0 after a graceful shutdown, 1 when the worker cannot start, 2 on invalid
+// configuration.
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	r := &envconfig.Reader{}
+	log := wiring.Logger(r, "worker")
+	cfg := config.Read(r)
+	if err := r.Err(); err != nil {
+		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "CONFIG_INVALID"), logging.Err(err))
+		return 2
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "STARTUP_FAILED"), logging.Err(err))
+		return 1
+	}
+	return 0
+}
+
+// serve builds the worker's dependencies, runs it until ctx ends and shuts it down.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	startup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client, queueURL, err := cfg.Queue.Connect(startup)
+	if err != nil {
+		return err
+	}
+	maxReceiveCount, err := sqs.MaxReceiveCount(startup, client, queueURL)
+	if err != nil {
+		return err
+	}
+	var reconciler *reconcile.Reconciler
+	dlqURL := ""
+	if cfg.DLQReconcileInterval > 0 {
+		if dlqURL, err = deadLetterQueue(startup, client, cfg, queueURL); err != nil {
+			return err
+		}
+		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, cfg.DLQHide, log)
+	}
+
+	gate := dbgate.New(store.Ping, cfg.DBRetryInterval, log)
+	live := health.NewLiveness(livenessLimit, nil)
+	listener, err := net.Listen("tcp", cfg.HealthAddr)
+	if err != nil {
+		return fmt.Errorf("listen for /healthz on %s: %w", cfg.HealthAddr, err)
+	}
+	srv := &http.Server{Handler: health.Handler(live, paused(gate)), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health endpoint stopped: ECS will find the task unhealthy", slog.String(logging.KeyStatus, "RUNNING"),
+				slog.String(logging.KeyErrorCode, "HEALTH_ENDPOINT_FAILED"), logging.Err(err))
+		}
+	}()
+
+	// The database gate keeps running while in-flight messages drain (they may be waiting for it).
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go gate.Run(background)
+	if reconciler != nil {
+		go reconciler.Run(ctx)
+	}
+
+	w := worker.New(worker.Config{
+		Concurrency:     cfg.Concurrency,
+		MaxReceiveCount: maxReceiveCount,
+		Visibility:      cfg.VisibilityTimeout,
+		Wait:            cfg.ReceiveWait,
+		RetryBaseDelay:  cfg.RetryBaseDelay,
+		RetryMaxDelay:   cfg.RetryMaxDelay,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, worker.Deps{
+		Queue:    sqs.NewConsumer(client, queueURL),
+		Store:    store,
+		Sender:   send.NewPseudo(cfg.FailureRate, cfg.SendLatency, nil),
+		Gate:     gate,
+		Liveness: live,
+		Log:      log,
+	})
+	log.Info("worker started", slog.String(logging.KeyStatus, "RUNNING"),
+		slog.String("queue_url", queueURL), slog.String("dlq_url", dlqURL), slog.Int("max_receive_count", maxReceiveCount),
+		slog.Int("concurrency", cfg.Concurrency), slog.Float64("failure_rate", cfg.FailureRate),
+		slog.Duration("visibility_timeout", cfg.VisibilityTimeout), slog.Duration("retry_base_delay", cfg.RetryBaseDelay),
+		slog.Duration("retry_max_delay", cfg.RetryMaxDelay), slog.String("health_addr", listener.Addr().String()))
+	err = w.Run(ctx)
+
+	stopBackground()
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelShutdown()
+	_ = srv.Shutdown(shutdown)
+	return err
+}
+
+// deadLetterQueue resolves the DLQ (SQS_DLQ_URL, else SQS_DLQ_NAME) and checks that it is the
+// queue the main queue's RedrivePolicy sends to: a reconciler reading another queue would silently
+// leave gifts QUEUED.
+func deadLetterQueue(ctx context.Context, client *awssqs.Client, cfg config.Config, queueURL string) (string, error) {
+	dlqURL, err := sqs.QueueURL(ctx, client, cfg.DLQURL, cfg.Queue.DLQName)
+	if err != nil {
+		return "", fmt.Errorf("DLQ (SQS_DLQ_URL or SQS_DLQ_NAME): %w", err)
+	}
+	target, err := sqs.DeadLetterTargetARN(ctx, client, queueURL)
+	if err != nil {
+		return "", err
+	}
+	arn, err := sqs.QueueARN(ctx, client, dlqURL)
+	if err != nil {
+		return "", err
+	}
+	if arn != target {
+		return "", fmt.Errorf("the DLQ %s (SQS_DLQ_URL or SQS_DLQ_NAME) is %s, but the queue's RedrivePolicy sends to %s", dlqURL, arn, target)
+	}
+	return dlqURL, nil
+}
+
+// paused says why receiving is paused, for /healthz.
+func paused(g *dbgate.Gate) health.Paused {
+	return func() string {
+		if st := g.State(); !st.Open {
+			return fmt.Sprintf("%s (since %s)", st.Reason, st.Since.UTC().Format(time.RFC3339))
+		}
+		return ""
+	}
+}
+
+// healthcheck is `worker healthcheck`.
+func healthcheck() int {
+	r := &envconfig.Reader{}
+	addr := r.String("WORKER_HEALTH_ADDR", config.DefaultHealthAddr)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := health.Probe(ctx, addr); err != nil {
+		fmt.Fprintln(os.Stderr, "worker healthcheck:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,84 @@
+// Package config reads the worker's settings from the environment (README, "Configuration"):
+// its own WORKER_* variables plus the database, queue and logging variables it shares with the
+// API (shared/wiring). Durations use Go syntax (1s, 250ms).
+package config
+
+import (
+	"net"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+)
+
+// Defaults of the WORKER_* variables.
+const (
+	DefaultConcurrency          = 10
+	DefaultFailureRate          = 0.2 // requirements decision 5
+	DefaultSendLatency          = 50 * time.Millisecond
+	DefaultRetryBaseDelay       = 10 * time.Second
+	DefaultRetryMaxDelay        = 5 * time.Minute
+	DefaultShutdownTimeout      = 25 * time.Second // ECS stopTimeout is 30s
+	DefaultHealthAddr           = "127.0.0.1:8081"
+	DefaultVisibilityTimeout    = 30 * time.Second
+	DefaultDBRetryInterval      = time.Second
+	DefaultDLQReconcileInterval = time.Minute
+	DefaultDLQHide              = 10 * time.Minute
+	DefaultReceiveWait          = 20 * time.Second // SQS's longest long poll
+)
+
+// Config is everything the worker reads from the environment.
+type Config struct {
+	Concurrency       int           // WORKER_CONCURRENCY: messages processed at once
+	FailureRate       float64       // WORKER_FAILURE_RATE: chance that a pseudo send fails
+	SendLatency       time.Duration // WORKER_SEND_LATENCY: simulated time of one send
+	RetryBaseDelay    time.Duration // WORKER_RETRY_BASE_DELAY: wait after the first failed attempt
+	RetryMaxDelay     time.Duration // WORKER_RETRY_MAX_DELAY: longest wait between attempts
+	ShutdownTimeout   time.Duration // WORKER_SHUTDOWN_TIMEOUT: budget to finish in-flight work on SIGTERM
+	HealthAddr        string        // WORKER_HEALTH_ADDR: listen address of /healthz
+	VisibilityTimeout time.Duration // WORKER_VISIBILITY_TIMEOUT: asked on receive, renewed by heartbeats
+	ReceiveWait       time.Duration // WORKER_RECEIVE_WAIT: long-poll wait of one receive (0s to 20s)
+	DBRetryInterval   time.Duration // WORKER_DB_RETRY_INTERVAL: database ping interval (while down: how soon receiving resumes)
+	// DLQURL is SQS_DLQ_URL; when empty the DLQ is resolved from Queue.DLQName (SQS_DLQ_NAME).
+	DLQURL string
+	// DLQReconcileInterval (WORKER_DLQ_RECONCILE_INTERVAL) is how often the DLQ reconciler looks
+	// at the DLQ; 0 turns it off.
+	DLQReconcileInterval time.Duration
+	// DLQHide (WORKER_DLQ_HIDE) is how long the reconciler hides a DLQ message it has looked at.
+	DLQHide time.Duration
+
+	Database wiring.Database
+	Queue    wiring.Queue
+}
+
+// Read reads the configuration; problems are collected in r (check r.Err()).
+func Read(r *envconfig.Reader) Config {
+	c := Config{
+		Concurrency:          r.Int("WORKER_CONCURRENCY", DefaultConcurrency, 1, 1000),
+		FailureRate:          r.Float("WORKER_FAILURE_RATE", DefaultFailureRate, 0, 1),
+		SendLatency:          r.Duration("WORKER_SEND_LATENCY", DefaultSendLatency, 0),
+		RetryBaseDelay:       r.Duration("WORKER_RETRY_BASE_DELAY", DefaultRetryBaseDelay, 0),
+		RetryMaxDelay:        r.Duration("WORKER_RETRY_MAX_DELAY", DefaultRetryMaxDelay, 0),
+		ShutdownTimeout:      r.Duration("WORKER_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, time.Second),
+		HealthAddr:           r.String("WORKER_HEALTH_ADDR", DefaultHealthAddr),
+		VisibilityTimeout:    r.Duration("WORKER_VISIBILITY_TIMEOUT", DefaultVisibilityTimeout, time.Second),
+		ReceiveWait:          r.Duration("WORKER_RECEIVE_WAIT", DefaultReceiveWait, 0),
+		DBRetryInterval:      r.Duration("WORKER_DB_RETRY_INTERVAL", DefaultDBRetryInterval, 10*time.Millisecond),
+		DLQURL:               r.String("SQS_DLQ_URL", ""),
+		DLQReconcileInterval: r.Duration("WORKER_DLQ_RECONCILE_INTERVAL", DefaultDLQReconcileInterval, 0),
+		DLQHide:              r.Duration("WORKER_DLQ_HIDE", DefaultDLQHide, time.Second),
+		Database:             wiring.ReadDatabase(r),
+		Queue:                wiring.ReadQueue(r),
+	}
+	r.Check(c.RetryMaxDelay < c.RetryBaseDelay, "WORKER_RETRY_MAX_DELAY=%s is below WORKER_RETRY_BASE_DELAY=%s", c.RetryMaxDelay, c.RetryBaseDelay)
+	r.Check(c.RetryMaxDelay > sqs.MaxVisibility, "WORKER_RETRY_MAX_DELAY=%s: SQS hides a message for at most %s", c.RetryMaxDelay, sqs.MaxVisibility)
+	r.Check(c.VisibilityTimeout > sqs.MaxVisibility, "WORKER_VISIBILITY_TIMEOUT=%s: SQS allows at most %s", c.VisibilityTimeout, sqs.MaxVisibility)
+	r.Check(c.DLQHide > sqs.MaxVisibility, "WORKER_DLQ_HIDE=%s: SQS allows at most %s", c.DLQHide, sqs.MaxVisibility)
+	r.Check(c.ReceiveWait > sqs.MaxWait || c.ReceiveWait%time.Second != 0, "WORKER_RECEIVE_WAIT=%s: SQS takes whole seconds up to %s", c.ReceiveWait, sqs.MaxWait)
+	r.Check(c.VisibilityTimeout%time.Second != 0, "WORKER_VISIBILITY_TIMEOUT=%s: SQS takes whole seconds", c.VisibilityTimeout)
+	if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
+		r.Check(true, "WORKER_HEALTH_ADDR=%q: want host:port (like 127.0.0.1:8081): %v", c.HealthAddr, err)
+	}
+	return c
+}

@@ -1,0 +1,93 @@
+package dbgate_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitOpen(t *testing.T, g *dbgate.Gate) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.Wait(ctx); err != nil {
+		t.Fatalf("gate did not open: %v", err)
+	}
+}
+
+func TestGate(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	ping := func(context.Context) error {
+		if down.Load() {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	var logs syncBuffer
+	g := dbgate.New(ping, 5*time.Millisecond, logging.New(&logs, "worker", 0))
+
+	if g.State().Open {
+		t.Fatal("a new gate is open before the database answered")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go g.Run(ctx)
+
+	// Closed while pings fail: Wait gives up with the context.
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	err := g.Wait(short)
+	cancelShort()
+	if err == nil {
+		t.Fatal("Wait returned while every ping fails")
+	}
+	if st := g.State(); st.Open || !strings.Contains(st.Reason, "connection refused") {
+		t.Fatalf("state while down: %+v", st)
+	}
+
+	down.Store(false)
+	waitOpen(t, g)
+
+	// A caller's failure closes it at once; the next successful ping opens it again.
+	down.Store(true)
+	g.Close(errors.New("query failed: connection reset"))
+	g.Close(errors.New("again"))
+	if g.State().Open {
+		t.Fatal("Close left the gate open")
+	}
+	down.Store(false)
+	waitOpen(t, g)
+
+	out := logs.String()
+	if n := strings.Count(out, `"error_code":"DB_UNAVAILABLE"`); n != 2 {
+		t.Fatalf("DB_UNAVAILABLE logged %d times, want once per outage (2):\n%s", n, out)
+	}
+	if n := strings.Count(out, "receiving resumed"); n != 2 {
+		t.Fatalf("resume logged %d times, want 2:\n%s", n, out)
+	}
+}

@@ -1,0 +1,274 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/reconcile"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/seed"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func queued(t *testing.T, store *postgres.Store) seed.Send {
+	t.Helper()
+	s, err := seed.Queued(context.Background(), store, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func status(t *testing.T, store *postgres.Store, id uuid.UUID) gift.Gift {
+	t.Helper()
+	g, err := store.GetGift(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func depth(t *testing.T, q testenv.Queues, url string) sqs.Depth {
+	t.Helper()
+	d, err := sqs.QueueDepth(context.Background(), q.Client, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// The corner the retry policy leaves open, produced the way it happens: a worker takes the last
+// allowed delivery and dies before it can store FAILED, so SQS moves the message to the DLQ with
+// the gift still QUEUED. A sweep marks it FAILED and leaves the message in the DLQ, hidden.
+func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, store := env.NewStore(t)
+	q := env.NewQueues(t, 1)
+	s := queued(t, store)
+	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.URL), s); err != nil {
+		t.Fatal(err)
+	}
+	main := sqs.NewConsumer(q.Client, q.URL)
+	if got, err := main.Receive(ctx, 10, time.Second, time.Second); err != nil || len(got) != 1 {
+		t.Fatalf("the dying worker's receive: %d messages, %v", len(got), err)
+	}
+	// ...and it dies. When the visibility timeout ends, the next receive finds its one allowed
+	// attempt spent and moves it to the DLQ instead of returning it.
+	if got, err := main.Receive(ctx, 10, 5*time.Second, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("receive past maxReceiveCount: %d messages, %v", len(got), err)
+	}
+	if d := depth(t, q, q.DLQURL); d.Visible != 1 {
+		t.Fatalf("DLQ: %+v", d)
+	}
+
+	var logs syncBuffer
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&logs, "worker", 0))
+	res, err := r.Sweep(ctx)
+	if err != nil || res != (reconcile.Result{Read: 1, Failed: 1}) {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	g := status(t, store, s.GiftID)
+	if g.Status != gift.StatusFailed || g.LastError == nil || *g.LastError != reconcile.LastError {
+		t.Fatalf("gift after the sweep: %s, last_error %v", g.Status, g.LastError)
+	}
+	if d := depth(t, q, q.DLQURL); d.Total() != 1 || d.InFlight != 1 {
+		t.Fatalf("DLQ after the sweep: %+v; want the message kept, hidden", d)
+	}
+	line := logs.String()
+	for _, want := range []string{`"level":"ERROR"`, `"error_code":"SEND_FAILED_FINAL"`, `"status":"FAILED"`, `"reconciled":true`,
+		`"gift_id":"` + s.GiftID.String() + `"`, `"request_id":"` + s.RequestID + `"`} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("log lacks %s:\n%s", want, line)
+		}
+	}
+
+	// Hidden: the next sweep reads nothing and changes nothing.
+	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{}) {
+		t.Fatalf("second sweep: %+v, %v", res, err)
+	}
+}
+
+// Only a QUEUED gift under the message's own send request is failed; everything else in the DLQ
+// is read, left alone and kept.
+func TestSweepLeavesEverythingElseAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, store := env.NewStore(t)
+	q := env.NewQueues(t, 5)
+	sent := queued(t, store)
+	if _, err := store.MarkSent(ctx, sent.GiftID); err != nil {
+		t.Fatal(err)
+	}
+	otherKey := queued(t, store)
+	bodies := []string{
+		sent.Body, // already SENT
+		fmt.Sprintf(`{"gift_id":%q,"request_id":"not-its-key"}`, otherKey.GiftID), // QUEUED, but by another request
+		fmt.Sprintf(`{"gift_id":%q,"request_id":"k"}`, uuid.New()),                // no such gift
+		`not a send request`,
+	}
+	p := sqs.NewPublisher(q.Client, q.DLQURL)
+	for _, b := range bodies {
+		if err := p.Publish(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&syncBuffer{}, "worker", 0))
+	res, err := r.Sweep(ctx)
+	if err != nil || res != (reconcile.Result{Read: len(bodies)}) {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	if g := status(t, store, sent.GiftID); g.Status != gift.StatusSent || g.LastError != nil {
+		t.Fatalf("SENT gift became %s", g.Status)
+	}
+	if g := status(t, store, otherKey.GiftID); g.Status != gift.StatusQueued {
+		t.Fatalf("a message with another request id moved the gift to %s", g.Status)
+	}
+	if d := depth(t, q, q.DLQURL); d.Total() != len(bodies) {
+		t.Fatalf("DLQ after the sweep: %+v; nothing may be deleted", d)
+	}
+}
+
+// unavailableStore answers as a database that cannot be reached.
+type unavailableStore struct{ *postgres.Store }
+
+func (unavailableStore) SendState(context.Context, uuid.UUID, string) (postgres.SendState, error) {
+	return postgres.SendState{}, fmt.Errorf("read send state: %w", gift.Unavailable(errors.New("connection refused")))
+}
+
+// With the database unreachable the sweep stops and makes the messages it took visible again, so
+// the next sweep (with the database back) finds them at once rather than after the long hide.
+func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, store := env.NewStore(t)
+	q := env.NewQueues(t, 5)
+	s := queued(t, store)
+	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil {
+		t.Fatal(err)
+	}
+	dlq := sqs.NewConsumer(q.Client, q.DLQURL)
+	log := logging.New(&syncBuffer{}, "worker", 0)
+
+	res, err := reconcile.New(dlq, unavailableStore{store}, time.Minute, time.Hour, log).Sweep(ctx)
+	if !errors.Is(err, gift.ErrUnavailable) || res != (reconcile.Result{}) {
+		t.Fatalf("sweep with the database down: %+v, %v", res, err)
+	}
+	if d := depth(t, q, q.DLQURL); d.Visible != 1 {
+		t.Fatalf("DLQ after the failed sweep: %+v; want the message visible again", d)
+	}
+	// Run reports a sweep that stopped early with its code, and goes on.
+	var logs syncBuffer
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reconcile.New(dlq, unavailableStore{store}, time.Hour, time.Hour, logging.New(&logs, "worker", 0)).Run(runCtx)
+	}()
+	eventually(t, "the failed sweep logged", func() bool { return strings.Contains(logs.String(), `"error_code":"DLQ_SWEEP_FAILED"`) })
+	cancel()
+	<-done
+	if line := logs.String(); !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "read send state: unavailable") {
+		t.Fatalf("sweep failure log: %s", line)
+	}
+
+	res, err = reconcile.New(dlq, store, time.Minute, time.Hour, log).Sweep(ctx)
+	if err != nil || res != (reconcile.Result{Read: 1, Failed: 1}) {
+		t.Fatalf("sweep with the database back: %+v, %v", res, err)
+	}
+}
+
+// countingQueue counts the reconciler's receives.
+type countingQueue struct {
+	*sqs.Consumer
+	mu    sync.Mutex
+	calls int
+}
+
+func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
+	q.mu.Lock()
+	q.calls++
+	q.mu.Unlock()
+	return q.Consumer.Receive(ctx, max, wait, visibility)
+}
+
+func (q *countingQueue) receives() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.calls
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s", what)
+		}
+		<-tick.C
+	}
+}
+
+// Run sweeps at once when it starts (an interval of an hour does not delay the first sweep), then
+// every interval (each sweep of an empty DLQ is one receive).
+func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, store := env.NewStore(t)
+	q := env.NewQueues(t, 5)
+	s := queued(t, store)
+	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil {
+		t.Fatal(err)
+	}
+	log := logging.New(&syncBuffer{}, "worker", 0)
+	run := func(dlq reconcile.Queue, interval time.Duration) (stop func()) {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); reconcile.New(dlq, store, interval, time.Hour, log).Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+
+	stop := run(sqs.NewConsumer(q.Client, q.DLQURL), time.Hour)
+	eventually(t, "gift FAILED by the first sweep", func() bool { return status(t, store, s.GiftID).Status == gift.StatusFailed })
+	stop()
+
+	counting := &countingQueue{Consumer: sqs.NewConsumer(q.Client, q.DLQURL)}
+	stop = run(counting, 100*time.Millisecond)
+	eventually(t, "three sweeps", func() bool { return counting.receives() >= 3 })
+	stop()
+}
