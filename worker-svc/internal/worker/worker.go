@@ -127,6 +127,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-allDone:
 			return
 		}
+		// Said at once, so whoever stopped the worker knows why it has not exited yet.
+		w.Log.Info("stop requested: no new receives; the long poll under way may take up to its wait time to return",
+			slog.String(logging.KeyStatus, "STOP_REQUESTED"), slog.Duration("budget", w.cfg.ShutdownTimeout))
 		t := time.NewTimer(w.cfg.ShutdownTimeout)
 		defer t.Stop()
 		select {
