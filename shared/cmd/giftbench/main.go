@@ -68,6 +68,7 @@ func main() {
 
 type bench struct {
 	root, bin, pgbench string
+	wrk                string // the wrk binary when installed: a C load generator, like pgbench's client
 	pg                 *devstack.Postgres
 	sqsEndpoint        string
 	queueURL, dlqURL   string
@@ -125,7 +126,13 @@ func run(ctx context.Context, duration time.Duration, levels []int) error {
 		return fmt.Errorf("migrate: %w\n%s", err, out)
 	}
 
-	fmt.Printf("giftbench: %d cores, %s per measurement, PostgreSQL fsync on, loopback\n\n", runtime.NumCPU(), duration)
+	b.wrk, _ = exec.LookPath("wrk")
+	generator := "wrk (C, like pgbench's own client)"
+	if b.wrk == "" {
+		generator = "the Go generator (wrk not installed; it costs the API more CPU than wrk would)"
+	}
+	fmt.Printf("giftbench: %d cores, %s per measurement, PostgreSQL fsync on, loopback; saturation by %s, half rate by the Go open-loop generator\n\n",
+		runtime.NumCPU(), duration, generator)
 	fmt.Println("POST /gifts and POST /gifts/{id}/send (closed loop = saturated; half rate = open loop at 50% of it)")
 	fmt.Printf("%-6s %-5s %10s %9s %9s %9s %10s %7s | %-27s %8s\n", "op", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms", "pgbench", "ratio", "half rate: p50/p95/p99 ms", "RSS MiB")
 	for _, c := range levels {
@@ -149,7 +156,10 @@ func (b *bench) level(ctx context.Context, conns int) error {
 	create := func(ctx context.Context, _ int) error {
 		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, nil, http.StatusCreated)
 	}
-	cr := closedLoop(ctx, conns, b.duration, create)
+	cr, err := b.saturate(ctx, conns, base, nil, create)
+	if err != nil {
+		return err
+	}
 	crHalf := openLoop(ctx, cr.rate/2, b.duration, create)
 	crPG, err := b.pgbenchTPS(ctx, conns, createSQL, nil)
 	if err != nil {
@@ -171,7 +181,12 @@ func (b *bench) level(ctx context.Context, conns int) error {
 		}
 		return post(ctx, httpc, base+"/gifts/"+ids[i]+"/send", "", map[string]string{"Idempotency-Key": "bench-" + ids[i]}, http.StatusAccepted)
 	}
-	sd := closedLoop(ctx, conns, b.duration, send)
+	sd, err := b.saturate(ctx, conns, base, ids, send)
+	if err != nil {
+		return err
+	}
+	// wrk consumed those ids, and up to conns more whose requests were cut off at the end.
+	next.Add(int64(sd.requests + conns))
 	sdHalf := openLoop(ctx, sd.rate/2, b.duration, send)
 	if err := b.prepareSendGifts(ctx, pgbenchGifts); err != nil {
 		return err
@@ -259,6 +274,17 @@ func (b *bench) prepareSendGifts(ctx context.Context, n int) error {
 // endToEnd runs the API and the worker (failure rate 0) at a low, steady load and reports the
 // time from accepting a send (send_requests.created_at) to SENT (gifts.updated_at).
 func (b *bench) endToEnd(ctx context.Context) error {
+	// A queue pair of its own: the throughput runs left thousands of messages on the first one,
+	// and the worker would measure draining them instead.
+	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: b.sqsEndpoint})
+	if err != nil {
+		return err
+	}
+	urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: "bench-e2e", DLQName: "bench-e2e-dlq", MaxReceiveCount: 5})
+	if err != nil {
+		return err
+	}
+	b.queueURL, b.dlqURL = urls.URL, urls.DLQURL
 	api, base, err := b.startAPI(ctx, 10)
 	if err != nil {
 		return err
@@ -379,11 +405,77 @@ func (b *bench) startAPI(ctx context.Context, conns int) (*process, string, erro
 	}
 }
 
+// saturate measures the closed-loop (saturated) rate with conns connections: with wrk when it is
+// installed, else with the Go generator running do. ids, when not nil, are the gifts to send
+// (POST /gifts/{id}/send); nil means POST /gifts.
+func (b *bench) saturate(ctx context.Context, conns int, base string, ids []string, do func(context.Context, int) error) (result, error) {
+	if b.wrk == "" {
+		return closedLoop(ctx, conns, b.duration, do), nil
+	}
+	dir, err := os.MkdirTemp("", "giftbench-wrk-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "load.lua")
+	lua := wrkCreate
+	if ids != nil {
+		lua = wrkSend
+		if err := os.WriteFile(filepath.Join(dir, "ids"), []byte(strings.Join(ids, "\n")+"\n"), 0o600); err != nil {
+			return result{}, err
+		}
+	}
+	if err := os.WriteFile(script, []byte(lua+wrkDone), 0o600); err != nil {
+		return result{}, err
+	}
+	target := base + "/gifts" // the send script sets each request's path itself
+	cmd := exec.CommandContext(ctx, b.wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(b.duration.Seconds()))+"s", "-s", script, target)
+	cmd.Env = append(os.Environ(), "GIFTBENCH_IDS="+filepath.Join(dir, "ids"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
+	}
+	m := regexp.MustCompile(`GIFTBENCH (\d+) (\d+) (\d+) ([0-9.]+) ([0-9.]+) ([0-9.]+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		return result{}, fmt.Errorf("wrk printed no summary:\n%s", out)
+	}
+	n := func(i int) float64 { f, _ := strconv.ParseFloat(m[i], 64); return f }
+	requests, bad, micros := int(n(1)), int(n(2)), n(3)
+	return result{
+		rate: float64(requests-bad) / (micros / 1e6), p50: n(4) / 1000, p95: n(5) / 1000, p99: n(6) / 1000,
+		errors: bad, requests: requests,
+	}, nil
+}
+
+// wrk scripts: one thread (-t1), so one Lua state walks the ids in order.
+const wrkCreate = `wrk.method = "POST"
+wrk.body = '{"amount":1000,"message":"bench"}'
+wrk.headers["Content-Type"] = "application/json"
+`
+
+const wrkSend = `local ids = {}
+for line in io.lines(os.getenv("GIFTBENCH_IDS")) do ids[#ids + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/gifts/" .. ids[i] .. "/send", { ["Idempotency-Key"] = "bench-" .. ids[i] }, "")
+end
+`
+
+const wrkDone = `done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("GIFTBENCH %d %d %d %f %f %f\n", summary.requests,
+    e.status + e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+`
+
 // result is one measurement.
 type result struct {
 	rate          float64 // successful requests per second
 	p50, p95, p99 float64 // milliseconds
 	errors        int
+	requests      int // requests made by wrk (0 with the Go generator, which tracks its own ids)
 }
 
 // closedLoop runs workers that each send the next request as soon as the previous one answered.

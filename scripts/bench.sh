@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make bench`: benchmarks, not tests. They print figures beside their targets and fail only when
+# they cannot run. Takes about five minutes on 2 cores.
+#   1. giftbench: the API (POST /gifts, POST send) against the pgbench ceiling, latency at half the
+#      saturated rate, peak RSS, and the end-to-end send -> SENT latency with the worker.
+#   2. workerbench: the worker's drain rate against the emulator's raw receive+delete rate.
+# Saturation is measured with wrk (Debian package) when it is installed; as root this script
+# installs it, elsewhere it falls back to a Go load generator and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "bench: installing wrk (apt-get)" >&2
+  apt-get install -y -qq wrk >/dev/null 2>&1 || echo "bench: could not install wrk; using the Go load generator" >&2
+fi
+echo "== API and end to end (shared/cmd/giftbench)"
+go run ./shared/cmd/giftbench "$@"
+echo
+echo "== worker drain rate (worker-svc/cmd/workerbench)"
+go run ./worker-svc/cmd/workerbench
