@@ -41,16 +41,6 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // apiEnv is the environment of an api process on a fresh database and queue pair.
 func apiEnv(t *testing.T, port string) []string {
 	q := env.NewQueues(t, 5)
@@ -96,7 +86,7 @@ func startAPI(t *testing.T, environ []string) (*exec.Cmd, <-chan string) {
 
 // SIGTERM: the API stops accepting, finishes the request in flight, and exits 0.
 func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	cmd, lines := startAPI(t, apiEnv(t, port))
 
@@ -182,7 +172,7 @@ func TestMigrateCreatesTheSchemaAndIsRepeatable(t *testing.T) {
 }
 
 func TestHealthcheckCommand(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	check := exec.Command(apiBin, "healthcheck")
 	check.Env = append(os.Environ(), "API_PORT="+port)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -50,10 +51,11 @@ func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 		want = append(want, g.GiftId.String())
 	}
 	// The relay has tried and failed at least once per message, and kept them.
-	eventually(t, 10*time.Second, "failed relay attempts to be recorded", func() bool {
+	testenv.Eventually(t, 10*time.Second, "failed relay attempts to be recorded", func() (bool, string) {
 		var untried int
 		_ = s.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox_messages WHERE attempts = 0`).Scan(&untried)
-		return s.outboxPending(t) == n && untried == 0
+		pending := s.outboxPending(t)
+		return pending == n && untried == 0, fmt.Sprintf("%d pending, %d never tried", pending, untried)
 	})
 
 	// SQS comes back (the emulator restarts empty: the queues are recreated as Terraform would
@@ -65,7 +67,7 @@ func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 	if _, err := sqs.EnsureQueues(ctx, client, pair); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the outbox to drain", func() bool { return s.outboxPending(t) == 0 })
+	testenv.Eventually(t, 15*time.Second, "the outbox to drain", func() (bool, string) { return s.outboxPending(t) == 0, "" })
 
 	var got []string
 	for _, b := range receiveAll(t, testenv.Queues{Client: client, QueuePairURLs: urls}) {
@@ -95,10 +97,13 @@ func TestDatabaseOutageIsReportedAndRecoveredWithoutRestart(t *testing.T) {
 	g := s.createGift(t)
 
 	pg.Kill()
-	eventually(t, 5*time.Second, "readyz to report not ready", func() bool {
+	testenv.Eventually(t, 5*time.Second, "readyz to report not ready", func() (bool, string) {
 		r, err := s.Client.GetReadyzWithResponse(ctx)
-		return err == nil && r.StatusCode() == http.StatusServiceUnavailable &&
-			r.JSON503 != nil && r.JSON503.Status == giftclient.NotReady && *r.JSON503.Reason == "database unreachable"
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.StatusCode() == http.StatusServiceUnavailable && r.JSON503 != nil &&
+			r.JSON503.Status == giftclient.NotReady && *r.JSON503.Reason == "database unreachable", string(r.Body)
 	})
 	for name, call := range map[string]func() (int, []byte, http.Header){
 		"get": func() (int, []byte, http.Header) {
@@ -129,9 +134,12 @@ func TestDatabaseOutageIsReportedAndRecoveredWithoutRestart(t *testing.T) {
 	if err := pg.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "readyz to recover", func() bool {
+	testenv.Eventually(t, 10*time.Second, "readyz to recover", func() (bool, string) {
 		r, err := s.Client.GetReadyzWithResponse(ctx)
-		return err == nil && r.StatusCode() == http.StatusOK
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.StatusCode() == http.StatusOK, string(r.Body)
 	})
 	resp, _ := s.Client.SendGiftWithResponse(ctx, g.GiftId, sendParams("after-outage"))
 	if resp.StatusCode() != http.StatusAccepted {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
 )
 
 func sendParams(key string) *giftclient.SendGiftParams {
@@ -71,7 +72,7 @@ func TestGiftLifecycle(t *testing.T) {
 	if err != nil || m.GiftID != g.GiftId || m.RequestID != "key-1" || m.ForceFailure {
 		t.Fatalf("queue message %s: %+v %v", bodies[0], m, err)
 	}
-	eventually(t, 5*time.Second, "the outbox to be empty", func() bool { return s.outboxPending(t) == 0 })
+	testenv.Eventually(t, 5*time.Second, "the outbox to be empty", func() (bool, string) { return s.outboxPending(t) == 0, "" })
 
 	for _, want := range []string{`"service":"api"`, `"request_id":"key-1"`, `"gift_id":"` + g.GiftId.String() + `"`, `"status":"QUEUED"`} {
 		if !strings.Contains(s.Logs.String(), want) {
@@ -272,8 +273,8 @@ func TestClientThatGivesUpIsLoggedAsCanceledNotAsAnError(t *testing.T) {
 	if _, err := s.Client.SendGiftWithResponse(reqCtx, g.GiftId, sendParams("impatient")); err == nil {
 		t.Fatal("the send answered while the gift was locked")
 	}
-	eventually(t, 10*time.Second, "the canceled request's access-log line", func() bool {
-		return strings.Contains(s.Logs.String(), `"http_status":499`)
+	testenv.Eventually(t, 10*time.Second, "the canceled request's access-log line", func() (bool, string) {
+		return strings.Contains(s.Logs.String(), `"http_status":499`), "no line with http_status 499 yet"
 	})
 	_ = tx.Rollback(ctx)
 	for _, line := range strings.Split(s.Logs.String(), "\n") {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -36,7 +35,7 @@ type stack struct {
 	HTTP   *http.Client
 	Pool   *pgxpool.Pool
 	Queues testenv.Queues
-	Logs   *syncBuffer
+	Logs   *testenv.LogBuffer
 	stop   func() error
 }
 
@@ -61,7 +60,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	for _, o := range opts {
 		o(vars)
 	}
-	s := &stack{Logs: &syncBuffer{}}
+	s := &stack{Logs: &testenv.LogBuffer{}}
 	if _, ok := vars["DATABASE_URL"]; !ok {
 		vars["DATABASE_URL"] = env.NewDatabase(t)
 	}
@@ -183,18 +182,6 @@ func receiveAll(t *testing.T, q testenv.Queues) []string {
 	}
 }
 
-// eventually polls cond every 20 ms until it holds or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // envelope decodes and checks the error envelope, returning its code.
 func envelope(t *testing.T, body []byte) (code string, requestID *string) {
 	t.Helper()
@@ -214,21 +201,4 @@ func envelope(t *testing.T, body []byte) (code string, requestID *string) {
 		t.Fatalf("envelope without code or message: %s", body)
 	}
 	return e.Error.Code, e.RequestID
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

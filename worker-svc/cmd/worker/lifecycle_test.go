@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
 )
 
 // Killed with SIGKILL mid-batch (messages in hand, gifts still QUEUED), then started again: every
@@ -17,10 +18,10 @@ import (
 func sigkillMidBatch(t *testing.T, bin string) {
 	s := newStack(t)
 	sends := s.queued(60)
-	environ := s.env(freeAddr(t), "WORKER_CONCURRENCY=5", "WORKER_SEND_LATENCY=150ms")
+	environ := s.env(testenv.FreeAddr(t), "WORKER_CONCURRENCY=5", "WORKER_SEND_LATENCY=150ms")
 	first := startWorker(t, bin, environ)
 
-	eventually(t, 30*time.Second, "mid-batch: some gifts SENT, messages in hand", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "mid-batch: some gifts SENT, messages in hand", func() (bool, string) {
 		st, d := s.statuses(), s.depth(s.queues.URL)
 		return st[gift.StatusSent] >= 10 && d.InFlight > 0, fmt.Sprintf("%v, queue %+v", st, d)
 	})
@@ -35,11 +36,11 @@ func sigkillMidBatch(t *testing.T, bin string) {
 	heldAtDeath := d.InFlight
 
 	second := startWorker(t, bin, environ)
-	eventually(t, 60*time.Second, "every gift SENT after the restart", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "every gift SENT after the restart", func() (bool, string) {
 		st := s.statuses()
 		return st[gift.StatusSent] == len(sends), fmt.Sprint(st)
 	})
-	eventually(t, 10*time.Second, "queue drained", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "queue drained", func() (bool, string) {
 		d := s.depth(s.queues.URL)
 		return d.Total() == 0, fmt.Sprintf("%+v", d)
 	})
@@ -61,9 +62,9 @@ func sigkillMidBatch(t *testing.T, bin string) {
 func sigtermFinishesInFlight(t *testing.T, bin string) {
 	s := newStack(t)
 	sends := s.queued(20)
-	environ := s.env(freeAddr(t), "WORKER_CONCURRENCY=4", "WORKER_SEND_LATENCY=1500ms", "WORKER_SHUTDOWN_TIMEOUT=20s")
+	environ := s.env(testenv.FreeAddr(t), "WORKER_CONCURRENCY=4", "WORKER_SEND_LATENCY=1500ms", "WORKER_SHUTDOWN_TIMEOUT=20s")
 	p := startWorker(t, bin, environ)
-	eventually(t, 30*time.Second, "four messages in hand", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "four messages in hand", func() (bool, string) {
 		d := s.depth(s.queues.URL)
 		return d.InFlight == 4, fmt.Sprintf("%+v", d)
 	})
@@ -88,8 +89,8 @@ func sigtermFinishesInFlight(t *testing.T, bin string) {
 	}
 
 	// Nothing lost: a new worker finishes the rest.
-	next := startWorker(t, bin, s.env(freeAddr(t)))
-	eventually(t, 30*time.Second, "every gift SENT", func() (bool, string) {
+	next := startWorker(t, bin, s.env(testenv.FreeAddr(t)))
+	testenv.Eventually(t, 30*time.Second, "every gift SENT", func() (bool, string) {
 		st := s.statuses()
 		return st[gift.StatusSent] == len(sends), fmt.Sprint(st)
 	})
@@ -105,10 +106,10 @@ func sigtermFinishesInFlight(t *testing.T, bin string) {
 func sigtermReleasesUnfinished(t *testing.T, bin string) {
 	s := newStack(t)
 	sends := s.queued(5)
-	environ := s.env(freeAddr(t), "WORKER_CONCURRENCY=3", "WORKER_SEND_LATENCY=1h",
+	environ := s.env(testenv.FreeAddr(t), "WORKER_CONCURRENCY=3", "WORKER_SEND_LATENCY=1h",
 		"WORKER_VISIBILITY_TIMEOUT=60s", "WORKER_SHUTDOWN_TIMEOUT=1s")
 	p := startWorker(t, bin, environ)
-	eventually(t, 30*time.Second, "three messages in hand", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "three messages in hand", func() (bool, string) {
 		d := s.depth(s.queues.URL)
 		return d.InFlight == 3, fmt.Sprintf("%+v", d)
 	})
@@ -133,8 +134,8 @@ func sigtermReleasesUnfinished(t *testing.T, bin string) {
 		t.Fatalf("statuses: %v", st)
 	}
 
-	next := startWorker(t, bin, s.env(freeAddr(t)))
-	eventually(t, 30*time.Second, "every gift SENT", func() (bool, string) {
+	next := startWorker(t, bin, s.env(testenv.FreeAddr(t)))
+	testenv.Eventually(t, 30*time.Second, "every gift SENT", func() (bool, string) {
 		st := s.statuses()
 		return st[gift.StatusSent] == len(sends), fmt.Sprint(st)
 	})
@@ -147,9 +148,9 @@ func sigtermReleasesUnfinished(t *testing.T, bin string) {
 // healthcheck` exits 0 against it and 1 when nothing answers.
 func healthEndpoint(t *testing.T, bin string) {
 	s := newStack(t)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	p := startWorker(t, bin, s.env(addr))
-	eventually(t, 15*time.Second, "healthz receiving", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "healthz receiving", func() (bool, string) {
 		code, body := get(addr)
 		return code == 200 && strings.Contains(body, `"status":"ok","receiving":true`), fmt.Sprintf("%d %s", code, body)
 	})
@@ -167,7 +168,7 @@ func healthEndpoint(t *testing.T, bin string) {
 	dbName := strings.TrimPrefix(u.Path, "/")
 	admin(fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS false`, dbName))
 	admin(fmt.Sprintf(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'`, dbName))
-	eventually(t, 15*time.Second, "healthz reports paused for the database", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "healthz reports paused for the database", func() (bool, string) {
 		code, body := get(addr)
 		return code == 200 && strings.Contains(body, `"receiving":false`) && strings.Contains(body, "database unavailable"), fmt.Sprintf("%d %s", code, body)
 	})
@@ -176,7 +177,7 @@ func healthEndpoint(t *testing.T, bin string) {
 		t.Fatalf("healthcheck of a worker paused for the database: exit %d (ECS would replace a task that cannot help)", c)
 	}
 	admin(fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS true`, dbName))
-	eventually(t, 15*time.Second, "healthz receiving again", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "healthz receiving again", func() (bool, string) {
 		code, body := get(addr)
 		return code == 200 && strings.Contains(body, `"receiving":true`), fmt.Sprintf("%d %s", code, body)
 	})
@@ -208,7 +209,7 @@ func refusesToStart(t *testing.T, bin string) {
 		{"a main queue without a redrive policy", []string{"SQS_QUEUE_URL=" + s.queues.DLQURL}, 1,
 			[]string{"STARTUP_FAILED", "no RedrivePolicy"}},
 	} {
-		p := start(t, bin, s.env(freeAddr(t), tc.extra...), "run")
+		p := start(t, bin, s.env(testenv.FreeAddr(t), tc.extra...), "run")
 		if c := p.exitCode(30 * time.Second); c != tc.code {
 			t.Fatalf("%s: exit %d, want %d\n%s", tc.name, c, tc.code, p.out.String())
 		}
@@ -230,8 +231,8 @@ func refusesToStart(t *testing.T, bin string) {
 func sigtermDuringALongPoll(t *testing.T, bin string) {
 	s := newStack(t)
 	sends := s.create(1)
-	p := startWorker(t, bin, s.env(freeAddr(t), "WORKER_RECEIVE_WAIT=20s", "WORKER_VISIBILITY_TIMEOUT=60s"))
-	eventually(t, 15*time.Second, "idle in a long poll", func() (bool, string) {
+	p := startWorker(t, bin, s.env(testenv.FreeAddr(t), "WORKER_RECEIVE_WAIT=20s", "WORKER_VISIBILITY_TIMEOUT=60s"))
+	testenv.Eventually(t, 15*time.Second, "idle in a long poll", func() (bool, string) {
 		code, body := get(p.health)
 		return code == 200 && strings.Contains(body, `"receiving":true`), fmt.Sprintf("%d %s", code, body)
 	})

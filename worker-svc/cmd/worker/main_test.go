@@ -2,19 +2,16 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -146,7 +143,7 @@ func (s *stack) env(healthAddr string, extra ...string) []string {
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testenv.LogBuffer
 	health string
 	exited chan struct{}
 	err    error
@@ -154,7 +151,7 @@ type proc struct {
 
 func start(t *testing.T, bin string, environ []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{t: t, out: &testenv.LogBuffer{}, exited: make(chan struct{})}
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, "WORKER_HEALTH_ADDR="); ok {
 			p.health = v
@@ -182,7 +179,7 @@ func start(t *testing.T, bin string, environ []string, args ...string) *proc {
 func startWorker(t *testing.T, bin string, environ []string) *proc {
 	t.Helper()
 	p := start(t, bin, environ, "run")
-	eventually(t, 30*time.Second, "worker healthy", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "worker healthy", func() (bool, string) {
 		select {
 		case <-p.exited:
 			t.Fatalf("worker exited at start: %v\n%s", p.err, p.out.String())
@@ -258,50 +255,6 @@ func get(addr string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func eventually(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s; last state: %s", what, limit, state)
-		}
-		<-tick.C
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // adminExec returns a function that runs statements as the test server's superuser.

@@ -1,35 +1,17 @@
 package dbgate_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitOpen(t *testing.T, g *dbgate.Gate) {
 	t.Helper()
@@ -49,7 +31,7 @@ func TestGate(t *testing.T) {
 		}
 		return nil
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	g := dbgate.New(ping, 5*time.Millisecond, logging.New(&logs, "worker", 0))
 
 	if g.State().Open {

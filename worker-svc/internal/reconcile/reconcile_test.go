@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,23 +23,6 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func queued(t *testing.T, store *postgres.Store) seed.Send {
 	t.Helper()
@@ -94,7 +76,7 @@ func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 		t.Fatalf("DLQ: %+v", d)
 	}
 
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&logs, "worker", 0))
 	res, err := r.Sweep(ctx)
 	if err != nil || res != (reconcile.Result{Read: 1, Failed: 1}) {
@@ -146,7 +128,7 @@ func TestSweepLeavesEverythingElseAlone(t *testing.T) {
 		}
 	}
 
-	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&syncBuffer{}, "worker", 0))
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&testenv.LogBuffer{}, "worker", 0))
 	res, err := r.Sweep(ctx)
 	if err != nil || res != (reconcile.Result{Read: len(bodies)}) {
 		t.Fatalf("sweep: %+v, %v", res, err)
@@ -181,7 +163,7 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 		t.Fatal(err)
 	}
 	dlq := sqs.NewConsumer(q.Client, q.DLQURL)
-	log := logging.New(&syncBuffer{}, "worker", 0)
+	log := logging.New(&testenv.LogBuffer{}, "worker", 0)
 
 	res, err := reconcile.New(dlq, unavailableStore{store}, time.Minute, time.Hour, log).Sweep(ctx)
 	if !errors.Is(err, gift.ErrUnavailable) || res != (reconcile.Result{}) {
@@ -191,14 +173,14 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 		t.Fatalf("DLQ after the failed sweep: %+v; want the message visible again", d)
 	}
 	// Run reports a sweep that stopped early with its code, and goes on.
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		reconcile.New(dlq, unavailableStore{store}, time.Hour, time.Hour, logging.New(&logs, "worker", 0)).Run(runCtx)
 	}()
-	eventually(t, "the failed sweep logged", func() bool { return strings.Contains(logs.String(), `"error_code":"DLQ_SWEEP_FAILED"`) })
+	testenv.Eventually(t, 20*time.Second, "the failed sweep logged", func() (bool, string) { return strings.Contains(logs.String(), `"error_code":"DLQ_SWEEP_FAILED"`), "" })
 	cancel()
 	<-done
 	if line := logs.String(); !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "read send state: unavailable") {
@@ -231,19 +213,6 @@ func (q *countingQueue) receives() int {
 	return q.calls
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-		<-tick.C
-	}
-}
-
 // Run sweeps at once when it starts (an interval of an hour does not delay the first sweep), then
 // every interval (each sweep of an empty DLQ is one receive).
 func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
@@ -255,7 +224,7 @@ func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil {
 		t.Fatal(err)
 	}
-	log := logging.New(&syncBuffer{}, "worker", 0)
+	log := logging.New(&testenv.LogBuffer{}, "worker", 0)
 	run := func(dlq reconcile.Queue, interval time.Duration) (stop func()) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -264,11 +233,11 @@ func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	}
 
 	stop := run(sqs.NewConsumer(q.Client, q.DLQURL), time.Hour)
-	eventually(t, "gift FAILED by the first sweep", func() bool { return status(t, store, s.GiftID).Status == gift.StatusFailed })
+	testenv.Eventually(t, 20*time.Second, "gift FAILED by the first sweep", func() (bool, string) { return status(t, store, s.GiftID).Status == gift.StatusFailed, "" })
 	stop()
 
 	counting := &countingQueue{Consumer: sqs.NewConsumer(q.Client, q.DLQURL)}
 	stop = run(counting, 100*time.Millisecond)
-	eventually(t, "three sweeps", func() bool { return counting.receives() >= 3 })
+	testenv.Eventually(t, 20*time.Second, "three sweeps", func() (bool, string) { return counting.receives() >= 3, "" })
 	stop()
 }

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,7 +53,7 @@ type harness struct {
 	queues  testenv.Queues
 	sender  *countingSender
 	queue   *countingQueue
-	logs    *syncBuffer
+	logs    *testenv.LogBuffer
 	live    *health.Liveness
 	gate    *dbgate.Gate
 	stop    context.CancelFunc
@@ -72,7 +71,7 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.visibility == 0 {
 		o.visibility = 5 * time.Second
 	}
-	h := &harness{t: t, queues: env.NewQueues(t, o.maxReceiveCount), logs: &syncBuffer{}}
+	h := &harness{t: t, queues: env.NewQueues(t, o.maxReceiveCount), logs: &testenv.LogBuffer{}}
 	if o.databaseURL == "" {
 		h.pool, h.store = env.NewStore(t)
 	} else {
@@ -216,27 +215,11 @@ func (h *harness) statuses() map[gift.Status]int {
 }
 
 // eventually polls cond until it holds, failing the test after limit with cond's last report.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s; last state: %s", what, limit, state)
-		}
-		<-tick.C
-	}
-}
 
 // settled waits until the gifts of sends are all SENT or FAILED.
 func (h *harness) settled(limit time.Duration, sends []seed.Send) {
 	h.t.Helper()
-	eventually(h.t, limit, "every gift SENT or FAILED", func() (bool, string) {
+	testenv.Eventually(h.t, limit, "every gift SENT or FAILED", func() (bool, string) {
 		s := h.statuses()
 		return s[gift.StatusSent]+s[gift.StatusFailed] == len(sends), fmt.Sprint(s)
 	})
@@ -335,21 +318,4 @@ func (q *countingQueue) receives() (calls, underWay int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.calls, q.underWay
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/worker"
 )
 
@@ -38,7 +39,7 @@ func TestDatabaseOutageSendsNothingToTheDLQ(t *testing.T) {
 	const visibility = 2 * time.Second
 	h := newHarness(t, options{databaseURL: pg.URL, concurrency: 10, visibility: visibility, latency: 1500 * time.Millisecond})
 	all := h.queued(5, 0)
-	eventually(t, 10*time.Second, "five messages in hand", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "five messages in hand", func() (bool, string) {
 		d := h.depth(h.queues.URL)
 		return d.InFlight == 5, fmt.Sprintf("%+v", d)
 	})
@@ -46,7 +47,7 @@ func TestDatabaseOutageSendsNothingToTheDLQ(t *testing.T) {
 	pg.Kill()
 	down := time.Now()
 	var receives int
-	eventually(t, 10*time.Second, "receiving paused, no receive under way", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "receiving paused, no receive under way", func() (bool, string) {
 		st := h.gate.State()
 		calls, underWay := h.queue.receives()
 		receives = calls
@@ -82,7 +83,7 @@ func TestDatabaseOutageSendsNothingToTheDLQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settled(60*time.Second, all)
-	eventually(t, 30*time.Second, "queue drained", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "queue drained", func() (bool, string) {
 		d := h.depth(h.queues.URL)
 		return d.Total() == 0, fmt.Sprintf("%+v", d)
 	})
@@ -150,7 +151,7 @@ func TestAStoreCallThatFindsTheDatabaseDownHoldsTheMessage(t *testing.T) {
 		wrapStore:  func(s *postgres.Store) worker.Store { return flakyStore{Store: s, down: &down, calls: &calls} },
 	})
 	s := h.queued(1, 0)[0]
-	eventually(t, 10*time.Second, "MarkSent failing repeatedly", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "MarkSent failing repeatedly", func() (bool, string) {
 		return calls.Load() >= 3, fmt.Sprintf("%d calls", calls.Load())
 	})
 	// Held: hidden past several visibility timeouts, still in flight, not sent again.
@@ -166,7 +167,7 @@ func TestAStoreCallThatFindsTheDatabaseDownHoldsTheMessage(t *testing.T) {
 	}
 	down.Store(false)
 
-	eventually(t, 10*time.Second, "gift SENT and queue empty", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "gift SENT and queue empty", func() (bool, string) {
 		g, d := h.gift(s.GiftID), h.depth(h.queues.URL)
 		return g.Status == gift.StatusSent && d.Total() == 0, fmt.Sprintf("gift %s, queue %+v", g.Status, d)
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
 )
 
 func TestFailureRateZeroSendsTheGiftAndDeletesTheMessage(t *testing.T) {
@@ -16,7 +17,7 @@ func TestFailureRateZeroSendsTheGiftAndDeletesTheMessage(t *testing.T) {
 	h := newHarness(t, options{})
 	s := h.queued(1, 0)[0]
 
-	eventually(t, 30*time.Second, "gift SENT and queue empty", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "gift SENT and queue empty", func() (bool, string) {
 		g, d := h.gift(s.GiftID), h.depth(h.queues.URL)
 		return g.Status == gift.StatusSent && d.Total() == 0, fmt.Sprintf("gift %s, queue %+v", g.Status, d)
 	})
@@ -37,7 +38,7 @@ func TestForceFailureMakesFiveAttemptsThenFailedAndDLQ(t *testing.T) {
 	h := newHarness(t, options{})
 	s := h.queued(1, 1)[0]
 
-	eventually(t, 60*time.Second, "gift FAILED and its message in the DLQ", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "gift FAILED and its message in the DLQ", func() (bool, string) {
 		g, main, dlq := h.gift(s.GiftID), h.depth(h.queues.URL), h.depth(h.queues.DLQURL)
 		return g.Status == gift.StatusFailed && main.Total() == 0 && dlq.Total() == 1,
 			fmt.Sprintf("gift %s, queue %+v, DLQ %+v", g.Status, main, dlq)
@@ -72,12 +73,12 @@ func TestSameMessageDeliveredTwiceTransitionsOnce(t *testing.T) {
 	s := h.queued(1, 0)[0]
 	h.publish(s.Body) // the same send request, delivered a second time
 
-	eventually(t, 30*time.Second, "gift SENT and both messages deleted", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "gift SENT and both messages deleted", func() (bool, string) {
 		g, d := h.gift(s.GiftID), h.depth(h.queues.URL)
 		return g.Status == gift.StatusSent && d.Total() == 0, fmt.Sprintf("gift %s, queue %+v", g.Status, d)
 	})
 	// Both deliveries are settled (each logs exactly one outcome) before the counts are read.
-	eventually(t, 10*time.Second, "both deliveries logged an outcome", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "both deliveries logged an outcome", func() (bool, string) {
 		n := len(h.lines(map[string]any{"gift_id": s.GiftID}))
 		return n == 2, fmt.Sprintf("%d lines", n)
 	})
@@ -106,7 +107,7 @@ func TestDefaultFailureRateOver200GiftsEndsSentOrFailed(t *testing.T) {
 	sends := h.queued(200, 10)
 
 	h.settled(90*time.Second, sends)
-	eventually(t, 30*time.Second, "main queue empty, FAILED count equal to DLQ count", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "main queue empty, FAILED count equal to DLQ count", func() (bool, string) {
 		s, main, dlq := h.statuses(), h.depth(h.queues.URL), h.depth(h.queues.DLQURL)
 		return main.Total() == 0 && dlq.Total() == s[gift.StatusFailed],
 			fmt.Sprintf("statuses %v, queue %+v, DLQ %+v", s, main, dlq)
@@ -130,7 +131,7 @@ func TestInvalidAndUnknownMessagesReachTheDLQ(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{maxReceiveCount: 2})
 	s := h.queued(1, 0)[0]
-	eventually(t, 30*time.Second, "the valid gift SENT", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the valid gift SENT", func() (bool, string) {
 		g := h.gift(s.GiftID)
 		return g.Status == gift.StatusSent, string(g.Status)
 	})
@@ -144,7 +145,7 @@ func TestInvalidAndUnknownMessagesReachTheDLQ(t *testing.T) {
 	}
 	h.publish(bodies...)
 
-	eventually(t, 30*time.Second, "all five messages in the DLQ", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "all five messages in the DLQ", func() (bool, string) {
 		main, dlq := h.depth(h.queues.URL), h.depth(h.queues.DLQURL)
 		return main.Total() == 0 && dlq.Total() == len(bodies), fmt.Sprintf("queue %+v, DLQ %+v", main, dlq)
 	})
@@ -173,7 +174,7 @@ func TestHeartbeatKeepsASlowMessageHidden(t *testing.T) {
 	h := newHarness(t, options{visibility: 2 * time.Second, latency: 5 * time.Second})
 	s := h.queued(1, 0)[0]
 
-	eventually(t, 30*time.Second, "gift SENT", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "gift SENT", func() (bool, string) {
 		g := h.gift(s.GiftID)
 		return g.Status == gift.StatusSent, string(g.Status)
 	})
@@ -193,7 +194,7 @@ func TestReceivesOnlyAsManyMessagesAsFreeSlots(t *testing.T) {
 	sends := h.queued(8, 0)
 
 	most := 0
-	eventually(t, 30*time.Second, "every gift SENT", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "every gift SENT", func() (bool, string) {
 		d := h.depth(h.queues.URL)
 		most = max(most, d.InFlight)
 		s := h.statuses()
