@@ -105,45 +105,44 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, msg queue.Messag
 	return w.failed(ctx, log, msg, m, sendErr)
 }
 
-// sent stores SENT and deletes the message. Zero rows changed means another delivery of the same
-// request finished the gift first: nothing to do but delete.
+// sent stores SENT and deletes the message.
 func (w *Worker) sent(ctx context.Context, log *slog.Logger, msg queue.Message, m sqs.Received, start time.Time) outcome {
+	if o, stored := w.finish(ctx, log, m, func(ctx context.Context) (bool, error) { return w.Store.MarkSent(ctx, msg.GiftID) }); !stored {
+		return o
+	}
+	log.Info("gift sent", slog.String(logging.KeyStatus, string(gift.StatusSent)), logging.Since("duration_ms", start))
+	return outcome{action: actDelete, status: string(gift.StatusSent)}
+}
+
+// finish stores a gift's final status with mark (a conditional UPDATE ... WHERE status =
+// 'QUEUED'). It reports stored=false, with the outcome to use instead, when the shutdown
+// interrupted it (the redelivery repeats the attempt; a pseudo send is harmless to repeat), when
+// it failed, or when zero rows changed: another delivery of the same request finished the gift
+// first, and the message is simply deleted.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, m sqs.Received, mark func(context.Context) (bool, error)) (o outcome, stored bool) {
 	var changed bool
 	err := w.withDatabase(ctx, func(ctx context.Context) (err error) {
-		changed, err = w.Store.MarkSent(ctx, msg.GiftID)
+		changed, err = mark(ctx)
 		return err
 	})
 	switch {
 	case ctx.Err() != nil:
-		// Sent but not stored: the redelivery sends again (a pseudo send is harmless to repeat).
-		return interrupted(log)
+		return interrupted(log), false
 	case err != nil:
-		return w.unexpected(log, m, err)
+		return w.unexpected(log, m, err), false
 	case !changed:
 		log.Info("duplicate delivery: another delivery finished the gift first, message deleted", slog.String(logging.KeyStatus, statusDone))
-		return outcome{action: actDelete, status: statusDone}
+		return outcome{action: actDelete, status: statusDone}, false
 	}
-	log.Info("gift sent", slog.String(logging.KeyStatus, string(gift.StatusSent)), logging.Since("duration_ms", start))
-	return outcome{action: actDelete, status: string(gift.StatusSent)}
+	return outcome{}, true
 }
 
 // failed handles a failed last attempt (ApproximateReceiveCount has reached maxReceiveCount):
 // store FAILED first, then release the message so that its next receive moves it to the DLQ.
 func (w *Worker) failed(ctx context.Context, log *slog.Logger, msg queue.Message, m sqs.Received, sendErr error) outcome {
 	lastError := fmt.Sprintf("send failed on all %d attempts; last error: %v", m.ReceiveCount, sendErr)
-	var changed bool
-	err := w.withDatabase(ctx, func(ctx context.Context) (err error) {
-		changed, err = w.Store.MarkFailed(ctx, msg.GiftID, lastError)
-		return err
-	})
-	switch {
-	case ctx.Err() != nil:
-		return interrupted(log)
-	case err != nil:
-		return w.unexpected(log, m, err)
-	case !changed:
-		log.Info("duplicate delivery: another delivery finished the gift first, message deleted", slog.String(logging.KeyStatus, statusDone))
-		return outcome{action: actDelete, status: statusDone}
+	if o, stored := w.finish(ctx, log, m, func(ctx context.Context) (bool, error) { return w.Store.MarkFailed(ctx, msg.GiftID, lastError) }); !stored {
+		return o
 	}
 	log.Error("last attempt failed: gift FAILED, message left for the DLQ",
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal), logging.Err(sendErr))
