@@ -3,14 +3,23 @@
 // find in CI (or not at all, since Terragrunt passes inputs as TF_VAR_ variables and silently drops
 // the ones a module does not declare).
 //
-// It parses the HCL only; it evaluates nothing but literals, so it needs no provider, no network
-// and no Terragrunt binary.
+// A unit is checked as Terragrunt sees it: its terragrunt.hcl merged with the files its include
+// blocks name (live/root.hcl, live/_envcommon/<unit>.hcl), with Terragrunt's default shallow merge.
+// Paths in every merged file (dependency config_path, find_in_parent_folders) resolve from the
+// unit's directory, as Terragrunt resolves them. A mistake in an included file is therefore
+// reported once for each unit that includes it.
+//
+// It parses the HCL only; it evaluates nothing but literals and the path functions of include and
+// config_path (find_in_parent_folders, get_terragrunt_dir, dirname, basename), so it needs no
+// provider, no network and no Terragrunt binary.
 package iaccheck
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,12 +30,15 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Kinds of findings. Each is proven able to fire by a fixture under testdata/.
 const (
 	KindParse              = "parse"                  // a file does not parse
 	KindFormat             = "hcl-format"             // a live/ file is not in canonical HCL format
+	KindInclude            = "include"                // an include Terragrunt would refuse (missing file, nested include)
+	KindDuplicateGenerate  = "duplicate-generate"     // the same generate block name in two merged files
 	KindSource             = "module-source"          // terraform.source names no module under modules/
 	KindDependencyPath     = "dependency-path"        // config_path (or dependencies.paths) has no unit
 	KindCycle              = "dependency-cycle"       // units depend on each other in a loop
@@ -43,14 +55,22 @@ const (
 // (apply, destroy, import, ...) must see the dependency's real outputs.
 var mockCommands = []string{"validate", "plan"}
 
-// Finding is one problem, in a file given relative to the checked root.
+// Finding is one problem. File is the file holding the mistake (where to fix it) and Unit the unit
+// directory whose merged configuration has it ("" for per-file checks: parse, format); both are
+// relative to the checked root. A mistake in an included file yields one finding per unit.
 type Finding struct {
 	Kind    string
 	File    string
+	Unit    string
 	Message string
 }
 
-func (f Finding) String() string { return fmt.Sprintf("%s: [%s] %s", f.File, f.Kind, f.Message) }
+func (f Finding) String() string {
+	if f.Unit != "" && path.Dir(f.File) != f.Unit {
+		return fmt.Sprintf("%s: [%s] in unit %s: %s", f.File, f.Kind, f.Unit, f.Message)
+	}
+	return fmt.Sprintf("%s: [%s] %s", f.File, f.Kind, f.Message)
+}
 
 // module is what a unit needs to know about a Terraform module.
 type module struct {
@@ -58,40 +78,64 @@ type module struct {
 	outputs   map[string]bool
 }
 
+// parsedFile is one parsed .hcl or .tf file; parse errors are reported once per file.
+type parsedFile struct {
+	path string
+	src  []byte
+	body *hclsyntax.Body
+}
+
 type dependency struct {
 	name        string
-	configPath  string // as written
+	file        string // file holding the block (after merging: the one that won)
+	configPath  string // as evaluated, relative to the unit
+	pathProblem string // why config_path could not be resolved, if it could not
 	dir         string // absolute unit directory it points at
 	mockOutputs map[string]bool
 	hasMocks    bool
 	commands    []string
 	hasCommands bool
-	rng         hcl.Range
 }
 
 type reference struct {
+	file   string
 	dep    string
 	output string // "" when the whole outputs object is used
-	rng    hcl.Range
 }
 
+type input struct {
+	file string
+	rng  hcl.Range
+}
+
+type extraDep struct {
+	file string
+	dir  string // absolute
+}
+
+// unit is the merged configuration of one terragrunt.hcl and the files it includes.
 type unit struct {
 	dir        string // absolute
 	file       string // absolute path of terragrunt.hcl
 	moduleName string
+	sourceFile string // file whose terraform.source won ("" when none has one)
 	deps       map[string]*dependency
-	extraDeps  []string // absolute dirs from dependencies { paths }
-	inputs     map[string]hcl.Range
+	extraDeps  []extraDep // from dependencies { paths }, concatenated over the merged files
+	inputs     map[string]input
 	hasInputs  bool
 	refs       []reference
-	broken     bool // did not parse; already reported
+	broken     bool // a file of the unit did not parse, or an include failed; already reported
 }
 
 var moduleSourceRE = regexp.MustCompile(`//modules/([A-Za-z0-9_-]+)`)
 
 // Check parses root/modules and root/live and returns every finding, sorted.
 func Check(root string) ([]Finding, error) {
-	c := &checker{root: root, modules: map[string]*module{}, units: map[string]*unit{}}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{root: root, modules: map[string]*module{}, units: map[string]*unit{}, files: map[string]*parsedFile{}}
 	if err := c.loadModules(filepath.Join(root, "modules")); err != nil {
 		return nil, err
 	}
@@ -113,9 +157,12 @@ func Check(root string) ([]Finding, error) {
 		if a.Kind != b.Kind {
 			return a.Kind < b.Kind
 		}
+		if a.Unit != b.Unit {
+			return a.Unit < b.Unit
+		}
 		return a.Message < b.Message
 	})
-	return c.findings, nil
+	return slices.Compact(c.findings), nil
 }
 
 // UnitCount reports how many units Check saw, so a caller can tell "no findings" from "nothing read".
@@ -136,19 +183,69 @@ func UnitCount(root string) (int, error) {
 	return n, err
 }
 
+// Include is one include block of a unit, resolved as Terragrunt resolves it.
+type Include struct {
+	Label string
+	Path  string // absolute
+}
+
+// Includes returns the include blocks of the unit file, in order, with their paths evaluated from
+// the unit's directory (find_in_parent_folders, get_terragrunt_dir, dirname, basename).
+func Includes(unitFile string) ([]Include, error) {
+	src, err := os.ReadFile(unitFile)
+	if err != nil {
+		return nil, err
+	}
+	f, diags := hclsyntax.ParseConfig(src, unitFile, hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var out []Include
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "include" {
+			continue
+		}
+		a, ok := b.Body.Attributes["path"]
+		if !ok {
+			return nil, fmt.Errorf("include without path")
+		}
+		p, err := evalPath(a.Expr, unitFile)
+		if err != nil {
+			return nil, err
+		}
+		label := ""
+		if len(b.Labels) > 0 {
+			label = b.Labels[0]
+		}
+		out = append(out, Include{Label: label, Path: p})
+	}
+	return out, nil
+}
+
 type checker struct {
 	root     string
 	modules  map[string]*module
 	units    map[string]*unit
+	files    map[string]*parsedFile // nil value: did not parse
 	findings []Finding
 }
 
-func (c *checker) add(kind, file, format string, args ...any) {
-	rel, err := filepath.Rel(c.root, file)
+func (c *checker) rel(p string) string {
+	r, err := filepath.Rel(c.root, p)
 	if err != nil {
-		rel = file
+		return filepath.ToSlash(p)
 	}
-	c.findings = append(c.findings, Finding{Kind: kind, File: filepath.ToSlash(rel), Message: fmt.Sprintf(format, args...)})
+	return filepath.ToSlash(r)
+}
+
+// add reports a problem of a file as such (parse, format).
+func (c *checker) add(kind, file, format string, args ...any) {
+	c.findings = append(c.findings, Finding{Kind: kind, File: c.rel(file), Message: fmt.Sprintf(format, args...)})
+}
+
+// addUnit reports a problem of unit u found in file (the unit's own file or one it includes).
+func (c *checker) addUnit(u *unit, kind, file, format string, args ...any) {
+	c.findings = append(c.findings, Finding{Kind: kind, File: c.rel(file), Unit: c.rel(u.dir), Message: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) addDiags(file string, diags hcl.Diagnostics) {
@@ -178,11 +275,11 @@ func (c *checker) loadModules(dir string) error {
 			return err
 		}
 		for _, f := range files {
-			body, ok := c.parse(f)
-			if !ok {
+			pf := c.parse(f)
+			if pf == nil {
 				continue
 			}
-			for _, b := range body.Blocks {
+			for _, b := range pf.body.Blocks {
 				switch {
 				case b.Type == "variable" && len(b.Labels) == 1:
 					_, hasDefault := b.Body.Attributes["default"]
@@ -197,18 +294,25 @@ func (c *checker) loadModules(dir string) error {
 	return nil
 }
 
-func (c *checker) parse(file string) (*hclsyntax.Body, bool) {
+// parse parses a file once; a file that does not parse is reported once and yields nil.
+func (c *checker) parse(file string) *parsedFile {
+	if pf, ok := c.files[file]; ok {
+		return pf
+	}
+	c.files[file] = nil
 	src, err := os.ReadFile(file)
 	if err != nil {
 		c.add(KindParse, file, "%v", err)
-		return nil, false
+		return nil
 	}
-	f, diags := hclsyntax.ParseConfig(src, file, hcl.Pos{Line: 1, Column: 1})
+	f, diags := hclsyntax.ParseConfig(src, c.rel(file), hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
 		c.addDiags(file, diags)
-		return nil, false
+		return nil
 	}
-	return f.Body.(*hclsyntax.Body), true
+	pf := &parsedFile{path: file, src: src, body: f.Body.(*hclsyntax.Body)}
+	c.files[file] = pf
+	return pf
 }
 
 func (c *checker) loadLive(dir string) error {
@@ -240,7 +344,7 @@ func (c *checker) checkFormat(file string) {
 		c.add(KindParse, file, "%v", err)
 		return
 	}
-	if _, diags := hclwrite.ParseConfig(src, file, hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
+	if _, diags := hclwrite.ParseConfig(src, c.rel(file), hcl.Pos{Line: 1, Column: 1}); diags.HasErrors() {
 		c.addDiags(file, diags)
 		return
 	}
@@ -249,57 +353,145 @@ func (c *checker) checkFormat(file string) {
 	}
 }
 
+// loadUnit reads a unit and merges the files it includes into it the way Terragrunt does by
+// default (shallow merge): later includes override earlier ones and the unit file overrides them
+// all; dependency blocks, inputs and generate blocks are replaced by name, dependencies.paths are
+// concatenated, and locals stay private to the file that defines them.
 func (c *checker) loadUnit(file string) {
-	u := &unit{dir: filepath.Dir(file), file: file, deps: map[string]*dependency{}, inputs: map[string]hcl.Range{}}
+	u := &unit{dir: filepath.Dir(file), file: file, deps: map[string]*dependency{}, inputs: map[string]input{}}
 	c.units[u.dir] = u
-	body, ok := c.parse(file)
-	if !ok {
+	own := c.parse(file)
+	if own == nil {
 		u.broken = true
 		return
 	}
-	for _, b := range body.Blocks {
+	layers := c.includedFiles(u, own)
+	if u.broken {
+		return
+	}
+	layers = append(layers, own)
+
+	generates := map[string]string{} // generate block name -> file defining it
+	for _, l := range layers {
+		for _, b := range l.body.Blocks {
+			if b.Type != "generate" || len(b.Labels) != 1 {
+				continue
+			}
+			// Terragrunt refuses a generate block name defined in more than one merged file.
+			if first, dup := generates[b.Labels[0]]; dup {
+				c.addUnit(u, KindDuplicateGenerate, l.path, "generate %q is also defined in %s; Terragrunt refuses duplicate generate blocks across includes", b.Labels[0], c.rel(first))
+				continue
+			}
+			generates[b.Labels[0]] = l.path
+		}
+		c.mergeLayer(u, l)
+	}
+}
+
+// includedFiles resolves and parses the unit's include blocks, in order. An include Terragrunt
+// would refuse is reported and marks the unit broken.
+func (c *checker) includedFiles(u *unit, own *parsedFile) []*parsedFile {
+	var out []*parsedFile
+	for _, b := range own.body.Blocks {
+		if b.Type != "include" {
+			continue
+		}
+		label := ""
+		if len(b.Labels) > 0 {
+			label = b.Labels[0]
+		}
+		a, ok := b.Body.Attributes["path"]
+		if !ok {
+			c.addUnit(u, KindInclude, u.file, "include %q has no path", label)
+			u.broken = true
+			continue
+		}
+		p, err := evalPath(a.Expr, u.file)
+		if err != nil {
+			c.addUnit(u, KindInclude, u.file, "include %q: %v", label, err)
+			u.broken = true
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			c.addUnit(u, KindInclude, u.file, "include %q: %s does not exist", label, c.rel(p))
+			u.broken = true
+			continue
+		}
+		strategy := "shallow"
+		if ms, ok := b.Body.Attributes["merge_strategy"]; ok {
+			strategy, _ = literalString(ms.Expr)
+		}
+		inc := c.parse(p)
+		if inc == nil {
+			u.broken = true // the parse error is reported for the included file
+			continue
+		}
+		for _, nb := range inc.body.Blocks {
+			if nb.Type == "include" {
+				c.addUnit(u, KindInclude, p, "included by %s but has an include block itself; Terragrunt supports one level of include", c.rel(u.file))
+				u.broken = true
+			}
+		}
+		switch strategy {
+		case "shallow":
+			out = append(out, inc)
+		case "no_merge":
+			// read for expose only: contributes nothing to the unit's configuration
+		default:
+			c.addUnit(u, KindInclude, u.file, "include %q: merge_strategy %q is not modelled by iaccheck (it checks the default shallow merge)", label, strategy)
+			u.broken = true
+		}
+	}
+	return out
+}
+
+// mergeLayer merges one file of the unit over what earlier (lower-precedence) files gave.
+func (c *checker) mergeLayer(u *unit, l *parsedFile) {
+	for _, b := range l.body.Blocks {
 		switch b.Type {
 		case "terraform":
 			if a, ok := b.Body.Attributes["source"]; ok {
 				r := a.Expr.Range()
-				src, _ := os.ReadFile(file)
-				if m := moduleSourceRE.FindSubmatch(src[r.Start.Byte:r.End.Byte]); m != nil {
+				u.sourceFile = l.path
+				u.moduleName = ""
+				if m := moduleSourceRE.FindSubmatch(l.src[r.Start.Byte:r.End.Byte]); m != nil {
 					u.moduleName = string(m[1])
 				}
 			}
 		case "dependency":
 			if len(b.Labels) == 1 {
-				c.loadDependency(u, b)
+				u.deps[b.Labels[0]] = c.loadDependency(u, l.path, b)
 			}
 		case "dependencies":
 			if a, ok := b.Body.Attributes["paths"]; ok {
-				for _, p := range c.stringList(file, a.Expr) {
-					u.extraDeps = append(u.extraDeps, filepath.Join(u.dir, p))
+				for _, p := range c.stringList(u, l.path, a.Expr) {
+					u.extraDeps = append(u.extraDeps, extraDep{file: l.path, dir: filepath.Join(u.dir, p)})
 				}
 			}
 		}
 	}
-	if a, ok := body.Attributes["inputs"]; ok {
+	if a, ok := l.body.Attributes["inputs"]; ok {
 		u.hasInputs = true
 		pairs, diags := hcl.ExprMap(a.Expr)
-		c.addDiags(file, diags)
+		c.addDiags(l.path, diags)
 		for _, kv := range pairs {
 			if k, ok := literalString(kv.Key); ok {
-				u.inputs[k] = kv.Key.Range()
+				u.inputs[k] = input{file: l.path, rng: kv.Key.Range()}
 			}
 		}
 	}
-	// Every reference to dependency.X[.outputs.Y] anywhere in the unit (inputs, locals, generate).
-	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+	// Every reference to dependency.X[.outputs.Y] anywhere in the file (inputs, locals, generate):
+	// Terragrunt resolves them against the unit's merged dependency blocks.
+	_ = hclsyntax.VisitAll(l.body, func(n hclsyntax.Node) hcl.Diagnostics {
 		t, ok := n.(*hclsyntax.ScopeTraversalExpr)
 		if !ok || t.Traversal.RootName() != "dependency" {
 			return nil
 		}
-		ref := reference{rng: t.SrcRange}
 		steps := t.Traversal
 		if len(steps) < 2 {
 			return nil
 		}
+		ref := reference{file: l.path}
 		ref.dep, _ = stepName(steps[1])
 		if len(steps) >= 4 {
 			if s, _ := stepName(steps[2]); s == "outputs" {
@@ -311,22 +503,23 @@ func (c *checker) loadUnit(file string) {
 	})
 }
 
-func (c *checker) loadDependency(u *unit, b *hclsyntax.Block) {
-	d := &dependency{name: b.Labels[0], rng: b.DefRange(), mockOutputs: map[string]bool{}}
+func (c *checker) loadDependency(u *unit, file string, b *hclsyntax.Block) *dependency {
+	d := &dependency{name: b.Labels[0], file: file, mockOutputs: map[string]bool{}}
 	if a, ok := b.Body.Attributes["config_path"]; ok {
-		if s, ok := literalString(a.Expr); ok {
-			d.configPath = s
-			d.dir = filepath.Join(u.dir, s)
+		if p, err := evalPath(a.Expr, u.file); err != nil {
+			d.pathProblem = fmt.Sprintf("config_path: %v", err)
 		} else {
-			c.add(KindDependencyPath, u.file, "dependency %q: config_path must be a literal relative path", d.name)
+			d.dir = p
+			d.configPath, _ = filepath.Rel(u.dir, p)
+			d.configPath = filepath.ToSlash(d.configPath)
 		}
 	} else {
-		c.add(KindDependencyPath, u.file, "dependency %q has no config_path", d.name)
+		d.pathProblem = "no config_path"
 	}
 	if a, ok := b.Body.Attributes["mock_outputs"]; ok {
 		d.hasMocks = true
 		pairs, diags := hcl.ExprMap(a.Expr)
-		c.addDiags(u.file, diags)
+		c.addDiags(file, diags)
 		for _, kv := range pairs {
 			if k, ok := literalString(kv.Key); ok {
 				d.mockOutputs[k] = true
@@ -335,21 +528,104 @@ func (c *checker) loadDependency(u *unit, b *hclsyntax.Block) {
 	}
 	if a, ok := b.Body.Attributes["mock_outputs_allowed_terraform_commands"]; ok {
 		d.hasCommands = true
-		d.commands = c.stringList(u.file, a.Expr)
+		items, diags := hcl.ExprList(a.Expr)
+		c.addDiags(file, diags)
+		for _, it := range items {
+			if s, ok := literalString(it); ok {
+				d.commands = append(d.commands, s)
+			}
+		}
 	}
-	u.deps[d.name] = d
+	return d
 }
 
-func (c *checker) stringList(file string, expr hcl.Expression) []string {
+// stringList evaluates a list of paths relative to the unit (literals or path functions).
+func (c *checker) stringList(u *unit, file string, expr hcl.Expression) []string {
 	items, diags := hcl.ExprList(expr)
 	c.addDiags(file, diags)
 	var out []string
 	for _, it := range items {
-		if s, ok := literalString(it); ok {
-			out = append(out, s)
+		p, err := evalPath(it, u.file)
+		if err != nil {
+			c.addUnit(u, KindDependencyPath, file, "dependencies.paths entry: %v", err)
+			continue
 		}
+		r, _ := filepath.Rel(u.dir, p)
+		out = append(out, r)
 	}
 	return out
+}
+
+// evalPath evaluates a path expression of an include or dependency block the way Terragrunt does
+// for the unit unitFile: function calls run in the unit's context whichever file holds the
+// expression, and a relative result is relative to the unit's directory. Only literals, string
+// templates and the functions below are supported; anything else (locals, other functions) is an
+// error, since iaccheck cannot evaluate it.
+func evalPath(expr hcl.Expression, unitFile string) (string, error) {
+	unitFile, err := filepath.Abs(unitFile)
+	if err != nil {
+		return "", err
+	}
+	unitDir := filepath.Dir(unitFile)
+	str := func(impl func(args []cty.Value) (string, error), params ...string) function.Function {
+		spec := &function.Spec{Type: function.StaticReturnType(cty.String)}
+		for _, p := range params {
+			spec.Params = append(spec.Params, function.Parameter{Name: p, Type: cty.String})
+		}
+		spec.Impl = func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			s, err := impl(args)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return cty.StringVal(s), nil
+		}
+		return function.New(spec)
+	}
+	ctx := &hcl.EvalContext{Functions: map[string]function.Function{
+		"find_in_parent_folders": str(func(args []cty.Value) (string, error) {
+			return findInParentFolders(unitDir, args[0].AsString())
+		}, "name"),
+		"get_terragrunt_dir": str(func([]cty.Value) (string, error) { return unitDir, nil }),
+		"dirname":            str(func(a []cty.Value) (string, error) { return filepath.Dir(a[0].AsString()), nil }, "path"),
+		"basename":           str(func(a []cty.Value) (string, error) { return filepath.Base(a[0].AsString()), nil }, "path"),
+	}}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		var msgs []string
+		for _, d := range diags {
+			msgs = append(msgs, d.Detail)
+		}
+		return "", fmt.Errorf("cannot evaluate (iaccheck evaluates literals, find_in_parent_folders, get_terragrunt_dir, dirname, basename): %s", strings.Join(msgs, "; "))
+	}
+	if !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		return "", errors.New("is not a string")
+	}
+	p := v.AsString()
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(unitDir, p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// findInParentFolders is Terragrunt's find_in_parent_folders(name): the first name found in the
+// parent directories of the unit (starting with the parent of the unit's own directory).
+func findInParentFolders(unitDir, name string) (string, error) {
+	dir := unitDir
+	for {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("find_in_parent_folders(%q): no such file above %s", name, unitDir)
+		}
+		if candidate := filepath.Join(parent, name); fileExists(candidate) {
+			return candidate, nil
+		}
+		dir = parent
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // literalString evaluates an expression that must not reference anything (a string literal, or an
@@ -393,7 +669,7 @@ func (c *checker) unitAt(dir string) *unit {
 		return u
 	}
 	file := filepath.Join(dir, "terragrunt.hcl")
-	if _, err := os.Stat(file); err != nil {
+	if !fileExists(file) {
 		return nil
 	}
 	c.loadUnit(file)
@@ -406,49 +682,50 @@ func (c *checker) checkUnit(u *unit) {
 	}
 	mod := c.moduleOf(u)
 	switch {
+	case u.sourceFile == "":
+		c.addUnit(u, KindSource, u.file, "no terraform.source in the unit or the files it includes")
 	case u.moduleName == "":
-		c.add(KindSource, u.file, "terraform.source does not name a module as .../modules/<name>")
+		c.addUnit(u, KindSource, u.sourceFile, "terraform.source does not name a module as .../modules/<name>")
 	case mod == nil:
-		c.add(KindSource, u.file, "terraform.source names module %q, but modules/%s does not exist", u.moduleName, u.moduleName)
+		c.addUnit(u, KindSource, u.sourceFile, "terraform.source names module %q, but modules/%s does not exist", u.moduleName, u.moduleName)
 	}
 
 	for _, name := range sortedKeys(u.deps) {
 		d := u.deps[name]
-		if d.dir == "" {
-			continue
-		}
-		if c.unitAt(d.dir) == nil {
-			c.add(KindDependencyPath, u.file, "dependency %q: config_path %q has no terragrunt.hcl", name, d.configPath)
+		if d.pathProblem != "" {
+			c.addUnit(u, KindDependencyPath, d.file, "dependency %q: %s", name, d.pathProblem)
+		} else if c.unitAt(d.dir) == nil {
+			c.addUnit(u, KindDependencyPath, d.file, "dependency %q: config_path %q (%s, relative to the unit) has no terragrunt.hcl", name, d.configPath, c.rel(d.dir))
 		}
 		if d.hasMocks {
 			if !d.hasCommands {
-				c.add(KindMockCommandMissing, u.file, "dependency %q has mock_outputs but no mock_outputs_allowed_terraform_commands, so mocks could reach apply; allow only %v", name, mockCommands)
+				c.addUnit(u, KindMockCommandMissing, d.file, "dependency %q has mock_outputs but no mock_outputs_allowed_terraform_commands, so mocks could reach apply; allow only %v", name, mockCommands)
 			}
 			for _, cmd := range d.commands {
 				if !slices.Contains(mockCommands, cmd) {
-					c.add(KindMockForApply, u.file, "dependency %q allows mock outputs for %q; only %v may use mocks", name, cmd, mockCommands)
+					c.addUnit(u, KindMockForApply, d.file, "dependency %q allows mock outputs for %q; only %v may use mocks", name, cmd, mockCommands)
 				}
 			}
 		}
 	}
 	for _, p := range u.extraDeps {
-		if c.unitAt(p) == nil {
-			rel, _ := filepath.Rel(u.dir, p)
-			c.add(KindDependencyPath, u.file, "dependencies.paths entry %q has no terragrunt.hcl", rel)
+		if c.unitAt(p.dir) == nil {
+			rel, _ := filepath.Rel(u.dir, p.dir)
+			c.addUnit(u, KindDependencyPath, p.file, "dependencies.paths entry %q (%s, relative to the unit) has no terragrunt.hcl", filepath.ToSlash(rel), c.rel(p.dir))
 		}
 	}
 
 	if mod != nil && u.hasInputs {
 		for _, k := range sortedKeys(u.inputs) {
 			if _, ok := mod.variables[k]; !ok {
-				c.add(KindUndeclaredInput, u.file, "input %q is not a variable of module %q (Terragrunt would drop it silently)", k, u.moduleName)
+				c.addUnit(u, KindUndeclaredInput, u.inputs[k].file, "input %q is not a variable of module %q (Terragrunt would drop it silently)", k, u.moduleName)
 			}
 		}
 	}
 	if mod != nil {
 		for _, v := range sortedKeys(mod.variables) {
 			if _, given := u.inputs[v]; mod.variables[v] && !given {
-				c.add(KindMissingInput, u.file, "required variable %q of module %q is not given in inputs", v, u.moduleName)
+				c.addUnit(u, KindMissingInput, u.sourceFile, "required variable %q of module %q is not given in inputs", v, u.moduleName)
 			}
 		}
 	}
@@ -462,17 +739,19 @@ func (c *checker) checkUnit(u *unit) {
 		seen[key] = true
 		d, ok := u.deps[r.dep]
 		if !ok {
-			c.add(KindUnknownDependency, u.file, "dependency.%s is used, but there is no dependency %q block", r.dep, r.dep)
+			c.addUnit(u, KindUnknownDependency, r.file, "dependency.%s is used, but there is no dependency %q block", r.dep, r.dep)
 			continue
 		}
 		if r.output == "" {
 			continue
 		}
-		if depMod := c.moduleOf(c.unitAt(d.dir)); depMod != nil && !depMod.outputs[r.output] {
-			c.add(KindUnknownOutput, u.file, "dependency.%s.outputs.%s: module %q has no output %q", r.dep, r.output, c.unitAt(d.dir).moduleName, r.output)
+		if target := c.unitAt(d.dir); target != nil && !target.broken {
+			if depMod := c.moduleOf(target); depMod != nil && !depMod.outputs[r.output] {
+				c.addUnit(u, KindUnknownOutput, r.file, "dependency.%s.outputs.%s: module %q has no output %q", r.dep, r.output, target.moduleName, r.output)
+			}
 		}
 		if !d.mockOutputs[r.output] {
-			c.add(KindMockMissingOutput, u.file, "dependency.%s.outputs.%s is used but missing from mock_outputs, so plan fails before %s is applied", r.dep, r.output, r.dep)
+			c.addUnit(u, KindMockMissingOutput, d.file, "dependency.%s.outputs.%s is used but missing from mock_outputs, so plan fails before %s is applied", r.dep, r.output, r.dep)
 		}
 	}
 }
@@ -505,10 +784,9 @@ func (c *checker) checkCycles() {
 					reported[key] = true
 					names := make([]string, len(loop))
 					for j, d := range loop {
-						rel, _ := filepath.Rel(c.root, d)
-						names[j] = filepath.ToSlash(rel)
+						names[j] = c.rel(d)
 					}
-					c.add(KindCycle, filepath.Join(next, "terragrunt.hcl"), "dependency cycle: %s", strings.Join(names, " -> "))
+					c.addUnit(c.units[next], KindCycle, filepath.Join(next, "terragrunt.hcl"), "dependency cycle: %s", strings.Join(names, " -> "))
 				}
 			}
 		}
@@ -534,8 +812,8 @@ func (c *checker) edges(dir string) []string {
 		}
 	}
 	for _, p := range u.extraDeps {
-		if c.units[p] != nil {
-			out = append(out, p)
+		if c.units[p.dir] != nil {
+			out = append(out, p.dir)
 		}
 	}
 	return out

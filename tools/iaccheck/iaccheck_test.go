@@ -1,33 +1,51 @@
 package iaccheck
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // Every check is proven able to fail: each fixture under testdata/ is testdata/valid with one
-// mistake, and must produce exactly the one finding that names it.
+// mistake, and must produce exactly the one finding that names it, for each unit it affects.
+// testdata/valid has the layout of live/: unit files that only include root.hcl and their
+// _envcommon file, so most mistakes sit in an _envcommon file and are reported for the unit that
+// includes it; envcommon_mistake has two environments including the same file.
 func TestCheckFindsEachMistake(t *testing.T) {
+	const (
+		envcommonApp = "live/_envcommon/app.hcl"
+		envcommonNet = "live/_envcommon/net.hcl"
+		devApp       = "live/dev/app"
+		devNet       = "live/dev/net"
+	)
 	tests := []struct {
 		fixture string
 		kind    string
 		file    string
+		units   []string // units the finding must be reported for, once each ("" for per-file checks)
 		message string
 	}{
-		{"dependency_path_missing", KindDependencyPath, "live/dev/app/terragrunt.hcl", `config_path "../network" has no terragrunt.hcl`},
-		{"dependency_cycle", KindCycle, "live/dev/app/terragrunt.hcl", "live/dev/app -> live/dev/net -> live/dev/app"},
-		{"undeclared_input", KindUndeclaredInput, "live/dev/app/terragrunt.hcl", `input "colour" is not a variable of module "app"`},
-		{"missing_required_input", KindMissingInput, "live/dev/app/terragrunt.hcl", `required variable "name" of module "app"`},
-		{"unknown_output", KindUnknownOutput, "live/dev/app/terragrunt.hcl", `module "net" has no output "vpc"`},
-		{"mock_missing_output", KindMockMissingOutput, "live/dev/app/terragrunt.hcl", "dependency.net.outputs.subnet_ids is used but missing from mock_outputs"},
-		{"mock_allowed_for_apply", KindMockForApply, "live/dev/app/terragrunt.hcl", `allows mock outputs for "apply"`},
-		{"mock_commands_missing", KindMockCommandMissing, "live/dev/app/terragrunt.hcl", `dependency "net" has mock_outputs but no mock_outputs_allowed_terraform_commands`},
-		{"unknown_dependency", KindUnknownDependency, "live/dev/app/terragrunt.hcl", `there is no dependency "vpc" block`},
-		{"module_source_missing", KindSource, "live/dev/net/terragrunt.hcl", `modules/network does not exist`},
-		{"hcl_format", KindFormat, "live/dev/net/terragrunt.hcl", "not in canonical HCL format"},
-		{"parse_error", KindParse, "live/dev/net/terragrunt.hcl", ""},
+		{"dependency_path_missing", KindDependencyPath, envcommonApp, []string{devApp}, `config_path "../network" (live/dev/network, relative to the unit) has no terragrunt.hcl`},
+		{"dependency_cycle", KindCycle, devApp + "/terragrunt.hcl", []string{devApp}, "live/dev/app -> live/dev/net -> live/dev/app"},
+		// In the unit file: merged with the _envcommon inputs, or "name" would be missing as well.
+		{"undeclared_input", KindUndeclaredInput, devApp + "/terragrunt.hcl", []string{devApp}, `input "colour" is not a variable of module "app"`},
+		{"missing_required_input", KindMissingInput, envcommonApp, []string{devApp}, `required variable "name" of module "app"`},
+		{"unknown_output", KindUnknownOutput, envcommonApp, []string{devApp}, `module "net" has no output "vpc"`},
+		// The unit file's dependency "net" replaces the _envcommon one whole (shallow merge).
+		{"mock_missing_output", KindMockMissingOutput, devApp + "/terragrunt.hcl", []string{devApp}, "dependency.net.outputs.subnet_ids is used but missing from mock_outputs"},
+		{"mock_allowed_for_apply", KindMockForApply, envcommonApp, []string{devApp}, `allows mock outputs for "apply"`},
+		{"mock_commands_missing", KindMockCommandMissing, envcommonApp, []string{devApp}, `dependency "net" has mock_outputs but no mock_outputs_allowed_terraform_commands`},
+		{"unknown_dependency", KindUnknownDependency, envcommonApp, []string{devApp}, `there is no dependency "vpc" block`},
+		{"module_source_missing", KindSource, envcommonNet, []string{devNet}, `modules/network does not exist`},
+		{"hcl_format", KindFormat, envcommonNet, []string{""}, "not in canonical HCL format"},
+		{"parse_error", KindParse, envcommonNet, []string{""}, ""},
+		{"include_missing", KindInclude, devApp + "/terragrunt.hcl", []string{devApp}, `include "envcommon": live/_envcommon/application.hcl does not exist`},
+		{"include_nested", KindInclude, envcommonApp, []string{devApp}, "has an include block itself"},
+		{"duplicate_generate", KindDuplicateGenerate, envcommonNet, []string{devNet}, `generate "provider" is also defined in live/root.hcl`},
+		{"envcommon_mistake", KindUndeclaredInput, envcommonApp, []string{devApp, "live/prod/app"}, `input "colour" is not a variable of module "app"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -35,21 +53,24 @@ func TestCheckFindsEachMistake(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var matching, others []Finding
+			matching := map[string][]Finding{}
+			var others []Finding
 			for _, f := range findings {
-				if f.Kind == tt.kind && f.File == tt.file && strings.Contains(f.Message, tt.message) {
-					matching = append(matching, f)
+				if f.Kind == tt.kind && f.File == tt.file && slices.Contains(tt.units, f.Unit) && strings.Contains(f.Message, tt.message) {
+					matching[f.Unit] = append(matching[f.Unit], f)
 				} else {
 					others = append(others, f)
 				}
 			}
-			if len(matching) == 0 {
-				t.Errorf("want a [%s] finding in %s containing %q; got %v", tt.kind, tt.file, tt.message, findings)
-			}
-			// A parse error may be reported once per diagnostic; every other mistake exactly once,
-			// and nothing else may fire, so a fixture tests the check it is named after.
-			if tt.kind != KindParse && len(matching) != 1 {
-				t.Errorf("want exactly one matching finding, got %v", matching)
+			for _, u := range tt.units {
+				switch {
+				case len(matching[u]) == 0:
+					t.Errorf("want a [%s] finding in %s for unit %q containing %q; got %v", tt.kind, tt.file, u, tt.message, findings)
+				// A parse error may be reported once per diagnostic; every other mistake exactly once
+				// per unit, and nothing else may fire, so a fixture tests the check it is named after.
+				case tt.kind != KindParse && len(matching[u]) != 1:
+					t.Errorf("want exactly one matching finding for unit %q, got %v", u, matching[u])
+				}
 			}
 			if len(others) > 0 {
 				t.Errorf("unexpected findings besides the [%s] one: %v", tt.kind, others)
@@ -84,41 +105,171 @@ func TestRepositoryLiveIsWiredToModules(t *testing.T) {
 	}
 }
 
-// dev and prod differ only through their env.hcl: every unit file is the same in both, so a
-// difference between the environments is always a visible value in env.hcl.
-func TestEnvironmentsShareTheirUnits(t *testing.T) {
-	live := filepath.Join("..", "..", "live")
-	units := func(env string) map[string]string {
-		m := map[string]string{}
-		dirs, err := os.ReadDir(filepath.Join(live, env))
-		if err != nil {
-			t.Fatal(err)
+// unitFile is the whole of live/<env>/<unit>/terragrunt.hcl: the unit is defined once, in
+// live/_envcommon/<unit>.hcl, and an environment differs only through its env.hcl.
+func unitFile(unit string) string {
+	return `include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+include "envcommon" {
+  path = "${dirname(find_in_parent_folders("root.hcl"))}/_envcommon/` + unit + `.hcl"
+}
+`
+}
+
+// layoutProblems checks the layout of live/ that keeps dev and prod the same configuration:
+//   - every environment (a directory of live/ not starting with "_") has one unit per
+//     _envcommon/<unit>.hcl, and no other;
+//   - every unit file is exactly unitFile(unit): it includes root.hcl and its _envcommon file and
+//     nothing else, so any difference between environments is a value in env.hcl;
+//   - its includes resolve, as Terragrunt resolves them, to live/root.hcl and
+//     live/_envcommon/<unit>.hcl, so the state key root.hcl derives from path_relative_to_include()
+//     is <env>/<unit>, where the state of the unit has always been (a root.hcl nearer to the unit
+//     would move it).
+func layoutProblems(live string) ([]string, error) {
+	var problems []string
+	common, err := filepath.Glob(filepath.Join(live, "_envcommon", "*.hcl"))
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, f := range common {
+		want[strings.TrimSuffix(filepath.Base(f), ".hcl")] = true
+	}
+	if len(want) == 0 {
+		problems = append(problems, "no live/_envcommon/*.hcl")
+	}
+	entries, err := os.ReadDir(live)
+	if err != nil {
+		return nil, err
+	}
+	envs := 0
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), "_") {
+			continue
 		}
-		for _, d := range dirs {
-			if !d.IsDir() {
+		envs++
+		env := e.Name()
+		units, err := os.ReadDir(filepath.Join(live, env))
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]bool{}
+		for _, u := range units {
+			if !u.IsDir() {
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(live, env, d.Name(), "terragrunt.hcl"))
-			if err != nil {
-				t.Fatal(err)
+			unit := u.Name()
+			have[unit] = true
+			file := filepath.Join(live, env, unit, "terragrunt.hcl")
+			if !want[unit] {
+				problems = append(problems, fmt.Sprintf("%s/%s: no _envcommon/%s.hcl defines this unit", env, unit, unit))
+				continue
 			}
-			m[d.Name()] = string(b)
+			src, err := os.ReadFile(file)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s/%s: %v", env, unit, err))
+				continue
+			}
+			if string(src) != unitFile(unit) {
+				problems = append(problems, fmt.Sprintf("%s/%s/terragrunt.hcl must only include root.hcl and _envcommon/%s.hcl (put a per-environment value in %s/env.hcl)", env, unit, unit, env))
+				continue
+			}
+			incs, err := Includes(file)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s/%s: includes: %v", env, unit, err))
+				continue
+			}
+			absLive, _ := filepath.Abs(live)
+			for _, inc := range incs {
+				switch inc.Label {
+				case "root":
+					if inc.Path != filepath.Join(absLive, "root.hcl") {
+						problems = append(problems, fmt.Sprintf("%s/%s: include root resolves to %s, not live/root.hcl", env, unit, inc.Path))
+					}
+					key, _ := filepath.Rel(filepath.Dir(inc.Path), filepath.Join(absLive, env, unit))
+					if filepath.ToSlash(key) != env+"/"+unit {
+						problems = append(problems, fmt.Sprintf("%s/%s: state key would be %s/terraform.tfstate, not %s/%s/terraform.tfstate", env, unit, filepath.ToSlash(key), env, unit))
+					}
+				case "envcommon":
+					if inc.Path != filepath.Join(absLive, "_envcommon", unit+".hcl") {
+						problems = append(problems, fmt.Sprintf("%s/%s: include envcommon resolves to %s", env, unit, inc.Path))
+					}
+				}
+			}
 		}
-		return m
+		for _, unit := range sortedKeys(want) {
+			if !have[unit] {
+				problems = append(problems, fmt.Sprintf("%s: no unit %s, though _envcommon/%s.hcl defines it", env, unit, unit))
+			}
+		}
 	}
-	dev, prod := units("dev"), units("prod")
-	for name, src := range dev {
-		other, ok := prod[name]
-		switch {
-		case !ok:
-			t.Errorf("unit %s exists in dev but not in prod", name)
-		case other != src:
-			t.Errorf("live/dev/%s and live/prod/%s differ; put the difference in env.hcl", name, name)
+	if envs < 2 {
+		problems = append(problems, fmt.Sprintf("want at least two environments under %s, got %d", live, envs))
+	}
+	return problems, nil
+}
+
+// dev and prod are the same configuration: every unit is defined once in live/_envcommon, and its
+// terragrunt.hcl in each environment only includes root.hcl and that file.
+func TestEnvironmentsShareTheirUnits(t *testing.T) {
+	problems, err := layoutProblems(filepath.Join("..", "..", "live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// The layout check can fail: prod lacks a unit, has one _envcommon does not define, carries an
+// override in a unit file, and has a root.hcl of its own that would move the state of its units.
+func TestLayoutProblemsFindsEachMistake(t *testing.T) {
+	live := filepath.Join(t.TempDir(), "live")
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(live, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for name := range prod {
-		if _, ok := dev[name]; !ok {
-			t.Errorf("unit %s exists in prod but not in dev", name)
+	write("root.hcl", "")
+	write("_envcommon/net.hcl", "")
+	write("_envcommon/app.hcl", "")
+	write("_envcommon/db.hcl", "")
+	write("dev/net/terragrunt.hcl", unitFile("net"))
+	write("dev/app/terragrunt.hcl", unitFile("app"))
+	write("dev/db/terragrunt.hcl", unitFile("db"))
+	write("prod/root.hcl", "")
+	write("prod/net/terragrunt.hcl", unitFile("net"))
+	write("prod/app/terragrunt.hcl", unitFile("app")+"\ninputs = {\n  size = 2\n}\n")
+	write("prod/cache/terragrunt.hcl", unitFile("cache"))
+
+	problems, err := layoutProblems(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"prod/app/terragrunt.hcl must only include root.hcl and _envcommon/app.hcl",
+		"prod: no unit db, though _envcommon/db.hcl defines it",
+		"prod/cache: no _envcommon/cache.hcl defines this unit",
+		"prod/net: include root resolves to",
+		"prod/net: state key would be net/terraform.tfstate, not prod/net/terraform.tfstate",
+		"prod/net: include envcommon resolves to", // dirname(find_in_parent_folders("root.hcl")) moved too
+	} {
+		found := false
+		for _, p := range problems {
+			found = found || strings.Contains(p, want)
 		}
+		if !found {
+			t.Errorf("want a problem containing %q; got %q", want, problems)
+		}
+	}
+	if len(problems) != 6 {
+		t.Errorf("want exactly the 6 problems above, got %d: %q", len(problems), problems)
 	}
 }

@@ -2,15 +2,6 @@ include "root" {
   path = find_in_parent_folders("root.hcl")
 }
 
-locals {
-  env = read_terragrunt_config(find_in_parent_folders("env.hcl")).locals
-}
-
-terraform {
-  source = "${local.env.modules_source}//modules/logging?ref=${local.env.modules_ref}"
-}
-
-inputs = {
-  name_prefix    = local.env.name_prefix
-  retention_days = local.env.log_retention_days
+include "envcommon" {
+  path = "${dirname(find_in_parent_folders("root.hcl"))}/_envcommon/logging.hcl"
 }

@@ -2,8 +2,8 @@ include "root" {
   path = find_in_parent_folders("root.hcl")
 }
 
-terraform {
-  source = "git::https://example.com/repo.git//modules/app?ref=v1"
+include "envcommon" {
+  path = "${dirname(find_in_parent_folders("root.hcl"))}/_envcommon/app.hcl"
 }
 
 dependency "net" {
@@ -13,10 +13,4 @@ dependency "net" {
     vpc_id = "vpc-mock"
   }
   mock_outputs_allowed_terraform_commands = ["validate", "plan"]
-}
-
-inputs = {
-  name    = "app"
-  vpc_id  = dependency.net.outputs.vpc_id
-  subnets = dependency.net.outputs.subnet_ids
 }

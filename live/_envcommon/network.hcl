@@ -1,0 +1,16 @@
+# Unit network of every environment, included by live/<env>/network/terragrunt.hcl.
+# Paths and find_in_parent_folders resolve from the including unit: its env.hcl, its siblings.
+
+locals {
+  env = read_terragrunt_config(find_in_parent_folders("env.hcl")).locals
+}
+
+terraform {
+  source = "${local.env.modules_source}//modules/network?ref=${local.env.modules_ref}"
+}
+
+inputs = {
+  name_prefix              = local.env.name_prefix
+  availability_zones       = local.env.availability_zones
+  tasks_in_private_subnets = local.env.tasks_in_private_subnets
+}
