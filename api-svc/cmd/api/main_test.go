@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
 )
 
@@ -121,6 +122,11 @@ func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("in-flight request: %d %s", resp.StatusCode, b)
+	}
+	sent, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/gifts", strings.NewReader(body))
+	sent.Header.Set("Content-Type", "application/json")
+	if err := contracttest.ValidateResponse(sent, resp.StatusCode, resp.Header, b); err != nil {
+		t.Fatalf("contract violation: %v", err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("api did not exit 0: %v", err)

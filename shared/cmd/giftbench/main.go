@@ -160,7 +160,7 @@ func (b *bench) level(ctx context.Context, conns int) error {
 	if err != nil {
 		return err
 	}
-	crHalf := openLoop(ctx, cr.rate/2, b.duration, create)
+	crHalf := openLoop(ctx, cr.rate/2, b.duration, 4*conns, create)
 	crPG, err := b.pgbenchTPS(ctx, conns, createSQL, nil)
 	if err != nil {
 		return err
@@ -187,7 +187,7 @@ func (b *bench) level(ctx context.Context, conns int) error {
 	}
 	// wrk consumed those ids, and up to conns more whose requests were cut off at the end.
 	next.Add(int64(sd.requests + conns))
-	sdHalf := openLoop(ctx, sd.rate/2, b.duration, send)
+	sdHalf := openLoop(ctx, sd.rate/2, b.duration, 4*conns, send)
 	if err := b.prepareSendGifts(ctx, pgbenchGifts); err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (b *bench) endToEnd(ctx context.Context) error {
 	httpc := &http.Client{Timeout: 10 * time.Second}
 	var next atomic.Int64
 	const rate = 20.0
-	res := openLoop(ctx, rate, b.duration, func(ctx context.Context, _ int) error {
+	res := openLoop(ctx, rate, b.duration, 4, func(ctx context.Context, _ int) error {
 		i := next.Add(1) - 1
 		return post(ctx, httpc, base+"/gifts/"+ids[i]+"/send", "", map[string]string{"Idempotency-Key": "e2e"}, http.StatusAccepted)
 	})
@@ -510,36 +510,46 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, do func(conte
 	return summarize(lat, errs, time.Since(start))
 }
 
-// openLoop starts requests at a fixed rate whatever the answers; latency counts from the moment
+// openLoop issues requests at a fixed rate whatever the answers, from a fixed pool of workers
+// (so connections are reused and the generator itself stays cheap); latency counts from the moment
 // each request was due, so a slow server cannot hide its queueing (no coordinated omission).
-func openLoop(ctx context.Context, rate float64, d time.Duration, do func(context.Context, int) error) result {
+func openLoop(ctx context.Context, rate float64, d time.Duration, workers int, do func(context.Context, int) error) result {
 	if rate <= 0 {
 		return result{}
 	}
 	interval := time.Duration(float64(time.Second) / rate)
+	total := int(d / interval)
+	due := make(chan time.Time, total)
 	var mu sync.Mutex
 	var lat []float64
 	var errs int
 	var wg sync.WaitGroup
-	start := time.Now()
-	for i := 0; ; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if due.Sub(start) >= d || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(time.Until(due))
+	for w := range workers {
 		wg.Go(func() {
-			err := do(ctx, i)
-			ms := float64(time.Since(due).Microseconds()) / 1000
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs++
-				return
+			var mine []float64
+			bad := 0
+			for at := range due {
+				if err := do(ctx, w); err != nil {
+					bad++
+					continue
+				}
+				mine = append(mine, float64(time.Since(at).Microseconds())/1000)
 			}
-			lat = append(lat, ms)
+			mu.Lock()
+			lat, errs = append(lat, mine...), errs+bad
+			mu.Unlock()
 		})
 	}
+	start := time.Now()
+	for i := range total {
+		at := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(at))
+		if ctx.Err() != nil {
+			break
+		}
+		due <- at
+	}
+	close(due)
 	wg.Wait()
 	return summarize(lat, errs, d)
 }
@@ -558,7 +568,7 @@ func summarize(lat []float64, errs int, elapsed time.Duration) result {
 func printRow(op string, conns int, r result, pgTPS float64, half result, rss float64) {
 	errNote := ""
 	if r.errors+half.errors > 0 {
-		errNote = fmt.Sprintf("  (%d errors)", r.errors+half.errors)
+		errNote = fmt.Sprintf("  (%d failed or cut off at the end)", r.errors+half.errors)
 	}
 	fmt.Printf("%-6s %-5d %10.0f %9.2f %9.2f %9.2f %10.0f %7.2f | %8.2f/%8.2f/%8.2f %8.1f%s\n",
 		op, conns, r.rate, r.p50, r.p95, r.p99, pgTPS, r.rate/pgTPS, half.p50, half.p95, half.p99, rss, errNote)
