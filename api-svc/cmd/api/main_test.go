@@ -109,11 +109,15 @@ func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
 			break
 		}
 	}
-	// New connections are refused while draining.
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	// While the request is still in flight, the listener closes: new connections are refused.
+	testenv.Eventually(t, 5*time.Second, "new connections refused during the drain", func() (bool, string) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return true, ""
+		}
 		c.Close()
-		t.Error("a new connection was accepted during the drain")
-	}
+		return false, "a new connection was accepted"
+	})
 	fmt.Fprint(conn, body[5:])
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
