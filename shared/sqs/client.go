@@ -81,15 +81,11 @@ func EnsureQueues(ctx context.Context, c *awssqs.Client, p QueuePair) (QueuePair
 	if err != nil {
 		return QueuePairURLs{}, fmt.Errorf("create DLQ %q: %w", p.DLQName, err)
 	}
-	attrs, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl,
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	dlqARN, err := QueueARN(ctx, c, aws.ToString(dlq.QueueUrl))
 	if err != nil {
-		return QueuePairURLs{}, fmt.Errorf("read DLQ %q ARN: %w", p.DLQName, err)
+		return QueuePairURLs{}, err
 	}
-	policy, err := json.Marshal(redrivePolicy{
-		DeadLetterTargetArn: attrs.Attributes[string(types.QueueAttributeNameQueueArn)],
-		MaxReceiveCount:     p.MaxReceiveCount,
-	})
+	policy, err := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": p.MaxReceiveCount})
 	if err != nil {
 		return QueuePairURLs{}, fmt.Errorf("encode redrive policy: %w", err)
 	}
@@ -105,28 +101,35 @@ func EnsureQueues(ctx context.Context, c *awssqs.Client, p QueuePair) (QueuePair
 	return QueuePairURLs{URL: aws.ToString(main.QueueUrl), DLQURL: aws.ToString(dlq.QueueUrl)}, nil
 }
 
-type redrivePolicy struct {
-	DeadLetterTargetArn string `json:"deadLetterTargetArn"`
-	MaxReceiveCount     int    `json:"maxReceiveCount"`
+// RedrivePolicy is a queue's dead-letter settings.
+type RedrivePolicy struct {
+	DeadLetterTargetARN string
+	MaxReceiveCount     int
 }
 
-// MaxReceiveCount reads maxReceiveCount from the queue's RedrivePolicy.
-func MaxReceiveCount(ctx context.Context, c *awssqs.Client, queueURL string) (int, error) {
+// ReadRedrivePolicy reads the queue's RedrivePolicy; a queue without one, or without a
+// dead-letter target or a valid maxReceiveCount, is an error: its failed messages would retry
+// forever.
+func ReadRedrivePolicy(ctx context.Context, c *awssqs.Client, queueURL string) (RedrivePolicy, error) {
 	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy}})
 	if err != nil {
-		return 0, fmt.Errorf("read redrive policy of %s: %w", queueURL, err)
+		return RedrivePolicy{}, fmt.Errorf("read redrive policy of %s: %w", queueURL, err)
 	}
 	raw := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
 	if raw == "" {
-		return 0, fmt.Errorf("queue %s has no RedrivePolicy: without a DLQ failed messages would retry forever", queueURL)
+		return RedrivePolicy{}, fmt.Errorf("queue %s has no RedrivePolicy: without a DLQ failed messages would retry forever", queueURL)
 	}
 	// maxReceiveCount is a number in AWS's answer but a string in some tools' policies.
 	var p struct {
-		MaxReceiveCount json.RawMessage `json:"maxReceiveCount"`
+		DeadLetterTargetArn string          `json:"deadLetterTargetArn"`
+		MaxReceiveCount     json.RawMessage `json:"maxReceiveCount"`
 	}
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
-		return 0, fmt.Errorf("parse redrive policy %q: %w", raw, err)
+		return RedrivePolicy{}, fmt.Errorf("parse redrive policy %q: %w", raw, err)
+	}
+	if p.DeadLetterTargetArn == "" {
+		return RedrivePolicy{}, fmt.Errorf("queue %s has no dead-letter target in its redrive policy %q", queueURL, raw)
 	}
 	var s string
 	if json.Unmarshal(p.MaxReceiveCount, &s) != nil {
@@ -134,7 +137,17 @@ func MaxReceiveCount(ctx context.Context, c *awssqs.Client, queueURL string) (in
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("redrive policy %q has no valid maxReceiveCount", raw)
+		return RedrivePolicy{}, fmt.Errorf("redrive policy %q has no valid maxReceiveCount", raw)
 	}
-	return n, nil
+	return RedrivePolicy{DeadLetterTargetARN: p.DeadLetterTargetArn, MaxReceiveCount: n}, nil
+}
+
+// QueueARN reads the queue's ARN.
+func QueueARN(ctx context.Context, c *awssqs.Client, queueURL string) (string, error) {
+	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", fmt.Errorf("read ARN of %s: %w", queueURL, err)
+	}
+	return out.Attributes[string(types.QueueAttributeNameQueueArn)], nil
 }

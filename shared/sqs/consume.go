@@ -2,7 +2,6 @@ package sqs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -128,31 +127,4 @@ func QueueDepth(ctx context.Context, c *awssqs.Client, queueURL string) (Depth, 
 		InFlight: n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
 		Delayed:  n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
 	}, nil
-}
-
-// QueueARN reads the queue's ARN.
-func QueueARN(ctx context.Context, c *awssqs.Client, queueURL string) (string, error) {
-	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return "", fmt.Errorf("read ARN of %s: %w", queueURL, err)
-	}
-	return out.Attributes[string(types.QueueAttributeNameQueueArn)], nil
-}
-
-// DeadLetterTargetARN reads the ARN of the dead-letter queue named by the queue's RedrivePolicy.
-func DeadLetterTargetARN(ctx context.Context, c *awssqs.Client, queueURL string) (string, error) {
-	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy}})
-	if err != nil {
-		return "", fmt.Errorf("read redrive policy of %s: %w", queueURL, err)
-	}
-	var p struct {
-		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
-	}
-	raw := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
-	if err := json.Unmarshal([]byte(raw), &p); err != nil || p.DeadLetterTargetArn == "" {
-		return "", fmt.Errorf("queue %s has no dead-letter target in its redrive policy %q", queueURL, raw)
-	}
-	return p.DeadLetterTargetArn, nil
 }

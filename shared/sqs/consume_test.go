@@ -113,14 +113,15 @@ func TestConsumerValidatesAndResolvesTheDeadLetterTarget(t *testing.T) {
 	if _, err := c.Receive(ctx, 0, 0, time.Second); err == nil {
 		t.Fatal("receive of 0 messages was accepted")
 	}
-	target, err := sqs.DeadLetterTargetARN(ctx, q.Client, q.URL)
+	redrive, err := sqs.ReadRedrivePolicy(ctx, q.Client, q.URL)
 	must(t, err)
+	target := redrive.DeadLetterTargetARN
 	dlqARN, err := sqs.QueueARN(ctx, q.Client, q.DLQURL)
 	must(t, err)
 	if target != dlqARN || dlqARN == "" {
 		t.Fatalf("dead-letter target %q, DLQ ARN %q", target, dlqARN)
 	}
-	if _, err := sqs.DeadLetterTargetARN(ctx, q.Client, q.DLQURL); err == nil {
+	if _, err := sqs.ReadRedrivePolicy(ctx, q.Client, q.DLQURL); err == nil {
 		t.Fatal("a queue without a redrive policy reported a dead-letter target")
 	}
 }

@@ -19,8 +19,8 @@ func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{SQS: true}, &env) }
 func TestEnsureQueuesSetsRedriveAndIsRepeatable(t *testing.T) {
 	ctx := context.Background()
 	q := env.NewQueues(t, 5)
-	if n, err := sqs.MaxReceiveCount(ctx, q.Client, q.URL); err != nil || n != 5 {
-		t.Fatalf("maxReceiveCount = %d, %v; want 5", n, err)
+	if p, err := sqs.ReadRedrivePolicy(ctx, q.Client, q.URL); err != nil || p.MaxReceiveCount != 5 {
+		t.Fatalf("maxReceiveCount = %d, %v; want 5", p.MaxReceiveCount, err)
 	}
 	// Again with another count: the existing pair is updated, not duplicated.
 	q.Pair.MaxReceiveCount = 3
@@ -28,10 +28,10 @@ func TestEnsureQueuesSetsRedriveAndIsRepeatable(t *testing.T) {
 	if err != nil || urls != q.QueuePairURLs {
 		t.Fatalf("second ensure: %+v, %v; want %+v", urls, err, q.QueuePairURLs)
 	}
-	if n, _ := sqs.MaxReceiveCount(ctx, q.Client, q.URL); n != 3 {
-		t.Fatalf("maxReceiveCount after update = %d, want 3", n)
+	if p, _ := sqs.ReadRedrivePolicy(ctx, q.Client, q.URL); p.MaxReceiveCount != 3 {
+		t.Fatalf("maxReceiveCount after update = %d, want 3", p.MaxReceiveCount)
 	}
-	if _, err := sqs.MaxReceiveCount(ctx, q.Client, q.DLQURL); err == nil {
+	if _, err := sqs.ReadRedrivePolicy(ctx, q.Client, q.DLQURL); err == nil {
 		t.Fatal("a queue without RedrivePolicy was accepted")
 	}
 	if url, err := sqs.QueueURL(ctx, q.Client, "", q.Pair.Name); err != nil || url != q.URL {

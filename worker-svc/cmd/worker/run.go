@@ -64,14 +64,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	maxReceiveCount, err := sqs.MaxReceiveCount(startup, client, queueURL)
+	redrive, err := sqs.ReadRedrivePolicy(startup, client, queueURL)
 	if err != nil {
 		return err
 	}
 	var reconciler *reconcile.Reconciler
 	dlqURL := ""
 	if cfg.DLQReconcileInterval > 0 {
-		if dlqURL, err = deadLetterQueue(startup, client, cfg, queueURL); err != nil {
+		if dlqURL, err = deadLetterQueue(startup, client, cfg, redrive.DeadLetterTargetARN); err != nil {
 			return err
 		}
 		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, cfg.DLQHide, log)
@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	w := worker.New(worker.Config{
 		Concurrency:     cfg.Concurrency,
-		MaxReceiveCount: maxReceiveCount,
+		MaxReceiveCount: redrive.MaxReceiveCount,
 		Visibility:      cfg.VisibilityTimeout,
 		Wait:            cfg.ReceiveWait,
 		RetryBaseDelay:  cfg.RetryBaseDelay,
@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Log:      log,
 	})
 	log.Info("worker started", slog.String(logging.KeyStatus, "RUNNING"),
-		slog.String("queue_url", queueURL), slog.String("dlq_url", dlqURL), slog.Int("max_receive_count", maxReceiveCount),
+		slog.String("queue_url", queueURL), slog.String("dlq_url", dlqURL), slog.Int("max_receive_count", redrive.MaxReceiveCount),
 		slog.Int("concurrency", cfg.Concurrency), slog.Float64("failure_rate", cfg.FailureRate),
 		slog.Duration("visibility_timeout", cfg.VisibilityTimeout), slog.Duration("retry_base_delay", cfg.RetryBaseDelay),
 		slog.Duration("retry_max_delay", cfg.RetryMaxDelay), slog.String("health_addr", listener.Addr().String()))
@@ -132,14 +132,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // deadLetterQueue resolves the DLQ (SQS_DLQ_URL, else SQS_DLQ_NAME) and checks that it is the
 // queue the main queue's RedrivePolicy sends to: a reconciler reading another queue would silently
 // leave gifts QUEUED.
-func deadLetterQueue(ctx context.Context, client *awssqs.Client, cfg config.Config, queueURL string) (string, error) {
+func deadLetterQueue(ctx context.Context, client *awssqs.Client, cfg config.Config, target string) (string, error) {
 	dlqURL, err := sqs.QueueURL(ctx, client, cfg.DLQURL, cfg.Queue.DLQName)
 	if err != nil {
 		return "", fmt.Errorf("DLQ (SQS_DLQ_URL or SQS_DLQ_NAME): %w", err)
-	}
-	target, err := sqs.DeadLetterTargetARN(ctx, client, queueURL)
-	if err != nil {
-		return "", err
 	}
 	arn, err := sqs.QueueARN(ctx, client, dlqURL)
 	if err != nil {

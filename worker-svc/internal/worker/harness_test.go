@@ -87,10 +87,11 @@ func newHarness(t *testing.T, o options) *harness {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop, h.stopped = cancel, make(chan struct{})
-	maxRC, err := sqs.MaxReceiveCount(ctx, h.queues.Client, h.queues.URL)
+	redrive, err := sqs.ReadRedrivePolicy(ctx, h.queues.Client, h.queues.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	maxRC := redrive.MaxReceiveCount
 	h.queue = &countingQueue{Consumer: sqs.NewConsumer(h.queues.Client, h.queues.URL)}
 	ping := h.store.Ping
 	if o.ping != nil {
