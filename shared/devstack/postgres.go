@@ -75,7 +75,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		return nil, err
 	}
 	if pg.Port == 0 {
-		if pg.Port, err = freePort(); err != nil {
+		if pg.Port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -261,7 +261,8 @@ func prepareDataDir(dir string, owner *user.User) error {
 	return os.Chmod(dir, 0o700) //nolint:gosec // a directory: the owner needs x to enter it; PostgreSQL requires 0700
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)

@@ -35,7 +35,7 @@ func StartSQSEmulator(ctx context.Context, port int, log io.Writer) (*SQSEmulato
 		return nil, fmt.Errorf("the SQS emulator is not installed (%w): run `make deps` (npm ci) first", err)
 	}
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}

@@ -3,9 +3,12 @@ package testenv
 import (
 	"bytes"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
 )
 
 // LogBuffer collects log output written from several goroutines, for tests that read it.
@@ -51,10 +54,9 @@ func Eventually(t testing.TB, limit time.Duration, what string, cond func() (don
 // FreeAddr returns a loopback host:port that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }

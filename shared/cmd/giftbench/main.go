@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -382,12 +381,10 @@ func (b *bench) start(ctx context.Context, name string, extraEnv []string, args 
 }
 
 func (b *bench) startAPI(ctx context.Context, conns int) (*process, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := devstack.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	p, err := b.start(ctx, "api", []string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, "serve")
 	if err != nil {
 		return nil, "", err
