@@ -3,8 +3,8 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# The three Go modules of the workspace (go.work), as package patterns.
-GO_PKGS := ./shared/... ./api-svc/... ./worker-svc/...
+# The four Go modules of the workspace (go.work), as package patterns.
+GO_PKGS := ./shared/... ./devkit/... ./api-svc/... ./worker-svc/...
 
 .PHONY: help
 help: ## List the targets
@@ -26,11 +26,19 @@ test-iac: ## Offline checks of modules/ and live/ wiring (Go + hashicorp/hcl)
 	cd tools/iaccheck && GOWORK=off go test -count=1 ./...
 
 .PHONY: lint
-lint: deps lint-go lint-openapi lint-generated lint-terraform lint-workflows ## Run every linter
+lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-terraform lint-workflows ## Run every linter
 
 .PHONY: lint-go
 lint-go: ## gofmt + golangci-lint (pinned) over the workspace
 	@scripts/lint-go.sh
+
+.PHONY: lint-modules
+lint-modules: ## Each Go module builds, vets and is tidy on its own (GOWORK=off)
+	@scripts/check-modules.sh
+
+.PHONY: lint-binaries
+lint-binaries: ## Fail when a compiled binary is tracked in git
+	@scripts/check-binaries.sh
 
 .PHONY: lint-openapi
 lint-openapi: ## Redocly lint of openapi.yaml and a breaking-change check against main

@@ -12,8 +12,8 @@ if ! command -v wrk >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/de
   echo "bench: installing wrk (apt-get)" >&2
   apt-get install -y -qq wrk >/dev/null 2>&1 || echo "bench: could not install wrk; using the Go load generator" >&2
 fi
-echo "== API and end to end (shared/cmd/giftbench)"
-go run ./shared/cmd/giftbench "$@"
+echo "== API and end to end (devkit/cmd/giftbench)"
+go run ./devkit/cmd/giftbench "$@"
 echo
 echo "== worker drain rate (worker-svc/cmd/workerbench)"
 go run ./worker-svc/cmd/workerbench

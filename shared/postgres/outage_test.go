@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 )
 
 func sendParams(key string) *giftclient.SendGiftParams {

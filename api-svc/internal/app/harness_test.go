@@ -20,7 +20,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 )
 
 var env *testenv.Env

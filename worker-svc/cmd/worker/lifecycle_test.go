@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 )
 
 // Killed with SIGKILL mid-batch (messages in hand, gifts still QUEUED), then started again: every

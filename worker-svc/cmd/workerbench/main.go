@@ -10,7 +10,7 @@
 //
 //	go run ./worker-svc/cmd/workerbench [-gifts 2000] [-concurrency 10] [-rounds 5]
 //
-// It starts its own throwaway PostgreSQL and emulator (shared/devstack). The worker runs with
+// It starts its own throwaway PostgreSQL and emulator (devkit/devstack). The worker runs with
 // failure rate 0 and no simulated latency, so what is measured is the worker's own overhead: a
 // receive per batch, per message a state read, the conditional UPDATE and a delete. Target: the
 // worker drains at least 0.7 of the raw rate. The mean latency of each kind of call is printed
@@ -35,7 +35,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"

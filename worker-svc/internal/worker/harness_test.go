@@ -19,7 +19,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/seed"

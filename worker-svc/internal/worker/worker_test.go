@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 )
 
 func TestFailureRateZeroSendsTheGiftAndDeletesTheMessage(t *testing.T) {

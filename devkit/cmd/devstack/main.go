@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"

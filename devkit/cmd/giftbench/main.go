@@ -40,7 +40,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 

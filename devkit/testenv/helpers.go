@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 )
 
 // LogBuffer collects log output written from several goroutines, for tests that read it.
