@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 )
 
 // SQS down: sends are still accepted (the message waits in the outbox) and every one of them is
