@@ -64,6 +64,10 @@ generate: ## Regenerate the server stubs and the Go client from openapi.yaml
 bench: deps ## Benchmarks (not tests): throughput, latency, RSS, pgbench ceiling; prints figures
 	@scripts/bench.sh
 
+.PHONY: fuzz
+fuzz: deps ## Fuzz each target for FUZZTIME (default 60s) with go test -fuzz; `make test` replays the seeds
+	@scripts/fuzz.sh
+
 .PHONY: tools
 tools: ## Build the pinned linters into the cache outside the clone
 	@scripts/tool.sh --build actionlint oasdiff golangci-lint tflint trivy

@@ -26,6 +26,7 @@ func TestNewGiftValidate(t *testing.T) {
 		{"501 characters", gift.NewGift{Amount: 1, Message: ptr(strings.Repeat("a", 501))}, "at most 500 characters"},
 		{"empty message", gift.NewGift{Amount: 1, Message: ptr("")}, ""},
 		{"invalid UTF-8", gift.NewGift{Amount: 1, Message: ptr("\xff")}, "UTF-8"},
+		{"a NUL character", gift.NewGift{Amount: 1, Message: ptr("a\x00b")}, "NUL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

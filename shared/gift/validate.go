@@ -2,6 +2,7 @@ package gift
 
 import (
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,10 @@ func (n NewGift) Validate() error {
 		}
 		if c := utf8.RuneCountInString(*n.Message); c > MaxMessageChars {
 			return Invalidf("message must be at most %d characters, got %d", MaxMessageChars, c)
+		}
+		// PostgreSQL text cannot hold U+0000: refused here as a rule, not there as a failure.
+		if strings.ContainsRune(*n.Message, 0) {
+			return Invalidf("message must not contain the NUL character (U+0000)")
 		}
 	}
 	return nil

@@ -148,7 +148,9 @@ type CreateGiftRequest struct {
 	// Example: 3000
 	Amount int32 `json:"amount"`
 
-	// Message Optional message, at most 500 characters (Unicode characters, not bytes).
+	// Message Optional message, at most 500 characters (Unicode characters, not bytes). The NUL
+	// character (U+0000) is not allowed.
+	//
 	//
 	// Example: お誕生日おめでとう！
 	Message *string `json:"message,omitempty"`

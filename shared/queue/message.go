@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
 // Message asks the worker to send one gift. It carries the correlation ids of requirements 3.3 so
@@ -28,7 +30,8 @@ func (m Message) Marshal() ([]byte, error) {
 }
 
 // Parse decodes and checks a message body. Unknown fields are accepted so a newer API can add
-// fields without breaking an older worker; missing or malformed required fields are an error.
+// fields without breaking an older worker; missing or malformed required fields are an error, and
+// so is a request_id that is not a valid Idempotency-Key.
 func Parse(body []byte) (Message, error) {
 	var raw struct {
 		GiftID       *string `json:"gift_id"`
@@ -47,6 +50,12 @@ func Parse(body []byte) (Message, error) {
 	}
 	if raw.RequestID == nil || *raw.RequestID == "" {
 		return Message{}, fmt.Errorf("decode queue message: request_id is missing")
+	}
+	// The API only ever writes a valid Idempotency-Key here. Anything else (a control character, a
+	// NUL that PostgreSQL refuses in text) is not a send request, and must not reach the database
+	// as one: it would fail there as an unexpected error and be retried instead of dead-lettered.
+	if err := gift.ValidateIdempotencyKey(*raw.RequestID); err != nil {
+		return Message{}, fmt.Errorf("decode queue message: request_id %q: %w", *raw.RequestID, err)
 	}
 	m := Message{GiftID: id, RequestID: *raw.RequestID}
 	if raw.ForceFailure != nil {

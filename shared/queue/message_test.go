@@ -30,12 +30,15 @@ func TestMessageRoundTrip(t *testing.T) {
 
 func TestParseRejectsBadMessages(t *testing.T) {
 	for name, body := range map[string]string{
-		"not JSON":           `gift`,
-		"missing gift_id":    `{"request_id":"k"}`,
-		"gift_id not a UUID": `{"gift_id":"nope","request_id":"k"}`,
-		"missing request_id": `{"gift_id":"` + uuid.NewString() + `"}`,
-		"empty request_id":   `{"gift_id":"` + uuid.NewString() + `","request_id":""}`,
-		"wrong type":         `{"gift_id":"` + uuid.NewString() + `","request_id":"k","force_failure":"yes"}`,
+		"not JSON":            `gift`,
+		"missing gift_id":     `{"request_id":"k"}`,
+		"gift_id not a UUID":  `{"gift_id":"nope","request_id":"k"}`,
+		"missing request_id":  `{"gift_id":"` + uuid.NewString() + `"}`,
+		"empty request_id":    `{"gift_id":"` + uuid.NewString() + `","request_id":""}`,
+		"request_id a space":  `{"gift_id":"` + uuid.NewString() + `","request_id":" "}`,
+		"request_id a NUL":    `{"gift_id":"` + uuid.NewString() + `","request_id":"\u0000"}`,
+		"request_id too long": `{"gift_id":"` + uuid.NewString() + `","request_id":"` + strings.Repeat("k", 256) + `"}`,
+		"wrong type":          `{"gift_id":"` + uuid.NewString() + `","request_id":"k","force_failure":"yes"}`,
 	} {
 		if _, err := queue.Parse([]byte(body)); err == nil {
 			t.Errorf("%s: Parse(%s) accepted it", name, body)
