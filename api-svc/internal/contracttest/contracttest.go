@@ -107,7 +107,8 @@ func ValidateResponse(req *http.Request, status int, header http.Header, body []
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
 		Header:                 header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
+			SchemaValidationOptions: SchemaOptions()},
 	}
 	input.SetBodyBytes(body)
 	return openapi3filter.ValidateResponse(context.Background(), input)
@@ -121,7 +122,15 @@ func validateEnvelope(spec *openapi3.T, header http.Header, body []byte) error {
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("body is not JSON: %w", err)
 	}
-	return spec.Components.Schemas["Error"].Value.VisitJSON(v)
+	return spec.Components.Schemas["Error"].Value.VisitJSON(v, SchemaOptions()...)
+}
+
+// SchemaOptions are the schema checks beyond kin-openapi's defaults that the spec relies on:
+// format uuid (ids are UUIDv7, RFC 9562), which kin-openapi leaves unchecked unless asked.
+func SchemaOptions() []openapi3.SchemaValidationOption {
+	return []openapi3.SchemaValidationOption{
+		openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)),
+	}
 }
 
 // NewClient returns the generated client for baseURL with every response validated.
