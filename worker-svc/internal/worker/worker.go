@@ -70,7 +70,7 @@ type Config struct {
 	Concurrency     int           // messages processed at once (and the most held at once)
 	MaxReceiveCount int           // the queue's RedrivePolicy maxReceiveCount, read at start-up
 	Visibility      time.Duration // asked on receive and renewed by heartbeats while a message is in hand
-	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production)
+	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production); 0: the queue's own
 	RetryBaseDelay  time.Duration // visibility after the first failed attempt, doubled per attempt
 	RetryMaxDelay   time.Duration // cap of that delay
 	ShutdownTimeout time.Duration // budget for in-flight work after the context ends (SIGTERM)
@@ -99,6 +99,10 @@ func New(cfg Config, deps Deps) *Worker {
 
 // errShutdownBudget ends in-flight work that the shutdown budget could not wait for.
 var errShutdownBudget = errors.New("shutdown budget spent")
+
+// receiveMargin is how long a receive may take beyond its long-poll wait (the request and the
+// answer themselves) before it is abandoned as hung.
+const receiveMargin = 10 * time.Second
 
 // ackTimeout bounds each SQS call that settles a message (delete or visibility change). Those calls
 // run on a context that shutdown does not cancel: an outcome already stored must reach SQS.
@@ -205,9 +209,20 @@ func (w *Worker) receiveLoop(ctx, work context.Context, slots chan struct{}, inf
 // receive long-polls for up to n messages. Its context is the in-flight work's (see Run), bounded
 // so a hung connection cannot stall the loop.
 func (w *Worker) receive(work context.Context, n int) ([]sqs.Received, error) {
-	ctx, cancel := context.WithTimeout(work, w.cfg.Wait+10*time.Second)
+	ctx, cancel := context.WithTimeout(work, receiveTimeout(w.cfg.Wait))
 	defer cancel()
 	return w.Queue.Receive(ctx, n, w.cfg.Wait, w.cfg.Visibility)
+}
+
+// receiveTimeout bounds a receive whose long-poll wait is wait. A wait of 0 is left out of the
+// request, so the queue's own ReceiveMessageWaitTimeSeconds applies, which may be anything up to
+// SQS's longest (sqs.MaxWait): the bound must cover that, or the poll is abandoned while SQS still
+// holds it open, and a message it then hands out stays hidden with an attempt spent.
+func receiveTimeout(wait time.Duration) time.Duration {
+	if wait <= 0 {
+		wait = sqs.MaxWait
+	}
+	return wait + receiveMargin
 }
 
 // takeSlot blocks until a processing slot is free (true) or ctx ends (false), beating the liveness
