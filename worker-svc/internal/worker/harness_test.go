@@ -82,7 +82,8 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.databaseURL == "" {
 		h.pool, h.store = env.NewStore(t)
 	} else {
-		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second})
+		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second,
+			MaxConns: int32(o.concurrency + 2)}) //nolint:gosec // a small test value
 		if err != nil {
 			t.Fatal(err)
 		}

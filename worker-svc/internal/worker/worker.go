@@ -38,6 +38,9 @@ const (
 	// CodeProcessingFailed (ERROR): an unexpected error (not an outage); retried like a failed
 	// attempt.
 	CodeProcessingFailed = "PROCESSING_FAILED"
+	// CodeStatementTimeout (WARN): one database statement ran out of time while the database
+	// answers (a lock wait, a slow query); retried like a failed attempt while receiving goes on.
+	CodeStatementTimeout = "DB_STATEMENT_TIMEOUT"
 	// CodeQueueUnavailable (WARN): a call to SQS failed; the message comes back after its visibility
 	// timeout, or receiving is retried.
 	CodeQueueUnavailable = "QUEUE_UNAVAILABLE"
@@ -63,6 +66,9 @@ type Gate interface {
 	Wait(ctx context.Context) error
 	// Close reports that the database could not be reached.
 	Close(err error)
+	// Check pings the database now (closing the gate if it does not answer) and returns the ping's
+	// error.
+	Check(ctx context.Context) error
 }
 
 // Config tunes the worker.
@@ -283,6 +289,11 @@ func pause(ctx context.Context, d time.Duration) bool {
 // outage (which pauses receiving), waits for the database and runs op again. It returns op's
 // result, or ctx's error at shutdown.
 //
+// Only a failure to reach the database counts as an outage: a refused, reset or lost connection,
+// or a statement that ran out of time (DB_QUERY_TIMEOUT) while the database does not answer a ping
+// either. A statement that ran out of time while the ping answers was slow on its own (a lock wait):
+// its error is returned and fails this attempt, like any other statement error.
+//
 // During an outage the messages in hand are held, not released. Every receive increments a
 // message's ApproximateReceiveCount, and the receive after the maxReceiveCount-th moves it to the
 // DLQ, so:
@@ -305,6 +316,11 @@ func (w *Worker) withDatabase(ctx context.Context, op func(context.Context) erro
 		}
 		err := op(ctx)
 		if err == nil || ctx.Err() != nil || !isUnavailable(err) {
+			return err
+		}
+		if timedOut(err) && w.Gate.Check(ctx) == nil {
+			// The database answers: this one statement was slow (a lock wait, a heavy query), and
+			// it fails this message's attempt only instead of pausing the whole worker.
 			return err
 		}
 		w.Gate.Close(err)
