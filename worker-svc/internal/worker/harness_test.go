@@ -43,6 +43,8 @@ type options struct {
 	latency         time.Duration
 	seed            uint64
 	databaseURL     string // a database of the test's own (the outage test's cluster)
+	// credentials, with databaseURL, supplies user and password (a stand-in secret source).
+	credentials postgres.CredentialSource
 	// wait is the worker's long-poll wait (1s when zero; queueWait for WORKER_RECEIVE_WAIT=0).
 	wait time.Duration
 	// queueWaitSeconds, when set, becomes the queue's ReceiveMessageWaitTimeSeconds.
@@ -50,6 +52,8 @@ type options struct {
 	// wrapStore and ping, when set, stand between the worker and the database.
 	wrapStore func(*postgres.Store) worker.Store
 	ping      func(context.Context) error
+	// wrapPing, when set, wraps the store's own ping (to control when the gate pings).
+	wrapPing func(func(context.Context) error) func(context.Context) error
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -83,7 +87,7 @@ func newHarness(t *testing.T, o options) *harness {
 		h.pool, h.store = env.NewStore(t)
 	} else {
 		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second,
-			MaxConns: int32(o.concurrency + 2)}) //nolint:gosec // a small test value
+			MaxConns: int32(o.concurrency + 2), Credentials: o.credentials}) //nolint:gosec // a small test value
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,6 +121,9 @@ func newHarness(t *testing.T, o options) *harness {
 	ping := h.store.Ping
 	if o.ping != nil {
 		ping = o.ping
+	}
+	if o.wrapPing != nil {
+		ping = o.wrapPing(ping)
 	}
 	h.gate = dbgate.New(ping, 50*time.Millisecond, log)
 	var store worker.Store = h.store
