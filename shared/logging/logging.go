@@ -22,13 +22,18 @@ const (
 )
 
 // New returns a JSON logger writing to w at level, with service on every line. The time key is
-// "timestamp" in RFC 3339 UTC with milliseconds.
+// "timestamp" in RFC 3339 UTC with milliseconds. Durations are written as Go duration strings
+// ("1.5s", "250ms"), whichever service logs them; slog's default would be integer nanoseconds.
+// Latencies measured per request stay numbers in milliseconds (Since), for Datadog measures.
 func New(w io.Writer, service string, level slog.Level) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.String("timestamp", a.Value.Time().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+			}
+			if a.Value.Kind() == slog.KindDuration {
+				return slog.String(a.Key, a.Value.Duration().String())
 			}
 			return a
 		},

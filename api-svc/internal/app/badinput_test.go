@@ -1,11 +1,21 @@
 package app_test
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
 )
 
 // Every malformed request gets the documented envelope with a 4xx: never a 5xx, never a hang.
@@ -110,4 +120,77 @@ func TestBadInputGetsTheEnvelope(t *testing.T) {
 			t.Fatalf("outbox holds %d messages", n)
 		}
 	})
+}
+
+// A client that writes its whole oversized body before reading gets the 413 envelope, not a
+// connection reset: the server reads and discards the rest after answering (lingering close).
+func TestOversizedBodyWrittenInFullGetsTheEnvelope(t *testing.T) {
+	s := startStack(t)
+	const size = 10 << 20
+	body := bytes.Repeat([]byte("x"), size)
+
+	for _, tt := range []struct {
+		name   string
+		header string
+		write  func(w io.Writer) error
+	}{
+		{"with Content-Length", fmt.Sprintf("Content-Length: %d\r\n", size), func(w io.Writer) error {
+			_, err := w.Write(body)
+			return err
+		}},
+		{"chunked", "Transfer-Encoding: chunked\r\n", func(w io.Writer) error {
+			for chunk := range slices.Chunk(body, 64<<10) {
+				if _, err := fmt.Fprintf(w, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+					return err
+				}
+			}
+			_, err := io.WriteString(w, "0\r\n\r\n")
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(s.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// A guard against a hang, not a measurement: the exchange takes milliseconds.
+			if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			head := "POST /gifts HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\n" + tt.header + "\r\n"
+			if _, err := io.WriteString(conn, head); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.write(conn); err != nil {
+				t.Fatalf("writing the body in full: %v", err)
+			}
+			req, err := http.NewRequest(http.MethodPost, s.URL+"/gifts", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+			if err != nil {
+				t.Fatalf("reading the answer after the whole body was written: %v", err)
+			}
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("reading the answer's body: %v", err)
+			}
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d, want 413: %s", resp.StatusCode, got)
+			}
+			if code, _ := envelope(t, got); code != "PAYLOAD_TOO_LARGE" {
+				t.Fatalf("code %s, want PAYLOAD_TOO_LARGE: %s", code, got)
+			}
+			if err := contracttest.ValidateResponse(req, resp.StatusCode, resp.Header, got); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

@@ -30,6 +30,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines, full duplex).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -114,18 +117,15 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 }
 
 // limitBody reads a request body of at most maxBody bytes into memory before anything else looks
-// at it; a larger one is refused with 413 without reading the rest.
+// at it; a larger one is refused with 413 (refuseOversized).
 func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return
 		}
-		tooLarge := &apiError{http.StatusRequestEntityTooLarge, PAYLOADTOOLARGE,
-			fmt.Sprintf("request body is larger than %d bytes", s.maxBody)}
 		if r.ContentLength > s.maxBody {
-			w.Header().Set("Connection", "close")
-			s.writeError(w, r, tooLarge)
+			s.refuseOversized(w, r)
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
@@ -134,8 +134,7 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 			s.writeError(w, r, validationError("request body could not be read"))
 			return
 		case int64(len(body)) > s.maxBody:
-			w.Header().Set("Connection", "close")
-			s.writeError(w, r, tooLarge)
+			s.refuseOversized(w, r)
 			return
 		}
 		// One JSON document and nothing after it: decoders downstream stop at the first value
@@ -148,6 +147,33 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// How long, and how much, refuseOversized keeps reading a refused body. Like nginx's lingering
+// close: long enough for a client on a normal link to finish the upload it started, bounded so a
+// client that never stops costs one connection for a few seconds at most.
+const (
+	lingerTime  = 5 * time.Second
+	lingerBytes = 64 << 20
+)
+
+// refuseOversized answers 413 with the envelope and closes the connection, without the reset that
+// closing on unread data would cause. net/http alone would close while the client is still
+// sending; the unread bytes make the kernel send a reset, and a client that writes its whole body
+// before reading sees "connection reset" instead of the answer. So the answer is flushed first
+// and the rest of the body is then read and discarded (lingerTime, lingerBytes) before the close.
+func (s *server) refuseOversized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	rc := http.NewResponseController(w)
+	// Read the body after the response is written (HTTP/1.x would otherwise give up on it).
+	_ = rc.EnableFullDuplex()
+	s.writeError(w, r, &apiError{http.StatusRequestEntityTooLarge, PAYLOADTOOLARGE,
+		fmt.Sprintf("request body is larger than %d bytes", s.maxBody)})
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	_ = rc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, lingerBytes))
 }
 
 func isJSON(contentType string) bool {

@@ -1,7 +1,12 @@
 // Command devstack runs the whole system locally in the foreground (`make run`): a throwaway
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
-// JSON logs on stdout. Ctrl-C or SIGTERM stops everything it started.
+// JSON logs on stdout. Ctrl-C or SIGTERM stops everything it started and exits 0.
+//
+// The services run in a process group of their own, so the terminal's Ctrl-C (SIGINT to the whole
+// foreground group) reaches devstack alone, which then stops them in order with SIGTERM. Were they
+// in the terminal's group they would stop on their own at the same moment, and devstack could not
+// tell that exit from a crash.
 package main
 
 import (
@@ -33,9 +38,16 @@ func main() {
 	log := logging.New(os.Stdout, "devstack", slog.LevelInfo)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, log); err != nil {
+	err := run(ctx, log)
+	switch {
+	case err != nil && ctx.Err() == nil:
 		log.Error("devstack failed", logging.KeyStatus, "failed", logging.KeyErrorCode, "DEVSTACK_FAILED", logging.Err(err))
 		os.Exit(1)
+	case err != nil:
+		// Stopped while starting: the error is the interrupted step, not a failure.
+		log.Info("stopped before the system was running", logging.KeyStatus, "stopped", "interrupted", err.Error())
+	default:
+		log.Info("stopped", logging.KeyStatus, "stopped")
 	}
 }
 
@@ -44,17 +56,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	state := filepath.Join(root, ".local")
-	if err := os.MkdirAll(filepath.Join(state, "bin"), 0o750); err != nil {
-		return fmt.Errorf("create .local: %w", err)
-	}
 	r := &envconfig.Reader{}
+	state := r.String("DEVSTACK_STATE_DIR", filepath.Join(root, ".local"))
 	queue := wiring.ReadQueue(r)
 	databaseURL := r.String("DATABASE_URL", "")
 	pgPort := r.Int("DEVSTACK_PG_PORT", 55432, 1024, 65535)
 	sqsPort := r.Int("SQS_EMULATOR_PORT", 4566, 1024, 65535)
 	if err := r.Err(); err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Join(state, "bin"), 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", state, err)
 	}
 
 	log.Info("building api and worker", logging.KeyStatus, "building")
@@ -117,6 +129,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	for name, value := range map[string]string{
 		"FAILURE_INJECTION_ENABLED": "true", // rehearse the DLQ path with X-Force-Failure
 		"WORKER_RETRY_BASE_DELAY":   "1s",   // a forced failure reaches the DLQ in ~15 s
+		"WORKER_RECEIVE_WAIT":       "1s",   // a stop waits for the current poll: keep it short here
 	} {
 		if _, set := os.LookupEnv(name); !set {
 			env = append(env, name+"="+value)
@@ -140,7 +153,8 @@ func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]
 	for _, argv := range cmds {
 		c := exec.Command(argv[0], argv[1:]...)
 		c.Env, c.Stdout, c.Stderr = env, os.Stdout, os.Stderr
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		// A group of its own: see the package comment. Pdeathsig still stops it if devstack dies.
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 		if err := c.Start(); err != nil {
 			terminate(procs)
 			return fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
