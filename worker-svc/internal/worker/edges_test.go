@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
@@ -31,16 +32,18 @@ func TestAZeroWaitLongPollsForTheQueuesOwnWait(t *testing.T) {
 	}
 }
 
-// One slow statement is not an outage. A transaction holds the row lock of one gift, so the
-// worker's UPDATE of that gift waits until DB_QUERY_TIMEOUT (2 s here) while the database answers
-// everything else: that message's attempt fails and is retried after the backoff, the other gifts
-// are sent meanwhile, and receiving never pauses. Once the lock is gone the gift is sent on a later
-// attempt.
+// One slow statement is not an outage. The worker reaches PostgreSQL through a fault proxy that
+// delays every answer (50 ms, +-25 ms: a slower network, well within DB_QUERY_TIMEOUT), and a
+// transaction holds the row lock of one gift, so the worker's UPDATE of that gift waits until
+// DB_QUERY_TIMEOUT (2 s here) while the database answers everything else: that message's attempt
+// fails and is retried after the backoff, the other gifts are sent meanwhile, and receiving never
+// pauses. Once the lock is gone the gift is sent on a later attempt.
 func TestASlowStatementFailsItsOwnAttemptOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := env.NewDatabase(t)
-	h := newHarness(t, options{databaseURL: url, concurrency: 10})
+	through, url, proxy := proxiedDatabase(t)
+	proxy.AddLatency(faultproxy.Downstream, 50*time.Millisecond, 25*time.Millisecond)
+	h := newHarness(t, options{databaseURL: through, concurrency: 10})
 	sends := h.create(5, 0)
 	locked := sends[0].GiftID
 
