@@ -17,7 +17,7 @@ import (
 )
 
 // SecretARN is the ARN tests give DB_SECRET_ARN; a Secret answers for it.
-const SecretARN = "arn:aws:secretsmanager:ap-northeast-1:000000000000:secret:rds!db-test"
+const SecretARN = "arn:aws:secretsmanager:ap-northeast-1:000000000000:secret:rds!db-test" //nolint:gosec // an ARN, not a credential
 
 // Secret is a stand-in for Secrets Manager holding one database secret, the JSON document RDS
 // keeps ({"username", "password"}). It implements awssecrets.SecretGetter, as

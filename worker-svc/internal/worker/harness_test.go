@@ -87,7 +87,7 @@ func newHarness(t *testing.T, o options) *harness {
 		h.pool, h.store = env.NewStore(t)
 	} else {
 		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second,
-			MaxConns: int32(o.concurrency + 2), Credentials: o.credentials}) //nolint:gosec // a small test value
+			MaxConns: int32(o.concurrency + 2), Credentials: o.credentials})
 		if err != nil {
 			t.Fatal(err)
 		}
