@@ -318,10 +318,16 @@ func (w *Worker) withDatabase(ctx context.Context, op func(context.Context) erro
 		if err == nil || ctx.Err() != nil || !isUnavailable(err) {
 			return err
 		}
-		if timedOut(err) && w.Gate.Check(ctx) == nil {
-			// The database answers: this one statement was slow (a lock wait, a heavy query), and
-			// it fails this message's attempt only instead of pausing the whole worker.
-			return err
+		if timedOut(err) {
+			if w.Gate.Check(ctx) == nil {
+				// The database answers: this one statement was slow (a lock wait, a heavy query),
+				// and it fails this message's attempt only instead of pausing the whole worker.
+				return err
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			continue // the failed ping has closed the gate
 		}
 		w.Gate.Close(err)
 	}
