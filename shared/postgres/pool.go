@@ -110,9 +110,8 @@ func authRefused(err error) bool {
 
 // classify turns a driver error into a domain error where one applies: a database that cannot be
 // reached (refused, timed out, connection lost or shutting down, credentials unreadable or refused
-// even after reading them again) becomes gift.ErrUnavailable so
-// the API answers 503 and the worker pauses instead of burning retries. Everything else is
-// returned wrapped as it is.
+// even after reading them again) becomes gift.ErrUnavailable so the API answers 503 and the worker
+// pauses instead of burning retries. Everything else is returned wrapped as it is.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
