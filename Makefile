@@ -64,6 +64,14 @@ generate: ## Regenerate the server stubs and the Go client from openapi.yaml
 bench: deps ## Benchmarks (not tests): throughput, latency, RSS, pgbench ceiling; prints figures
 	@scripts/bench.sh
 
+# `make soak` parameters: how long the load and the faults last, and gift flows started per second.
+SOAK_DURATION ?= 5m
+SOAK_RATE ?= 2.5
+
+.PHONY: soak
+soak: deps ## Soak under faults, then audit that no accepted send is lost (not in make test; SOAK_DURATION, SOAK_RATE)
+	go run ./devkit/cmd/soak -duration $(SOAK_DURATION) -rate $(SOAK_RATE)
+
 .PHONY: fuzz
 fuzz: deps ## Fuzz each target for FUZZTIME (default 60s) with go test -fuzz; `make test` replays the seeds
 	@scripts/fuzz.sh

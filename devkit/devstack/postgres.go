@@ -175,7 +175,7 @@ func (pg *Postgres) start(ctx context.Context) error {
 	return nil
 }
 
-// Restart starts a server stopped by Kill again, on the same port and data.
+// Restart starts a server stopped by Kill or Halt again, on the same port and data.
 func (pg *Postgres) Restart(ctx context.Context) error {
 	if pg.cmd != nil {
 		return errors.New("postgres is still running")
@@ -226,6 +226,15 @@ func (pg *Postgres) Stop() error {
 func (pg *Postgres) Kill() {
 	if pg.cmd != nil && pg.cmd.Process != nil {
 		pg.shutdown(syscall.SIGQUIT)
+		pg.cmd = nil
+	}
+}
+
+// Halt stops the server with a fast shutdown (SIGINT: sessions are ended, a checkpoint is
+// written), as a planned restart or a failover does, and keeps its data; Restart brings it back.
+func (pg *Postgres) Halt() {
+	if pg.cmd != nil && pg.cmd.Process != nil {
+		pg.shutdown(syscall.SIGINT)
 		pg.cmd = nil
 	}
 }
