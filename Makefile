@@ -15,7 +15,7 @@ run: deps ## Run the whole system locally in the foreground (API + worker + Post
 	@scripts/run-local.sh
 
 .PHONY: test
-test: deps test-go test-iac ## Run every test (unit, integration, contract, IaC wiring)
+test: deps test-go test-iac test-deploy ## Run every test (unit, integration, contract, IaC wiring, deploy scripts)
 
 .PHONY: test-go
 test-go: ## Go tests of the three modules against a real PostgreSQL and the SQS emulator
@@ -24,6 +24,10 @@ test-go: ## Go tests of the three modules against a real PostgreSQL and the SQS 
 .PHONY: test-iac
 test-iac: ## Offline checks of modules/ and live/ wiring (Go + hashicorp/hcl)
 	cd tools/iaccheck && GOWORK=off go test -count=1 ./...
+
+.PHONY: test-deploy
+test-deploy: ## Deploy scripts offline: rollout wait on recorded describe-services, smoke check on the local stack
+	@scripts/deploy/test.sh
 
 .PHONY: lint
 lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-terraform lint-workflows ## Run every linter
@@ -53,8 +57,8 @@ lint-terraform: ## terraform fmt, HCL fmt of live/, tflint and trivy config (all
 	@scripts/lint-terraform.sh
 
 .PHONY: lint-workflows
-lint-workflows: ## actionlint over .github/workflows
-	@scripts/tool.sh actionlint -color=false
+lint-workflows: ## actionlint (with shellcheck on run: scripts) over .github/workflows, shellcheck over scripts
+	@scripts/lint-workflows.sh
 
 .PHONY: generate
 generate: ## Regenerate the server stubs and the Go client from openapi.yaml

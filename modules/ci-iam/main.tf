@@ -117,7 +117,7 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
-  # aws ecs wait tasks-stopped / describe-tasks (exit code of the migration).
+  # aws ecs describe-tasks (waiting for the migration to stop, its exit code).
   statement {
     sid       = "WatchMigration"
     actions   = ["ecs:DescribeTasks"]
@@ -131,7 +131,8 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["${var.migration_log_group_arn}:*"]
   }
 
-  # aws ecs describe-services (network configuration for run-task; wait services-stable) and
+  # aws ecs describe-services (network configuration for run-task, the revisions to restore,
+  # scripts/deploy/wait-rollout.sh) and
   # aws ecs update-service.
   statement {
     sid       = "Services"
