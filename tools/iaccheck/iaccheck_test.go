@@ -46,6 +46,7 @@ func TestCheckFindsEachMistake(t *testing.T) {
 		{"include_nested", KindInclude, envcommonApp, []string{devApp}, "has an include block itself"},
 		{"duplicate_generate", KindDuplicateGenerate, envcommonNet, []string{devNet}, `generate "provider" is also defined in live/root.hcl`},
 		{"envcommon_mistake", KindUndeclaredInput, envcommonApp, []string{devApp, "live/prod/app"}, `input "colour" is not a variable of module "app"`},
+		{"oidc_pull_request_subject", KindOIDCPullRequest, "modules/app/trust.tf", []string{""}, `subject "repo:${...}:pull_request" admits the pull_request runs of every branch`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
