@@ -5,7 +5,7 @@ output "service_name" {
 
 output "service_arn" {
   description = "ARN of the ECS service (the CI deploy role may update exactly this)."
-  value       = aws_ecs_service.this.id
+  value       = aws_ecs_service.this.arn
 }
 
 output "task_definition_family" {
