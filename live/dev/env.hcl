@@ -28,6 +28,6 @@ locals {
   db_backup_retention_days  = 1
   log_retention_days        = 14
   failure_injection_enabled = true # the API's failure-injection hooks, dev only
-  api                       = { cpu = 512, memory = 1024, desired_count = 1 }
-  worker                    = { cpu = 512, memory = 1024, desired_count = 1 }
+  api                       = { cpu = 512, memory = 1024, min_count = 1, max_count = 3 }
+  worker                    = { cpu = 512, memory = 1024, min_count = 1, max_count = 4 }
 }

@@ -29,6 +29,6 @@ locals {
   db_backup_retention_days  = 14
   log_retention_days        = 90
   failure_injection_enabled = false
-  api                       = { cpu = 512, memory = 1024, desired_count = 2 }
-  worker                    = { cpu = 512, memory = 1024, desired_count = 2 }
+  api                       = { cpu = 512, memory = 1024, min_count = 2, max_count = 8 }
+  worker                    = { cpu = 512, memory = 1024, min_count = 2, max_count = 8 }
 }

@@ -32,3 +32,8 @@ output "execution_role_arn" {
   description = "ARN of the execution role (the CI deploy role may pass it to ECS)."
   value       = aws_iam_role.execution.arn
 }
+
+output "scaling_policy_name" {
+  description = "Name of the target tracking policy (aws application-autoscaling describe-scaling-activities / describe-scaling-policies --service-namespace ecs)."
+  value       = local.has_alb ? aws_appautoscaling_policy.requests_per_task[0].name : aws_appautoscaling_policy.backlog_per_task[0].name
+}
