@@ -30,7 +30,7 @@ test-deploy: ## Deploy scripts offline: rollout wait on recorded describe-servic
 	@scripts/deploy/test.sh
 
 .PHONY: lint
-lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-terraform lint-workflows ## Run every linter
+lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-typescript lint-terraform lint-workflows ## Run every linter
 
 .PHONY: lint-go
 lint-go: ## gofmt + golangci-lint (pinned) over the workspace
@@ -52,6 +52,10 @@ lint-openapi: ## Redocly lint of openapi.yaml and a breaking-change check agains
 lint-generated: ## Fail when committed generated code differs from what openapi.yaml produces
 	@scripts/check-generated.sh
 
+.PHONY: lint-typescript
+lint-typescript: deps ## tsc --strict over the TypeScript SDK proof (sdk/typescript: generated types + typed client)
+	npx --no-install tsc -p sdk/typescript --strict --noEmit
+
 .PHONY: lint-terraform
 lint-terraform: ## terraform fmt, HCL fmt of live/, tflint and trivy config (all pinned, offline)
 	@scripts/lint-terraform.sh
@@ -61,7 +65,7 @@ lint-workflows: ## actionlint (with shellcheck on run: scripts) over .github/wor
 	@scripts/lint-workflows.sh
 
 .PHONY: generate
-generate: ## Regenerate the server stubs and the Go client from openapi.yaml
+generate: ## Regenerate the server stubs, the Go client and the TypeScript types from openapi.yaml
 	@scripts/generate.sh
 
 .PHONY: bench
