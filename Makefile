@@ -30,7 +30,7 @@ test-deploy: ## Deploy scripts offline: rollout wait on recorded describe-servic
 	@scripts/deploy/test.sh
 
 .PHONY: lint
-lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-typescript lint-terraform lint-workflows ## Run every linter
+lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-typescript lint-terraform lint-workflows lint-vulns lint-secrets ## Run every linter
 
 .PHONY: lint-go
 lint-go: ## gofmt + golangci-lint (pinned) over the workspace
@@ -64,6 +64,14 @@ lint-terraform: ## terraform fmt, HCL fmt of live/, tflint and trivy config (all
 lint-workflows: ## actionlint (with shellcheck on run: scripts) over .github/workflows, shellcheck over scripts
 	@scripts/lint-workflows.sh
 
+.PHONY: lint-vulns
+lint-vulns: ## govulncheck (pinned, offline vulnerability DB built once per version) over every Go module but tools/
+	@scripts/govulncheck.sh
+
+.PHONY: lint-secrets
+lint-secrets: ## gitleaks (pinned) over the working tree and the git history
+	@scripts/gitleaks.sh
+
 .PHONY: generate
 generate: ## Regenerate the server stubs, the Go client and the TypeScript types from openapi.yaml
 	@scripts/generate.sh
@@ -74,7 +82,7 @@ bench: deps ## Benchmarks (not tests): throughput, latency, RSS, pgbench ceiling
 
 .PHONY: tools
 tools: ## Build the pinned linters into the cache outside the clone
-	@scripts/tool.sh --build actionlint oasdiff golangci-lint tflint trivy
+	@scripts/tool.sh --build actionlint oasdiff golangci-lint tflint trivy govulncheck gitleaks indexdb
 
 .PHONY: deps
 deps: ## Install the pinned npm packages (SQS emulator, Redocly CLI) when the lock file changed
