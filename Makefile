@@ -15,7 +15,7 @@ run: deps ## Run the whole system locally in the foreground (API + worker + Post
 	@scripts/run-local.sh
 
 .PHONY: test
-test: deps test-go test-iac test-deploy ## Run every test (unit, integration, contract, IaC wiring, deploy scripts)
+test: deps test-go test-iac test-deploy test-release ## Run every test (unit, integration, contract, IaC wiring, deploy and release scripts)
 
 .PHONY: test-go
 test-go: ## Go tests of the three modules against a real PostgreSQL and the SQS emulator
@@ -28,6 +28,10 @@ test-iac: ## Offline checks of modules/ and live/ wiring (Go + hashicorp/hcl)
 .PHONY: test-deploy
 test-deploy: ## Deploy scripts offline: rollout wait on recorded describe-services, smoke check on the local stack
 	@scripts/deploy/test.sh
+
+.PHONY: test-release
+test-release: ## Release scripts offline: tagging, changelogs, all-or-none push, modules_ref check
+	@scripts/release/test.sh
 
 .PHONY: lint
 lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-typescript lint-terraform lint-workflows lint-vulns lint-secrets ## Run every linter
