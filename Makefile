@@ -15,7 +15,7 @@ run: deps ## Run the whole system locally in the foreground (API + worker + Post
 	@scripts/run-local.sh
 
 .PHONY: test
-test: deps test-go test-iac test-deploy test-release ## Run every test (unit, integration, contract, IaC wiring, deploy and release scripts)
+test: deps test-go test-iac test-deploy test-release test-images ## Run every test (unit, integration, contract, IaC wiring, deploy and release scripts, image binaries)
 
 .PHONY: test-go
 test-go: ## Go tests of the three modules against a real PostgreSQL and the SQS emulator
@@ -29,12 +29,16 @@ test-iac: ## Offline checks of modules/ and live/ wiring (Go + hashicorp/hcl)
 test-deploy: ## Deploy scripts offline: rollout wait on recorded describe-services, smoke check on the local stack
 	@scripts/deploy/test.sh
 
+.PHONY: test-images
+test-images: ## The images' binaries built by replaying the Dockerfiles (no Docker): static, small, healthcheck and --help run
+	cd tools/imagecheck && GOWORK=off go test -count=1 ./...
+
 .PHONY: test-release
 test-release: ## Release scripts offline: tagging, changelogs, all-or-none push, modules_ref check
 	@scripts/release/test.sh
 
 .PHONY: lint
-lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-typescript lint-terraform lint-workflows lint-vulns lint-secrets ## Run every linter
+lint: deps lint-go lint-modules lint-binaries lint-openapi lint-generated lint-typescript lint-terraform lint-workflows lint-images lint-vulns lint-secrets ## Run every linter
 
 .PHONY: lint-go
 lint-go: ## gofmt + golangci-lint (pinned) over the workspace
@@ -67,6 +71,10 @@ lint-terraform: ## terraform fmt, HCL fmt of live/, tflint and trivy config (all
 .PHONY: lint-workflows
 lint-workflows: ## actionlint (with shellcheck on run: scripts) over .github/workflows, shellcheck over scripts
 	@scripts/lint-workflows.sh
+
+.PHONY: lint-images
+lint-images: ## Dockerfiles and compose.yaml against the repository: COPY sources, build args, shipped binaries
+	cd tools/imagecheck && GOWORK=off go run ./cmd/imagecheck
 
 .PHONY: lint-vulns
 lint-vulns: ## govulncheck (pinned, offline vulnerability DB built once per version) over every Go module but tools/
