@@ -58,7 +58,7 @@ wait_case missing_service missing_service 600 2 1 "no such service in cluster gi
 
 # smoke.sh, passing: against the real local stack (devstack: PostgreSQL, the SQS emulator, the
 # API and the worker built from this tree), on free ports so that it runs beside `make run`.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 
 smoke_real_stack() {
   local root api_port log="$tmp/devstack.log"
