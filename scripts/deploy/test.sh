@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Offline tests of the deploy scripts: wait-rollout.sh against recorded describe-services
-# responses for each outcome (testdata/describe-services/<case>/NN.json, replayed in order by the
+# Offline tests of the deploy scripts: wait-rollout.sh against describe-services responses
+# for each outcome (testdata/describe-services/<case>/NN.json, README there; replayed in order by the
 # fake `aws` in testdata/bin), and smoke.sh against a local stand-in of the public API
 # (testdata/fake-api.mjs) for its failures, the real local stack (devkit/cmd/devstack) for its
 # pass. Run by `make test` (test-deploy).
