@@ -26,7 +26,7 @@ test-iac: ## Offline checks of modules/ and live/ wiring (Go + hashicorp/hcl)
 	cd tools/iaccheck && GOWORK=off go test -count=1 ./...
 
 .PHONY: test-deploy
-test-deploy: ## Deploy scripts offline: rollout wait on recorded describe-services, smoke check on the local stack
+test-deploy: ## Deploy scripts offline: rollout wait on describe-services fixtures, smoke check on the local stack
 	@scripts/deploy/test.sh
 
 .PHONY: test-images
