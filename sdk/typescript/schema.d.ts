@@ -139,7 +139,8 @@ export interface components {
              */
             amount: number;
             /**
-             * @description Optional message, at most 500 characters (Unicode characters, not bytes).
+             * @description Optional message, at most 500 characters (Unicode characters, not bytes). The NUL
+             *     character (U+0000) is not allowed.
              * @example お誕生日おめでとう！
              */
             message?: string;
