@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -174,6 +178,17 @@ func (s *stack) audit(ctx context.Context, l *load, faults []fault) (auditResult
 		a.details = append(a.details, "double transitions: NOT AUDITED: this build has no gift history (gift_events, issue 9); "+
 			"the line says double_transitions=unaudited rather than a number it could not count")
 	}
+	// A second, weaker witness that works without the history: the worker logs a final transition
+	// only after its conditional UPDATE changed the row. A process killed between the commit and
+	// the line leaves no line, so this can miss a transition but never invent one.
+	logged, twice, err := loggedFinalTransitions(filepath.Join(s.dir, s.worker.name+".log"))
+	if err != nil {
+		return a, err
+	}
+	a.details = append(a.details, fmt.Sprintf("final transitions in the worker's log: %d gifts, %d of them twice (a lower bound)", logged, twice))
+	if twice > 0 {
+		a.violations = append(a.violations, fmt.Sprintf("the worker logged a final transition twice for %d gifts", twice))
+	}
 
 	// Every 5xx fell inside a PostgreSQL outage and was the documented envelope.
 	var inside, outside, badEnvelope int
@@ -198,6 +213,46 @@ func (s *stack) audit(ctx context.Context, l *load, faults []fault) (auditResult
 		}
 	}
 	return a, nil
+}
+
+// finalTransitionLines are the worker's log messages written once a gift's final status was stored
+// (worker-svc/internal/worker and reconcile).
+var finalTransitionLines = map[string]bool{
+	"gift sent": true,
+	"last attempt failed: gift FAILED, message left for the DLQ":   true,
+	"gift still QUEUED with its message in the DLQ: marked FAILED": true,
+}
+
+// loggedFinalTransitions counts, in the worker's log (every run appends to it), the gifts with a
+// final-transition line and those with more than one.
+func loggedFinalTransitions(path string) (gifts, twice int, err error) {
+	f, err := os.Open(path) //nolint:gosec // the soak's own log file
+	if err != nil {
+		return 0, 0, fmt.Errorf("open worker log: %w", err)
+	}
+	defer f.Close()
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg    string `json:"msg"`
+			GiftID string `json:"gift_id"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || !finalTransitionLines[line.Msg] || line.GiftID == "" {
+			continue
+		}
+		seen[line.GiftID]++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, fmt.Errorf("read worker log: %w", err)
+	}
+	for _, n := range seen {
+		if n > 1 {
+			twice++
+		}
+	}
+	return len(seen), twice, nil
 }
 
 // duringOutage reports whether a request sent at "at" that took latency overlapped a database

@@ -2,6 +2,9 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,5 +58,25 @@ func TestServerErrorJudgement(t *testing.T) {
 				t.Fatalf("duringOutage = %v, want %v", got, tt.inside)
 			}
 		})
+	}
+}
+
+// The log witness counts a gift once per stored final transition and flags a second one.
+func TestLoggedFinalTransitions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "worker.log")
+	lines := strings.Join([]string{
+		`{"msg":"gift sent","gift_id":"a","status":"SENT"}`,
+		`{"msg":"duplicate delivery: the gift was already finished, message deleted","gift_id":"a","status":"SENT"}`,
+		`{"msg":"last attempt failed: gift FAILED, message left for the DLQ","gift_id":"b","status":"FAILED"}`,
+		`{"msg":"gift still QUEUED with its message in the DLQ: marked FAILED","gift_id":"b","status":"FAILED"}`,
+		`{"msg":"gift sent","gift_id":"c","status":"SENT"}`,
+		`not json`,
+	}, "\n")
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gifts, twice, err := loggedFinalTransitions(path)
+	if err != nil || gifts != 3 || twice != 1 {
+		t.Fatalf("loggedFinalTransitions = %d gifts, %d twice, %v; want 3, 1", gifts, twice, err)
 	}
 }
