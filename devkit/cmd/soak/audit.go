@@ -155,7 +155,8 @@ func (s *stack) audit(ctx context.Context, l *load, faults []fault) (auditResult
 		a.violations = append(a.violations, fmt.Sprintf("%d FAILED gifts but %d messages in the DLQ", failedTotal, a.dlq))
 	}
 
-	// No gift reached a final state twice, from the history.
+	// No gift reached a final state twice, from the history. (An operator's retry would make a
+	// second one legitimate; the soak retries nothing.)
 	var hasHistory bool
 	if err := s.db.QueryRow(ctx, `SELECT to_regclass('gift_events') IS NOT NULL`).Scan(&hasHistory); err != nil {
 		return a, fmt.Errorf("look for gift_events: %w", err)
