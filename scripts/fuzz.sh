@@ -5,7 +5,8 @@
 # this explores beyond them. A failure leaves the input in the package's testdata/fuzz/<Target>/:
 # fix the bug, keep the file (it joins the corpus), commit both.
 # Minimizing a new input is capped at 10 s so the slow (HTTP + database) targets spend their time
-# exploring.
+# exploring. Inputs that widened coverage stay in $(go env GOCACHE)/fuzz/<package>/<Target>/; the
+# committed testdata/fuzz corpus was gathered that way: copy new ones over to keep them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-60s}
