@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -43,6 +44,9 @@ type options struct {
 	// wrapStore and ping, when set, stand between the worker and the database.
 	wrapStore func(*postgres.Store) worker.Store
 	ping      func(context.Context) error
+	// sqsEndpoint, when set, is where the worker's SQS client connects (a fault proxy); the test
+	// itself still reaches the emulator directly.
+	sqsEndpoint string
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -92,7 +96,15 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Fatal(err)
 	}
 	maxRC := redrive.MaxReceiveCount
-	h.queue = &countingQueue{Consumer: sqs.NewConsumer(h.queues.Client, h.queues.URL)}
+	client := h.queues.Client
+	if o.sqsEndpoint != "" {
+		if client, err = sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: o.sqsEndpoint}); err != nil {
+			t.Fatal(err)
+		}
+		// No SDK retries: each injected fault reaches the worker's own handling.
+		client = awssqs.New(client.Options(), func(o *awssqs.Options) { o.RetryMaxAttempts = 1 })
+	}
+	h.queue = &countingQueue{Consumer: sqs.NewConsumer(client, h.queues.URL)}
 	ping := h.store.Ping
 	if o.ping != nil {
 		ping = o.ping
