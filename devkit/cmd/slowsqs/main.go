@@ -205,12 +205,18 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 func waitReady(ctx context.Context, client *giftclient.ClientWithResponses) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
+		var state string
 		r, err := client.GetReadyzWithResponse(ctx)
-		if err == nil && r.StatusCode() == http.StatusOK {
+		switch {
+		case err != nil:
+			state = err.Error()
+		case r.StatusCode() == http.StatusOK:
 			return nil
+		default:
+			state = fmt.Sprintf("%d %s", r.StatusCode(), r.Body)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("the API was not ready within a minute: %v", err)
+			return fmt.Errorf("the API was not ready within a minute: %s", state)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
