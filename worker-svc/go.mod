@@ -3,6 +3,7 @@ module github.com/gift-platform/ecs-sre-gift-worker/worker-svc
 go 1.26.0
 
 require (
+	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
 	github.com/gift-platform/ecs-sre-gift-worker/devkit v0.0.0-00010101000000-000000000000
 	github.com/gift-platform/ecs-sre-gift-worker/shared v0.0.0-00010101000000-000000000000
@@ -12,7 +13,6 @@ require (
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0 // indirect
-	github.com/aws/aws-sdk-go-v2 v1.48.0 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.33.18 // indirect
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.9 // indirect
