@@ -37,14 +37,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return classify("ping database", s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
 }
 
-// CreateGift inserts a new gift.
+// CreateGift inserts a new gift and the first entry of its history.
 func (s *Store) CreateGift(ctx context.Context, g gift.Gift) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, gift.Event{GiftID: g.ID, To: g.Status, Actor: gift.ActorAPI, At: g.CreatedAt})
+	})
 	return classify(fmt.Sprintf("insert gift %s", g.ID), err)
 }
 
@@ -123,11 +128,12 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 			req.GiftID, gift.StatusQueued); err != nil {
 			return fmt.Errorf("queue gift: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO outbox_messages (gift_id, request_id, body, available_at)
-			VALUES ($1, $2, $3, now() + $4::interval) RETURNING id`,
-			req.GiftID, req.RequestID, string(message), relayDelay).Scan(&out.OutboxID); err != nil {
-			return fmt.Errorf("insert outbox message: %w", err)
+		if err := insertEvent(ctx, tx, gift.Event{GiftID: req.GiftID, From: status, To: gift.StatusQueued,
+			Actor: gift.ActorAPI, RequestID: req.RequestID}); err != nil {
+			return err
+		}
+		if out.OutboxID, err = insertOutbox(ctx, tx, req.GiftID, req.RequestID, message, relayDelay); err != nil {
+			return err
 		}
 		out.Response = response
 		return nil
