@@ -55,10 +55,10 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 		return nil, fmt.Errorf("receive from %s: max %d is not between 1 and 10", c.queueURL, max)
 	}
 	out, err := c.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(c.queueURL),
-		MaxNumberOfMessages:         int32(max),
-		WaitTimeSeconds:             seconds(min(wait, MaxWait)),
-		VisibilityTimeout:           seconds(visibility),
+		QueueUrl:            aws.String(c.queueURL),
+		MaxNumberOfMessages: int32(max),
+		WaitTimeSeconds:     seconds(min(wait, MaxWait)),
+		VisibilityTimeout:   seconds(visibility),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp},
 	})
