@@ -111,23 +111,24 @@ type Orphan struct {
 	GiftID    uuid.UUID
 	RequestID string
 	Series    int
-	// QueuedFor is how long ago the gift last changed status.
+	// QueuedFor is how long ago the gift last changed status or was re-enqueued.
 	QueuedFor time.Duration
 }
 
-// QueuedWithoutOutbox lists QUEUED gifts that have been so for longer than olderThan and have no
-// outbox message, oldest first, at most limit of them.
+// QueuedWithoutOutbox lists QUEUED gifts that have no outbox message and have been QUEUED (or last
+// re-enqueued) for longer than olderThan, oldest first, at most limit of them.
 func (s *Store) QueuedWithoutOutbox(ctx context.Context, olderThan time.Duration, limit int) ([]Orphan, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
-		SELECT g.id, r.request_id, r.retries, extract(epoch FROM now() - g.updated_at)::float8
+		SELECT g.id, r.request_id, r.retries, extract(epoch FROM now() - q.since)::float8
 		FROM gifts g
 		JOIN LATERAL (SELECT request_id, retries FROM send_requests WHERE gift_id = g.id
 		              ORDER BY created_at DESC LIMIT 1) r ON true
-		WHERE g.status = $1 AND g.updated_at < now() - $2::interval
+		CROSS JOIN LATERAL (SELECT greatest(g.updated_at, (SELECT max(e.at) FROM gift_events e WHERE e.gift_id = g.id)) AS since) q
+		WHERE g.status = $1 AND q.since < now() - $2::interval
 		  AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = g.id)
-		ORDER BY g.updated_at LIMIT $3`, gift.StatusQueued, olderThan, limit)
+		ORDER BY q.since LIMIT $3`, gift.StatusQueued, olderThan, limit)
 	if err != nil {
 		return nil, classify("list QUEUED gifts without an outbox message", err)
 	}
