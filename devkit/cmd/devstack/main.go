@@ -1,7 +1,8 @@
 // Command devstack runs the whole system locally in the foreground (`make run`): a throwaway
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
-// JSON logs on stdout. Ctrl-C or SIGTERM stops everything it started and exits 0.
+// JSON logs on stdout. It builds api, worker and giftctl into .local/bin first (giftctl for the
+// operator: `.local/bin/giftctl status`). Ctrl-C or SIGTERM stops everything it started and exits 0.
 //
 // The services run in a process group of their own, so the terminal's Ctrl-C (SIGINT to the whole
 // foreground group) reaches devstack alone, which then stops them in order with SIGTERM. Were they
@@ -15,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sync"
@@ -25,12 +25,8 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
-
-// maxReceiveCount is production's redrive setting (modules/sqs): five attempts, then the DLQ.
-const maxReceiveCount = 5
 
 func main() {
 	// Die with the parent (make): without this, killing make would orphan the stack.
@@ -69,103 +65,37 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("create %s: %w", state, err)
 	}
 
-	log.Info("building api and worker", logging.KeyStatus, "building")
-	api, worker := filepath.Join(state, "bin", "api"), filepath.Join(state, "bin", "worker")
-	for bin, pkg := range map[string]string{api: "./api-svc/cmd/api", worker: "./worker-svc/cmd/worker"} {
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build %s: %w", pkg, err)
-		}
-	}
-
-	if databaseURL == "" {
-		pgLog, err := os.Create(filepath.Join(state, "postgres.log")) //nolint:gosec // a fixed file under the repository's .local/
-		if err != nil {
-			return fmt.Errorf("create postgres log: %w", err)
-		}
-		defer pgLog.Close()
-		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Port: pgPort, Durable: true, Log: pgLog})
-		if err != nil {
-			return err
-		}
-		defer func() { _ = pg.Stop() }()
-		databaseURL = pg.URL
-		log.Info("postgres started", logging.KeyStatus, "ready", "url", pg.URL, "log", pgLog.Name())
-	}
-
-	if queue.Endpoint == "" && queue.URL == "" {
-		emuLog, err := os.Create(filepath.Join(state, "sqs-emulator.log")) //nolint:gosec // a fixed file under the repository's .local/
-		if err != nil {
-			return fmt.Errorf("create emulator log: %w", err)
-		}
-		defer emuLog.Close()
-		emu, err := devstack.StartSQSEmulator(ctx, sqsPort, emuLog)
-		if err != nil {
-			return err
-		}
-		defer emu.Stop()
-		queue.Endpoint = emu.Endpoint
-		log.Info("sqs emulator started", logging.KeyStatus, "ready", "endpoint", emu.Endpoint)
-	}
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: queue.Region, Endpoint: queue.Endpoint})
+	log.Info("building api, worker and giftctl", logging.KeyStatus, "building")
+	bin, err := devstack.Build(ctx, root, filepath.Join(state, "bin"))
 	if err != nil {
 		return err
 	}
-	urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: queue.Name, DLQName: queue.DLQName, MaxReceiveCount: maxReceiveCount})
+	deps, err := devstack.StartDeps(ctx, devstack.DepsOptions{StateDir: state, DatabaseURL: databaseURL, PGPort: pgPort,
+		Queue: queue, SQSPort: sqsPort, API: bin.API, Log: log})
+	defer deps.Stop()
 	if err != nil {
 		return err
 	}
-	log.Info("queues ready", logging.KeyStatus, "ready", "queue_url", urls.URL, "dlq_url", urls.DLQURL, "max_receive_count", maxReceiveCount)
-
-	env := append(os.Environ(),
-		"DATABASE_URL="+databaseURL,
-		"SQS_ENDPOINT="+queue.Endpoint,
-		"SQS_QUEUE_URL="+urls.URL,
-		"SQS_DLQ_URL="+urls.DLQURL,
-		"AWS_REGION="+queue.Region,
-	)
-	// Local defaults that differ from production's, unless the developer set them.
-	for name, value := range map[string]string{
-		"FAILURE_INJECTION_ENABLED": "true", // rehearse the DLQ path with X-Force-Failure
-		"WORKER_RETRY_BASE_DELAY":   "1s",   // a forced failure reaches the DLQ in ~15 s
-		"WORKER_RECEIVE_WAIT":       "1s",   // a stop waits for the current poll: keep it short here
-	} {
-		if _, set := os.LookupEnv(name); !set {
-			env = append(env, name+"="+value)
-		}
-	}
-
-	migrate := exec.CommandContext(ctx, api, "migrate")
-	migrate.Env, migrate.Stdout, migrate.Stderr = env, os.Stdout, os.Stderr
-	if err := migrate.Run(); err != nil {
-		return fmt.Errorf("api migrate: %w", err)
-	}
-	return runServices(ctx, log, env, []string{api, "serve"}, []string{worker, "run"})
+	return runServices(ctx, log, deps.Env, []string{bin.API, "serve"}, []string{bin.Worker, "run"})
 }
 
-// runServices runs each command until ctx is done or one of them exits, then sends SIGTERM to
-// the others and waits for them (they drain within their own shutdown budgets).
+// runServices runs each command until ctx is done or one of them exits, then stops the others
+// with SIGTERM and waits for them (they drain within their own shutdown budgets).
 func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]string) error {
-	var procs []*exec.Cmd
+	var procs []*devstack.Service
 	exited := make(chan error, len(cmds))
-	var wg sync.WaitGroup
 	for _, argv := range cmds {
-		c := exec.Command(argv[0], argv[1:]...)
-		c.Env, c.Stdout, c.Stderr = env, os.Stdout, os.Stderr
-		// A group of its own: see the package comment. Pdeathsig still stops it if devstack dies.
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-		if err := c.Start(); err != nil {
-			terminate(procs)
-			return fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
+		p, err := devstack.StartService(filepath.Base(argv[0]), env, os.Stdout, argv...)
+		if err != nil {
+			stopAll(procs)
+			return err
 		}
-		procs = append(procs, c)
-		wg.Add(1)
+		procs = append(procs, p)
 		go func() {
-			defer wg.Done()
-			err := c.Wait()
+			<-p.Done()
+			err := p.Err()
 			if err != nil {
-				err = fmt.Errorf("%s exited: %w", filepath.Base(argv[0]), err)
+				err = fmt.Errorf("%s exited: %w", p.Name, err)
 			}
 			exited <- err
 		}()
@@ -181,22 +111,15 @@ func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]
 			firstErr = errors.New("a service exited unexpectedly")
 		}
 	}
-	terminate(procs)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		for _, p := range procs {
-			_ = p.Process.Kill()
-		}
-		<-done
-	}
+	stopAll(procs)
 	return firstErr
 }
 
-func terminate(procs []*exec.Cmd) {
+// stopAll stops the services at once, each with SIGTERM and up to a minute to drain.
+func stopAll(procs []*devstack.Service) {
+	var wg sync.WaitGroup
 	for _, p := range procs {
-		_ = p.Process.Signal(syscall.SIGTERM) // an already exited one just reports an error
+		wg.Go(func() { _ = p.Stop(time.Minute) })
 	}
+	wg.Wait()
 }
