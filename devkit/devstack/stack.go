@@ -57,8 +57,8 @@ type DepsOptions struct {
 // the SQS emulator (likewise), the queue pair, the applied migrations, and the environment the
 // services run with.
 type Deps struct {
-	Postgres *Postgres     // nil when DatabaseURL was given
-	Emulator *SQSEmulator  // nil when an endpoint was given
+	Postgres *Postgres    // nil when DatabaseURL was given
+	Emulator *SQSEmulator // nil when an endpoint was given
 	URLs     sqs.QueuePairURLs
 	Env      []string // the process environment plus the services' connection settings
 	closers  []func()
