@@ -146,6 +146,7 @@ func (d *Deps) Stop() {
 // terminal's Ctrl-C reaches only its parent, which stops it in order.
 type Service struct {
 	Name string
+	env  []string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -159,13 +160,16 @@ func StartService(name string, env []string, out io.Writer, argv ...string) (*Se
 	if err := c.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &Service{Name: name, cmd: c, done: make(chan struct{})}
+	s := &Service{Name: name, env: env, cmd: c, done: make(chan struct{})}
 	go func() {
 		s.err = c.Wait()
 		close(s.done)
 	}()
 	return s, nil
 }
+
+// Env is the environment the service runs with.
+func (s *Service) Env() []string { return s.env }
 
 // PID is the process id.
 func (s *Service) PID() int { return s.cmd.Process.Pid }

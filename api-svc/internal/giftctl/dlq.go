@@ -116,6 +116,54 @@ func browseDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, err
 	return dlq, msgs, nil
 }
 
+// othersWait bounds how long browseAllDLQ waits for messages someone else holds.
+const othersWait = 15 * time.Second
+
+// browseAllDLQ is browseDLQ for commands that change things (retry, redrive): while SQS reports
+// more messages in flight than this command holds (the worker's reconciler is sweeping, or another
+// operator is looking), it waits for them to come back, up to othersWait, so that it acts on the
+// whole DLQ. It returns how many stayed out of reach.
+func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, int, error) {
+	dlq, msgs, err := browseDLQ(ctx, d)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		seen[m.ID] = true
+	}
+	deadline := time.Now().Add(othersWait)
+	for {
+		depth, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL())
+		if err != nil {
+			dlq.Release(context.WithoutCancel(ctx), msgs) //nolint:errcheck // best effort; they come back after browseHold
+			return nil, nil, 0, err
+		}
+		away := depth.InFlight - len(msgs)
+		if away <= 0 || time.Now().After(deadline) || len(msgs) >= browseLimit {
+			return dlq, msgs, max(away, 0), nil
+		}
+		more, err := dlq.Browse(ctx, browseHold, browseLimit-len(msgs))
+		if err != nil {
+			dlq.Release(context.WithoutCancel(ctx), msgs) //nolint:errcheck // best effort; they come back after browseHold
+			return nil, nil, 0, err
+		}
+		for _, m := range more {
+			if !seen[m.ID] {
+				seen[m.ID] = true
+				msgs = append(msgs, m)
+			}
+		}
+		if len(more) == 0 {
+			select {
+			case <-ctx.Done():
+				return dlq, msgs, away, nil
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+}
+
 // release puts the messages back, visible at once, reporting a failure (they come back after
 // browseHold anyway).
 func (c *CLI) release(ctx context.Context, dlq *sqs.Consumer, msgs []sqs.Received) {
@@ -149,6 +197,9 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return ExitOK
 	}
 	fmt.Fprintf(c.Stdout, "%d message(s) in the DLQ\n", len(entries))
+	if depth, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); err == nil && depth.InFlight > 0 {
+		fmt.Fprintf(c.Stdout, "(and %d in someone else's hands right now, e.g. the worker's reconciler: list again in a moment)\n", depth.InFlight)
+	}
 	if len(entries) == 0 {
 		return ExitOK
 	}
@@ -180,9 +231,12 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 	if err != nil {
 		return c.fail(ExitUsage, "dlq redrive: %v", err)
 	}
-	dlq, msgs, err := browseDLQ(ctx, d)
+	dlq, msgs, away, err := browseAllDLQ(ctx, d)
 	if err != nil {
 		return c.fail(ExitUsage, "dlq redrive: %v", err)
+	}
+	if away > 0 {
+		fmt.Fprintf(c.Stdout, "%d message(s) were in someone else's hands and were not looked at: run it again later\n", away)
 	}
 	defer func() { c.release(ctx, dlq, msgs) }() // what was moved or dropped is gone already
 	entries, err := inspect(ctx, d, msgs)

@@ -64,9 +64,12 @@ func (c *CLI) retry(ctx context.Context, d *deps, args []string) int {
 		return c.fail(ExitRefused, "retry cancelled: nothing changed")
 	}
 
-	dlq, msgs, err := browseDLQ(ctx, d)
+	dlq, msgs, away, err := browseAllDLQ(ctx, d)
 	if err != nil {
 		return c.fail(ExitUsage, "retry: read the DLQ first: %v (nothing changed)", err)
+	}
+	if away > 0 {
+		fmt.Fprintf(c.Stdout, "%d DLQ message(s) stayed in someone else's hands; any of this gift among them is superseded by the retry and `giftctl dlq redrive` drops it\n", away)
 	}
 	r, err := d.store.RetryFailed(ctx, id, who, *reason)
 	if err != nil {
