@@ -48,9 +48,11 @@ type DepsOptions struct {
 	// else one is on SQSPort (0: a free port).
 	Queue   wiring.Queue
 	SQSPort int
-	// API is the api binary, which applies the migrations.
-	API string
-	Log *slog.Logger
+	// API is the api binary, which applies the migrations; MigrateOutput receives its log (nil:
+	// stdout).
+	API           string
+	MigrateOutput io.Writer
+	Log           *slog.Logger
 }
 
 // Deps are a local system's running dependencies: PostgreSQL (unless an outside one was given),
@@ -128,6 +130,9 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 	}
 	migrate := exec.CommandContext(ctx, opts.API, "migrate")
 	migrate.Env, migrate.Stdout, migrate.Stderr = d.Env, os.Stdout, os.Stderr
+	if opts.MigrateOutput != nil {
+		migrate.Stdout, migrate.Stderr = opts.MigrateOutput, opts.MigrateOutput
+	}
 	if err := migrate.Run(); err != nil {
 		return d, fmt.Errorf("api migrate: %w", err)
 	}

@@ -183,6 +183,10 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return c.fail(ExitUsage, "dlq list: %v", err)
 	}
 	entries, err := inspect(ctx, d, msgs)
+	away := 0
+	if depth, derr := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); derr == nil {
+		away = depth.InFlight - len(msgs)
+	}
 	c.release(ctx, dlq, msgs) // visible again at once: listing consumes nothing
 	if err != nil {
 		return c.fail(ExitUsage, "dlq list: %v", err)
@@ -197,8 +201,8 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return ExitOK
 	}
 	fmt.Fprintf(c.Stdout, "%d message(s) in the DLQ\n", len(entries))
-	if depth, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); err == nil && depth.InFlight > 0 {
-		fmt.Fprintf(c.Stdout, "(and %d in someone else's hands right now, e.g. the worker's reconciler: list again in a moment)\n", depth.InFlight)
+	if away > 0 {
+		fmt.Fprintf(c.Stdout, "(and %d in someone else's hands right now, e.g. the worker's reconciler: list again in a moment)\n", away)
 	}
 	if len(entries) == 0 {
 		return ExitOK

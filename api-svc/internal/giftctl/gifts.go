@@ -94,7 +94,7 @@ func printHistory(c *CLI, events []gift.Event) {
 	for _, e := range events {
 		from := string(e.From)
 		if from == "" {
-			from = "-"
+			from = "new"
 		}
 		by := string(e.Actor)
 		if e.ActorName != "" {

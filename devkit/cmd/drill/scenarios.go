@@ -40,6 +40,7 @@ func workerDown(ctx context.Context, r *rehearsal) error {
 	if err != nil {
 		return err
 	}
+	r.giftctl(ctx, append([]string{"status"}, stuck...)...)
 	var age float64
 	err = r.poll(ctx, "the backlog visible and older than the stuck threshold", 60*time.Second, func() (bool, string) {
 		s, code := r.status(ctx, stuck...)
@@ -154,10 +155,27 @@ func dbDown(ctx context.Context, r *rehearsal) error {
 		return err
 	}
 	r.say("SEES     worker /healthz: %s (alive, not receiving: no attempt is spent while the database is away)", health)
+	// The outage lasts until the worker has been paused for longer than its retry delays add up
+	// to here (1+2+4+8 s), so a worker that kept receiving would have dead-lettered something.
+	since := pausedSince.FindStringSubmatch(health)
+	if since == nil {
+		return fmt.Errorf("worker /healthz does not say since when it is paused: %s", health)
+	}
+	pausedAt, err := time.Parse(time.RFC3339, since[1])
+	if err != nil {
+		return err
+	}
+	err = r.poll(ctx, "a 20 s outage", time.Minute, func() (bool, string) {
+		return time.Since(pausedAt) > 20*time.Second, time.Since(pausedAt).String()
+	})
+	if err != nil {
+		return err
+	}
+	r.giftctl(ctx, append([]string{"status"}, stuck...)...)
 	if s, _ := r.status(ctx); intOf(s.DLQDepth) != 0 {
 		return fmt.Errorf("the DLQ grew to %d during the outage", intOf(s.DLQDepth))
 	}
-	r.say("VERIFY   DLQ still empty during the outage")
+	r.say("VERIFY   after 20 s of outage the DLQ is still empty: the worker held its messages")
 
 	r.step("start PostgreSQL again on the same data", "Database unreachable or slow, step 3: rebooting, failover, maintenance: "+
 		"wait; both services reconnect by themselves, without a restart")
@@ -227,6 +245,8 @@ func (r *rehearsal) workerHealth(ctx context.Context) (string, error) {
 	})
 	return body, err
 }
+
+var pausedSince = regexp.MustCompile(`\(since ([0-9TZ:-]+)\)`)
 
 var uuidPattern = regexp.MustCompile(`"gift_id":"([0-9a-f-]{36})"`)
 
