@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -156,6 +157,8 @@ func Check(ctx context.Context, d *deps, stuckAfter, outboxAfter time.Duration) 
 		})
 	}
 	wg.Wait()
+	sort.Strings(s.Problems)
+	sort.Strings(s.Unknown)
 	switch {
 	case len(s.Problems) > 0:
 		s.Verdict, s.ExitCode = "degraded", ExitRefused

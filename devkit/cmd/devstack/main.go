@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -58,6 +59,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	databaseURL := r.String("DATABASE_URL", "")
 	pgPort := r.Int("DEVSTACK_PG_PORT", 55432, 1024, 65535)
 	sqsPort := r.Int("SQS_EMULATOR_PORT", 4566, 1024, 65535)
+	apiPort := r.Int("API_PORT", 8080, 0, 65535)
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -76,7 +78,29 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := writeGiftctlEnv(filepath.Join(state, "giftctl.env"), deps.Env, apiPort); err != nil {
+		return err
+	}
+	log.Info("giftctl: env $(cat .local/giftctl.env) .local/bin/giftctl status", logging.KeyStatus, "ready")
 	return runServices(ctx, log, deps.Env, []string{bin.API, "serve"}, []string{bin.Worker, "run"})
+}
+
+// writeGiftctlEnv writes the connection settings of the running stack, one VAR=value a line, so
+// giftctl can be pointed at it: `env $(cat .local/giftctl.env) .local/bin/giftctl status`.
+func writeGiftctlEnv(path string, env []string, apiPort int) error {
+	var b strings.Builder
+	for _, kv := range env {
+		for _, name := range []string{"DATABASE_URL=", "SQS_ENDPOINT=", "SQS_QUEUE_URL=", "SQS_DLQ_URL=", "AWS_REGION="} {
+			if strings.HasPrefix(kv, name) {
+				b.WriteString(kv + "\n")
+			}
+		}
+	}
+	fmt.Fprintf(&b, "API_URL=http://127.0.0.1:%d\n", apiPort)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // runServices runs each command until ctx is done or one of them exits, then stops the others
