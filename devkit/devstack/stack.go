@@ -72,7 +72,7 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 	d := &Deps{}
 	databaseURL, queue := opts.DatabaseURL, opts.Queue
 	if databaseURL == "" {
-		pgLog, err := os.Create(filepath.Join(opts.StateDir, "postgres.log")) //nolint:gosec // a fixed file under the state dir
+		pgLog, err := os.Create(filepath.Join(opts.StateDir, "postgres.log"))
 		if err != nil {
 			return d, fmt.Errorf("create postgres log: %w", err)
 		}
@@ -87,7 +87,7 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 		opts.Log.Info("postgres started", logging.KeyStatus, "ready", "url", pg.URL, "log", pgLog.Name())
 	}
 	if queue.Endpoint == "" && queue.URL == "" {
-		emuLog, err := os.Create(filepath.Join(opts.StateDir, "sqs-emulator.log")) //nolint:gosec // a fixed file under the state dir
+		emuLog, err := os.Create(filepath.Join(opts.StateDir, "sqs-emulator.log"))
 		if err != nil {
 			return d, fmt.Errorf("create emulator log: %w", err)
 		}
@@ -159,7 +159,7 @@ type Service struct {
 
 // StartService starts argv with env, its output to out; it dies with this process.
 func StartService(name string, env []string, out io.Writer, argv ...string) (*Service, error) {
-	c := exec.Command(argv[0], argv[1:]...) //nolint:gosec // our own binaries
+	c := exec.Command(argv[0], argv[1:]...)
 	c.Env, c.Stdout, c.Stderr = env, out, out
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if err := c.Start(); err != nil {

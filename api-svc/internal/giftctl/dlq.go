@@ -136,7 +136,7 @@ func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, 
 	for {
 		depth, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL())
 		if err != nil {
-			dlq.Release(context.WithoutCancel(ctx), msgs) //nolint:errcheck // best effort; they come back after browseHold
+			_ = dlq.Release(context.WithoutCancel(ctx), msgs) // best effort: they come back after browseHold
 			return nil, nil, 0, err
 		}
 		away := depth.InFlight - len(msgs)
@@ -145,7 +145,7 @@ func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, 
 		}
 		more, err := dlq.Browse(ctx, browseHold, browseLimit-len(msgs))
 		if err != nil {
-			dlq.Release(context.WithoutCancel(ctx), msgs) //nolint:errcheck // best effort; they come back after browseHold
+			_ = dlq.Release(context.WithoutCancel(ctx), msgs) // best effort: they come back after browseHold
 			return nil, nil, 0, err
 		}
 		for _, m := range more {

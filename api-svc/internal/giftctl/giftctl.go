@@ -245,12 +245,4 @@ func (c *CLI) fail(code int, format string, args ...any) int {
 // round formats d for people: whole seconds.
 func round(d time.Duration) string { return d.Round(time.Second).String() }
 
-// errString is err's text, or "".
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 var errUnexpected = errors.New("unexpected answer")

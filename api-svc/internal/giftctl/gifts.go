@@ -25,7 +25,7 @@ func (c *CLI) giftCreate(ctx context.Context, d *deps, args []string) int {
 	if _, err := parse(fs, args, 0); err != nil {
 		return c.usageError(err)
 	}
-	body := giftclient.CreateGiftRequest{Amount: int32(min(max(*amount, 0), 1<<31-1))} //nolint:gosec // clamped; the API validates
+	body := giftclient.CreateGiftRequest{Amount: int32(min(max(*amount, 0), 1<<31-1))} // clamped; the API validates the range
 	if *message != "" {
 		body.Message = message
 	}
@@ -139,7 +139,7 @@ func waitFinal(ctx context.Context, d *deps, id uuid.UUID, timeout time.Duration
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	last := "no answer yet"
+	var last string
 	for {
 		resp, err := d.api.GetGiftWithResponse(ctx, id)
 		switch {

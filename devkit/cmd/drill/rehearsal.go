@@ -131,7 +131,7 @@ func (r *rehearsal) close(pass bool) {
 		r.deps.Stop()
 	}
 	if pass {
-		_ = os.RemoveAll(r.dir)
+		_ = os.RemoveAll(r.dir) //nolint:gosec // the drill's own temporary directory under .local
 	}
 }
 

@@ -192,7 +192,7 @@ func dbDown(ctx context.Context, r *rehearsal) error {
 	for _, s := range append(r.workers, r.api) {
 		select {
 		case <-s.Done():
-			return fmt.Errorf("%s exited during the drill: %v", s.Name, s.Err())
+			return fmt.Errorf("%s exited during the drill: %w", s.Name, s.Err())
 		default:
 		}
 	}
