@@ -2,7 +2,8 @@
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
 // JSON logs on stdout. It builds api, worker and giftctl into .local/bin first (giftctl for the
-// operator: `.local/bin/giftctl status`). Ctrl-C or SIGTERM stops everything it started and exits 0.
+// operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or SIGTERM stops
+// everything it started and exits 0.
 //
 // The services run in a process group of their own, so the terminal's Ctrl-C (SIGINT to the whole
 // foreground group) reaches devstack alone, which then stops them in order with SIGTERM. Were they
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -103,23 +105,28 @@ func writeGiftctlEnv(path string, env []string, apiPort int) error {
 	return nil
 }
 
-// runServices runs each command until ctx is done or one of them exits, then stops the others
-// with SIGTERM and waits for them (they drain within their own shutdown budgets).
+// runServices runs each command until ctx is done or one of them exits, then sends SIGTERM to
+// the others and waits for them (they drain within their own shutdown budgets).
 func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]string) error {
-	var procs []*devstack.Service
+	var procs []*exec.Cmd
 	exited := make(chan error, len(cmds))
+	var wg sync.WaitGroup
 	for _, argv := range cmds {
-		p, err := devstack.StartService(filepath.Base(argv[0]), env, os.Stdout, argv...)
-		if err != nil {
-			stopAll(procs)
-			return err
+		c := exec.Command(argv[0], argv[1:]...)
+		c.Env, c.Stdout, c.Stderr = env, os.Stdout, os.Stderr
+		// A group of its own: see the package comment. Pdeathsig still stops it if devstack dies.
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+		if err := c.Start(); err != nil {
+			terminate(procs)
+			return fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
 		}
-		procs = append(procs, p)
+		procs = append(procs, c)
+		wg.Add(1)
 		go func() {
-			<-p.Done()
-			err := p.Err()
+			defer wg.Done()
+			err := c.Wait()
 			if err != nil {
-				err = fmt.Errorf("%s exited: %w", p.Name, err)
+				err = fmt.Errorf("%s exited: %w", filepath.Base(argv[0]), err)
 			}
 			exited <- err
 		}()
@@ -135,15 +142,22 @@ func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]
 			firstErr = errors.New("a service exited unexpectedly")
 		}
 	}
-	stopAll(procs)
+	terminate(procs)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		for _, p := range procs {
+			_ = p.Process.Kill()
+		}
+		<-done
+	}
 	return firstErr
 }
 
-// stopAll stops the services at once, each with SIGTERM and up to a minute to drain.
-func stopAll(procs []*devstack.Service) {
-	var wg sync.WaitGroup
+func terminate(procs []*exec.Cmd) {
 	for _, p := range procs {
-		wg.Go(func() { _ = p.Stop(time.Minute) })
+		_ = p.Process.Signal(syscall.SIGTERM) // an already exited one just reports an error
 	}
-	wg.Wait()
 }
