@@ -13,7 +13,6 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
 // MaxReceiveCount is production's redrive setting (modules/sqs): five attempts, then the DLQ.
@@ -37,6 +36,13 @@ func Build(ctx context.Context, root, binDir string) (Binaries, error) {
 	return b, nil
 }
 
+// Queue is the queue settings of shared/wiring.Queue (AWS_REGION, SQS_ENDPOINT, SQS_QUEUE_URL,
+// SQS_QUEUE_NAME, SQS_DLQ_NAME). Its own type: shared/wiring imports the secrets adapter, whose
+// tests import this package.
+type Queue struct {
+	Region, Endpoint, URL, Name, DLQName string
+}
+
 // DepsOptions say which dependencies to start for a local system.
 type DepsOptions struct {
 	// StateDir receives the PostgreSQL and emulator logs.
@@ -46,7 +52,7 @@ type DepsOptions struct {
 	PGPort      int
 	// Queue names the queue pair; with Queue.Endpoint or Queue.URL set no emulator is started,
 	// else one is on SQSPort (0: a free port).
-	Queue   wiring.Queue
+	Queue   Queue
 	SQSPort int
 	// API is the api binary, which applies the migrations; MigrateOutput receives its log (nil:
 	// stdout).

@@ -75,7 +75,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	deps, err := devstack.StartDeps(ctx, devstack.DepsOptions{StateDir: state, DatabaseURL: databaseURL, PGPort: pgPort,
-		Queue: queue, SQSPort: sqsPort, API: bin.API, Log: log})
+		Queue: devstack.Queue(queue), SQSPort: sqsPort, API: bin.API, Log: log})
 	defer deps.Stop()
 	if err != nil {
 		return err

@@ -65,7 +65,7 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 		return r, err
 	}
 	quiet := logging.New(io.Discard, "drill", slog.LevelInfo)
-	queue := wiring.Queue{Region: wiring.DefaultRegion, Name: wiring.DefaultQueueName, DLQName: wiring.DefaultDLQName}
+	queue := devstack.Queue{Region: wiring.DefaultRegion, Name: wiring.DefaultQueueName, DLQName: wiring.DefaultDLQName}
 	r.deps, err = devstack.StartDeps(ctx, devstack.DepsOptions{StateDir: dir, Queue: queue, API: r.bin.API, MigrateOutput: io.Discard, Log: quiet})
 	if err != nil {
 		return r, err
