@@ -234,3 +234,43 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// The gift commands go through the API like any client: create, send (the key replays), get, and
+// the API's refusals come back as exit 1 with its envelope.
+func TestGiftCommands(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	r := s.run(t, "", "gift", "create", "--amount", "700", "--message", "hello")
+	var created struct {
+		GiftID uuid.UUID `json:"gift_id"`
+		Status string    `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &created); r.code != 0 || err != nil || created.Status != "CREATED" {
+		t.Fatalf("gift create: %+v (%v)", r, err)
+	}
+	id := created.GiftID.String()
+	if r := s.run(t, "", "gift", "send", id, "--key", "k-1"); r.code != 0 || !strings.Contains(r.stdout, `"status":"QUEUED"`) {
+		t.Fatalf("gift send: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "send", id, "--key", "k-1"); r.code != 0 || !strings.Contains(r.stdout, `"request_id":"k-1"`) {
+		t.Fatalf("gift send replay: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "send", id, "--key", "k-2"); r.code != 1 || !strings.Contains(r.stdout, "CONFLICT") || !strings.Contains(r.stderr, "409") {
+		t.Fatalf("gift send with another key: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "get", id); r.code != 0 || !strings.Contains(r.stdout, `"message":"hello"`) || !strings.Contains(r.stdout, `"status":"QUEUED"`) {
+		t.Fatalf("gift get: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "get", uuid.NewString()); r.code != 1 || !strings.Contains(r.stdout, "NOT_FOUND") {
+		t.Fatalf("gift get of an unknown gift: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "create", "--amount", "0"); r.code != 1 || !strings.Contains(r.stdout, "VALIDATION_ERROR") {
+		t.Fatalf("gift create with amount 0: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "wait", id, "--timeout", "300ms"); r.code != 1 || !strings.Contains(r.stderr, "not SENT or FAILED within") {
+		t.Fatalf("gift wait on a gift nobody sends: %+v", r)
+	}
+	if r := s.run(t, "", "gift", "send", "not-a-uuid"); r.code != 2 {
+		t.Fatalf("gift send with a bad id: %+v", r)
+	}
+}
