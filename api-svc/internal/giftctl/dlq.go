@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
@@ -67,15 +68,15 @@ func inspect(ctx context.Context, d *deps, msgs []sqs.Received) ([]DLQEntry, err
 			at := m.SentAt.UTC()
 			e.SentAt = &at
 		}
-		entries[i] = e
-		msg, err := queue.Parse([]byte(m.Body))
-		if err != nil {
-			entries[i].GiftStatus = "not a send request"
-			continue
+		msg, perr := queue.Parse([]byte(m.Body))
+		var del postgres.Delivery
+		if perr == nil {
+			e.GiftID, e.RequestID, e.Retry = &msg.GiftID, msg.RequestID, msg.Retry
+			del, err = d.store.Delivery(ctx, msg.GiftID)
 		}
-		e.GiftID, e.RequestID, e.Retry = &msg.GiftID, msg.RequestID, msg.Retry
-		del, err := d.store.Delivery(ctx, msg.GiftID)
 		switch {
+		case perr != nil:
+			e.GiftStatus = "not a send request"
 		case errors.Is(err, gift.ErrNotFound):
 			e.GiftStatus = "no such gift"
 		case err != nil:
