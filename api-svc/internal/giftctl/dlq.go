@@ -243,7 +243,16 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 	if away > 0 {
 		fmt.Fprintf(c.Stdout, "%d message(s) were in someone else's hands and were not looked at: run it again later\n", away)
 	}
-	defer func() { c.release(ctx, dlq, msgs) }() // what was moved or dropped is gone already
+	gone := map[string]bool{} // moved back or dropped: nothing left to release
+	defer func() {
+		var keep []sqs.Received
+		for _, m := range msgs {
+			if !gone[m.ID] {
+				keep = append(keep, m)
+			}
+		}
+		c.release(ctx, dlq, keep)
+	}()
 	entries, err := inspect(ctx, d, msgs)
 	if err != nil {
 		return c.fail(ExitUsage, "dlq redrive: %v", err)
@@ -260,6 +269,8 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 			if !*dryRun {
 				if err := moveBack(ctx, main, dlq, e.received); err != nil {
 					code = c.fail(ExitRefused, "move back %s: %v", e.GiftID, err)
+				} else {
+					gone[e.MessageID] = true
 				}
 			}
 		case ActionDrop:
@@ -267,6 +278,8 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 			if !*dryRun {
 				if err := dlq.Delete(ctx, e.received.ReceiptHandle); err != nil {
 					code = c.fail(ExitRefused, "drop %s: %v", e.GiftID, err)
+				} else {
+					gone[e.MessageID] = true
 				}
 			}
 		case ActionRetry:
