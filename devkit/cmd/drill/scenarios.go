@@ -54,8 +54,8 @@ func workerDown(ctx context.Context, r *rehearsal) error {
 	}
 	r.say("SEES     the monitor \"SQS backlog\" watches this: %d visible, none in flight, oldest QUEUED %.0fs and growing", len(ids), age)
 	r.giftctl(ctx, append([]string{"status"}, stuck...)...)
-	r.step("start the worker again", "Worker stopped, step 3: roll back, or restore running = desired "+
-		"(aws ecs update-service --cluster $CLUSTER --service $WORKER --desired-count N)")
+	r.step("start the worker again", "Worker stopped, step 3: roll back the deploy that stopped it, or raise the worker's "+
+		"task floor (aws application-autoscaling register-scalable-target ... --min-capacity N)")
 	if _, err := r.startWorker("worker-restarted"); err != nil {
 		return err
 	}
@@ -100,8 +100,8 @@ func backlog(ctx context.Context, r *rehearsal) error {
 	r.say("SEES     the monitor \"SQS backlog\" watches this: %d visible, %d in flight, oldest QUEUED %.0fs", intOf(s.QueueVisible),
 		intOf(s.QueueInFlight), *s.QueuedOldestAgeSeconds)
 	r.giftctl(ctx, append([]string{"status"}, stuck...)...)
-	r.step("start a second worker with WORKER_CONCURRENCY=20", "Queue backlog, step 4: temporary: raise the worker's desired count "+
-		"(aws ecs update-service --cluster $CLUSTER --service $WORKER --desired-count 3); permanent: WORKER_CONCURRENCY or a scaling policy")
+	r.step("start a second worker with WORKER_CONCURRENCY=20", "Queue backlog, step 4: temporary: raise the worker's task floor "+
+		"(Worker stopped, step 3: aws application-autoscaling register-scalable-target ... --min-capacity N); permanent: WORKER_CONCURRENCY or the scaling target")
 	started := time.Now()
 	if _, err := r.startWorker("worker-extra", "WORKER_CONCURRENCY=20", "WORKER_SEND_LATENCY=200ms"); err != nil {
 		return err
