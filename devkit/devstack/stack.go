@@ -68,8 +68,10 @@ type Deps struct {
 	Postgres *Postgres    // nil when DatabaseURL was given
 	Emulator *SQSEmulator // nil when an endpoint was given
 	URLs     sqs.QueuePairURLs
-	Env      []string // the process environment plus the services' connection settings
-	closers  []func()
+	// SQSEndpoint is the SQS endpoint the services use (the emulator's, or the one given).
+	SQSEndpoint string
+	Env         []string // the process environment plus the services' connection settings
+	closers     []func()
 }
 
 // StartDeps starts the dependencies, creates the queue pair with production's redrive settings and
@@ -107,6 +109,7 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 		queue.Endpoint = emu.Endpoint
 		opts.Log.Info("sqs emulator started", logging.KeyStatus, "ready", "endpoint", emu.Endpoint)
 	}
+	d.SQSEndpoint = queue.Endpoint
 	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: queue.Region, Endpoint: queue.Endpoint})
 	if err != nil {
 		return d, err

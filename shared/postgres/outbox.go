@@ -1,102 +1,131 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
-// OutboxMessage is a queue message accepted by the API and not yet confirmed by SQS.
-type OutboxMessage struct {
-	ID        int64
-	Body      string
-	CreatedAt time.Time
-	Attempts  int
-}
+// The outbox relay's side of the store. No call holds a transaction open beyond its own statement:
+// rows are leased (claim_token, available_at) rather than locked while SQS is called, so a slow or
+// failing SQS never meets a database deadline (migration 0002, docs/architecture.md).
 
-// DeleteOutbox removes a message SQS has accepted.
-func (s *Store) DeleteOutbox(ctx context.Context, id int64) error {
+// ClaimOutbox leases up to limit due messages (available_at <= now(), oldest due first) to a new
+// claim token for lease: one statement, whose FOR UPDATE SKIP LOCKED lets several relays claim at
+// once without taking the same row. Until the lease ends no other relay claims them. It returns
+// the token and the messages in the order they fell due; no messages and a zero token when nothing is due.
+func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (uuid.UUID, []gift.OutboxMessage, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `DELETE FROM outbox_messages WHERE id = $1`, id)
-	return classify(fmt.Sprintf("delete outbox message %d", id), err)
-}
-
-// PublishResult says, for each claimed message, whether SQS accepted it; Failed holds the error of
-// each message that was not accepted.
-type PublishResult struct {
-	Published []int64
-	Failed    map[int64]error
-}
-
-// RelayOutbox claims up to limit messages that are due (oldest first) with FOR UPDATE SKIP LOCKED,
-// so several API tasks can relay at once without sending the same row twice, hands them to
-// publish, then deletes what was published and records an attempt on the rest, all in one
-// transaction. It returns how many it claimed and how many were published. The transaction (and
-// its row locks) lasts as long as publish; publish must honour ctx.
-func (s *Store) RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []OutboxMessage) PublishResult) (claimed, published int, err error) {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT id, body, created_at, attempts FROM outbox_messages
+	token, err := uuid.NewRandom()
+	if err != nil {
+		return uuid.Nil, nil, fmt.Errorf("claim outbox messages: new token: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH due AS (
+			SELECT id, available_at FROM outbox_messages
 			WHERE available_at <= now()
-			ORDER BY id LIMIT $1
-			FOR UPDATE SKIP LOCKED`, limit)
-		if err != nil {
-			return fmt.Errorf("claim outbox messages: %w", err)
-		}
-		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) {
-			var m OutboxMessage
-			return m, r.Scan(&m.ID, &m.Body, &m.CreatedAt, &m.Attempts)
-		})
-		if err != nil {
-			return fmt.Errorf("read outbox messages: %w", err)
-		}
-		claimed = len(msgs)
-		if claimed == 0 {
-			return nil
-		}
-		res := publish(ctx, msgs)
-		if len(res.Published) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM outbox_messages WHERE id = ANY($1)`, res.Published); err != nil {
-				return fmt.Errorf("delete published outbox messages: %w", err)
-			}
-		}
-		for id, perr := range res.Failed {
-			if _, err := tx.Exec(ctx, `UPDATE outbox_messages SET attempts = attempts + 1, last_error = $2 WHERE id = $1`,
-				id, perr.Error()); err != nil {
-				return fmt.Errorf("record failed outbox attempt: %w", err)
-			}
-		}
-		published = len(res.Published)
-		return nil
+			ORDER BY available_at
+			LIMIT $1
+			FOR UPDATE SKIP LOCKED)
+		UPDATE outbox_messages o SET claim_token = $2, available_at = now() + $3::interval
+		FROM due WHERE o.id = due.id
+		RETURNING o.id, o.body, o.created_at, o.attempts, due.available_at`, limit, token, lease)
+	if err != nil {
+		return uuid.Nil, nil, classify("claim outbox messages", err)
+	}
+	type due struct {
+		msg gift.OutboxMessage
+		at  time.Time
+	}
+	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
+		var d due
+		return d, r.Scan(&d.msg.ID, &d.msg.Body, &d.msg.CreatedAt, &d.msg.Attempts, &d.at)
 	})
 	if err != nil {
-		return 0, 0, classify("relay outbox", err)
+		return uuid.Nil, nil, classify("claim outbox messages", err)
 	}
-	return claimed, published, nil
+	if len(claimed) == 0 {
+		return uuid.Nil, nil, nil
+	}
+	// In the order they fell due (RETURNING has none), so the relay tries first what has waited
+	// longest, and a message that just failed goes after those it has not tried yet.
+	slices.SortFunc(claimed, func(a, b due) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.msg.ID, b.msg.ID)) })
+	msgs := make([]gift.OutboxMessage, len(claimed))
+	for i, d := range claimed {
+		msgs[i] = d.msg
+	}
+	return token, msgs, nil
 }
 
-// OutboxBacklog is how far SQS is behind the API: sends accepted and not yet on the queue.
-type OutboxBacklog struct {
-	Pending   int64
-	OldestAge time.Duration // zero when Pending is zero
+// DeleteOutbox removes messages SQS has accepted, whoever holds them: once on the queue a
+// message is done, and a relay that claimed it meanwhile finds nothing left to delete.
+func (s *Store) DeleteOutbox(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `DELETE FROM outbox_messages WHERE id = ANY($1)`, ids)
+	return classify(fmt.Sprintf("delete %d outbox messages", len(ids)), err)
+}
+
+// RetryOutbox ends the claim token's lease on messages SQS did not accept: each records one more
+// attempt and its error and becomes due again after its own delay. Messages another claim holds
+// by now (the lease ran out) are left alone.
+func (s *Store) RetryOutbox(ctx context.Context, token uuid.UUID, retries []gift.OutboxRetry) error {
+	if len(retries) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(retries))
+	delays := make([]int64, len(retries))
+	errs := make([]string, len(retries))
+	for i, r := range retries {
+		ids[i], delays[i], errs[i] = r.ID, r.Delay.Milliseconds(), r.Err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `
+		UPDATE outbox_messages o
+		SET attempts = o.attempts + 1, last_error = r.err, claim_token = NULL,
+		    available_at = now() + r.delay_ms * interval '1 millisecond'
+		FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS r(id, delay_ms, err)
+		WHERE o.id = r.id AND o.claim_token = $1`, token, ids, delays, errs)
+	return classify(fmt.Sprintf("record %d failed outbox attempts", len(retries)), err)
+}
+
+// ReleaseOutbox ends the claim token's lease on messages the relay did not try (shutdown, or the
+// lease was running out): they are due again at once, with no attempt recorded.
+func (s *Store) ReleaseOutbox(ctx context.Context, token uuid.UUID, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `
+		UPDATE outbox_messages SET claim_token = NULL, available_at = now()
+		WHERE id = ANY($2) AND claim_token = $1`, token, ids)
+	return classify(fmt.Sprintf("release %d outbox messages", len(ids)), err)
 }
 
 // OutboxBacklog reads the size and age of the outbox, for metrics and ops tools.
-func (s *Store) OutboxBacklog(ctx context.Context) (OutboxBacklog, error) {
+func (s *Store) OutboxBacklog(ctx context.Context) (gift.OutboxBacklog, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var b OutboxBacklog
+	var b gift.OutboxBacklog
 	var ageSeconds float64
 	err := s.pool.QueryRow(ctx, `
 		SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
 		FROM outbox_messages`).Scan(&b.Pending, &ageSeconds)
 	if err != nil {
-		return OutboxBacklog{}, classify("read outbox backlog", err)
+		return gift.OutboxBacklog{}, classify("read outbox backlog", err)
 	}
 	b.OldestAge = time.Duration(ageSeconds * float64(time.Second))
 	return b, nil

@@ -2,11 +2,15 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 )
@@ -22,15 +26,24 @@ func queueGifts(t *testing.T, s *postgres.Store, n int) {
 	}
 }
 
-func publishAll(_ context.Context, msgs []postgres.OutboxMessage) postgres.PublishResult {
-	var r postgres.PublishResult
-	for _, m := range msgs {
-		r.Published = append(r.Published, m.ID)
+func ids(msgs []gift.OutboxMessage) []int64 {
+	out := make([]int64, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
 	}
-	return r
+	return out
 }
 
-func TestRelayPublishesAndDeletes(t *testing.T) {
+func claim(t *testing.T, s *postgres.Store, limit int, lease time.Duration) (uuid.UUID, []gift.OutboxMessage) {
+	t.Helper()
+	token, msgs, err := s.ClaimOutbox(context.Background(), limit, lease)
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	return token, msgs
+}
+
+func TestClaimLeasesDueMessagesToOneClaimAtATime(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	queueGifts(t, s, 25)
@@ -39,100 +52,195 @@ func TestRelayPublishesAndDeletes(t *testing.T) {
 	if err != nil || b.Pending != 25 || b.OldestAge <= 0 {
 		t.Fatalf("backlog before relay: %+v %v", b, err)
 	}
-	claimed, published, err := s.RelayOutbox(ctx, 10, publishAll)
-	if err != nil || claimed != 10 || published != 10 {
-		t.Fatalf("relay: claimed=%d published=%d err=%v", claimed, published, err)
-	}
-	for {
-		c, _, err := s.RelayOutbox(ctx, 10, publishAll)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c == 0 {
+	seen := map[int64]bool{}
+	var sizes []int
+	for range 10 {
+		token, msgs := claim(t, s, 10, time.Hour)
+		if len(msgs) == 0 {
+			if token != uuid.Nil {
+				t.Fatalf("an empty claim has token %s", token)
+			}
 			break
 		}
+		sizes = append(sizes, len(msgs))
+		for i, m := range msgs {
+			if seen[m.ID] {
+				t.Fatalf("message %d claimed twice while leased", m.ID)
+			}
+			seen[m.ID] = true
+			if m.Body != `{"m":1}` || m.Attempts != 0 || m.CreatedAt.IsZero() || (i > 0 && m.ID < msgs[i-1].ID) {
+				t.Fatalf("claimed message %d of %d: %+v", i, len(msgs), m)
+			}
+		}
 	}
-	if b, _ := s.OutboxBacklog(ctx); b.Pending != 0 || b.OldestAge != 0 {
-		t.Fatalf("backlog after relay: %+v", b)
+	if fmt.Sprint(sizes) != "[10 10 5]" {
+		t.Fatalf("claims of %v messages, want [10 10 5]", sizes)
+	}
+	// Leased is not deleted: the backlog still counts them until SQS has accepted them.
+	if b, _ := s.OutboxBacklog(ctx); b.Pending != 25 {
+		t.Fatalf("backlog while leased: %+v", b)
 	}
 }
 
-func TestRelayRecordsFailuresAndKeepsTheMessage(t *testing.T) {
+// The point of the lease: once ClaimOutbox returns, no transaction and no row lock is left
+// behind, so SQS can take as long as it likes without meeting a database deadline.
+func TestClaimHoldsNoLockAfterItReturns(t *testing.T) {
 	ctx := context.Background()
 	pool, s := env.NewStore(t)
 	queueGifts(t, s, 3)
-	failAll := func(_ context.Context, msgs []postgres.OutboxMessage) postgres.PublishResult {
-		r := postgres.PublishResult{Failed: map[int64]error{}}
-		for _, m := range msgs {
-			r.Failed[m.ID] = errors.New("sqs unreachable")
-		}
-		return r
+	_, msgs := claim(t, s, 10, time.Hour)
+	if len(msgs) != 3 {
+		t.Fatalf("claimed %d", len(msgs))
 	}
-	if c, p, err := s.RelayOutbox(ctx, 10, failAll); err != nil || c != 3 || p != 0 {
-		t.Fatalf("relay: %d %d %v", c, p, err)
-	}
-	var attempts int
-	var lastErr string
-	if err := pool.QueryRow(ctx, `SELECT min(attempts), min(last_error) FROM outbox_messages`).Scan(&attempts, &lastErr); err != nil {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if attempts != 1 || lastErr != "sqs unreachable" {
-		t.Fatalf("attempts=%d last_error=%q", attempts, lastErr)
-	}
-	if b, _ := s.OutboxBacklog(ctx); b.Pending != 3 {
-		t.Fatalf("failed messages left the outbox: %+v", b)
+	defer func() { _ = tx.Rollback(ctx) }()
+	var n int
+	if err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM (SELECT id FROM outbox_messages WHERE id = ANY($1) FOR UPDATE NOWAIT) locked`,
+		ids(msgs)).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("lock the claimed rows from another transaction: %d %v", n, err)
 	}
 }
 
-func TestRelayLeavesMessagesAloneUntilAvailable(t *testing.T) {
+func TestDeleteRemovesAcceptedMessages(t *testing.T) {
+	ctx := context.Background()
+	_, s := env.NewStore(t)
+	queueGifts(t, s, 4)
+	_, msgs := claim(t, s, 10, time.Hour)
+	if err := s.DeleteOutbox(ctx, ids(msgs)[:3]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteOutbox(ctx); err != nil {
+		t.Fatalf("delete nothing: %v", err)
+	}
+	if b, _ := s.OutboxBacklog(ctx); b.Pending != 1 {
+		t.Fatalf("backlog after deleting 3 of 4: %+v", b)
+	}
+}
+
+// A message SQS refuses waits its own delay and records the attempt; the others go first.
+func TestRetryBacksOffTheFailedMessageOnly(t *testing.T) {
+	ctx := context.Background()
+	pool, s := env.NewStore(t)
+	queueGifts(t, s, 3)
+	token, msgs := claim(t, s, 10, time.Hour)
+	poison := msgs[0]
+	if err := s.RetryOutbox(ctx, token, []gift.OutboxRetry{{ID: poison.ID, Delay: time.Hour, Err: "InvalidMessageContents"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseOutbox(ctx, token, ids(msgs[1:])); err != nil {
+		t.Fatal(err)
+	}
+	_, again := claim(t, s, 10, time.Hour)
+	if len(again) != 2 || again[0].ID == poison.ID || again[1].ID == poison.ID {
+		t.Fatalf("claim after one failure: %v, want the two others (not %d)", ids(again), poison.ID)
+	}
+	if again[0].Attempts != 0 || again[1].Attempts != 0 {
+		t.Fatalf("released messages recorded an attempt: %+v", again)
+	}
+	var attempts int
+	var lastErr string
+	var waits time.Duration
+	if err := pool.QueryRow(ctx, `SELECT attempts, last_error, available_at - now() FROM outbox_messages WHERE id = $1`, poison.ID).
+		Scan(&attempts, &lastErr, &waits); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 || lastErr != "InvalidMessageContents" || waits < 59*time.Minute {
+		t.Fatalf("failed message: attempts=%d last_error=%q due in %s", attempts, lastErr, waits)
+	}
+}
+
+// A relay that stops (crash, hang) holds its messages only until its lease ends; its late
+// updates then touch nothing another relay has claimed since.
+func TestAnExpiredLeaseHandsTheMessagesToTheNextClaim(t *testing.T) {
+	ctx := context.Background()
+	pool, s := env.NewStore(t)
+	queueGifts(t, s, 2)
+	first, msgs := claim(t, s, 10, 200*time.Millisecond)
+	var second uuid.UUID
+	var again []gift.OutboxMessage
+	testenv.Eventually(t, 10*time.Second, "the messages to be claimable after the lease", func() (bool, string) {
+		second, again = claim(t, s, 10, time.Hour)
+		return len(again) == 2, fmt.Sprintf("claimed %d", len(again))
+	})
+	if second == first {
+		t.Fatal("the second claim reused the first token")
+	}
+	// The first relay wakes up late: its retry and release must not undo the second claim.
+	if err := s.RetryOutbox(ctx, first, []gift.OutboxRetry{{ID: msgs[0].ID, Delay: 0, Err: "late"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseOutbox(ctx, first, ids(msgs)); err != nil {
+		t.Fatal(err)
+	}
+	assertHeldBy(t, pool, second, 2)
+	if _, more := claim(t, s, 10, time.Hour); len(more) != 0 {
+		t.Fatalf("messages of a live claim were claimed again: %v", ids(more))
+	}
+}
+
+func assertHeldBy(t *testing.T, pool *pgxpool.Pool, token uuid.UUID, want int) {
+	t.Helper()
+	var n, attempts int
+	if err := pool.QueryRow(context.Background(), `
+		SELECT count(*), coalesce(sum(attempts), 0) FROM outbox_messages WHERE claim_token = $1 AND available_at > now()`,
+		token).Scan(&n, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if n != want || attempts != 0 {
+		t.Fatalf("%d messages held by the live claim with %d attempts, want %d with 0", n, attempts, want)
+	}
+}
+
+func TestClaimLeavesMessagesAloneUntilAvailable(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	g := newGift(t, s, nil)
 	if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{}`), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if c, _, err := s.RelayOutbox(ctx, 10, publishAll); err != nil || c != 0 {
-		t.Fatalf("relay claimed %d messages still reserved for the fast path (err %v)", c, err)
+	if _, msgs := claim(t, s, 10, time.Hour); len(msgs) != 0 {
+		t.Fatalf("claimed %d messages still reserved for the fast path", len(msgs))
 	}
 }
 
-func TestConcurrentRelaysNeverClaimTheSameMessage(t *testing.T) {
+func TestConcurrentClaimsNeverTakeTheSameMessage(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	queueGifts(t, s, 40)
 
 	var mu sync.Mutex
 	seen := map[int64]int{}
-	record := func(ctx context.Context, msgs []postgres.OutboxMessage) postgres.PublishResult {
-		mu.Lock()
-		for _, m := range msgs {
-			seen[m.ID]++
-		}
-		mu.Unlock()
-		return publishAll(ctx, msgs)
-	}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for {
-				c, _, err := s.RelayOutbox(ctx, 5, record)
+			for range 20 { // 8 claims of 5 empty the outbox; more means messages came back
+				_, msgs, err := s.ClaimOutbox(ctx, 5, time.Hour)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if c == 0 {
+				if len(msgs) == 0 {
 					return
 				}
+				mu.Lock()
+				for _, m := range msgs {
+					seen[m.ID]++
+				}
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	if len(seen) != 40 {
-		t.Fatalf("published %d distinct messages, want 40", len(seen))
+		t.Fatalf("claimed %d distinct messages, want 40", len(seen))
 	}
 	for id, n := range seen {
 		if n != 1 {
-			t.Fatalf("message %d published %d times", id, n)
+			t.Fatalf("message %d claimed %d times", id, n)
 		}
 	}
 }

@@ -55,10 +55,13 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	// their immediate publishes are done.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	dispatcher := outbox.NewDispatcher(bgCtx, publisher, store, log, cfg.Outbox.MaxInFlight, cfg.Outbox.PublishTimeout)
+	dispatcher := outbox.NewDispatcher(bgCtx, publisher, store, log, outbox.DispatcherConfig{
+		MaxInFlight: cfg.Outbox.MaxInFlight, PublishTimeout: cfg.Outbox.PublishTimeout, DeleteTimeout: cfg.Database.QueryTimeout,
+	})
 	relay := outbox.NewRelay(store, publisher, metrics, log, outbox.RelayConfig{
-		Interval: cfg.Outbox.PollInterval, BatchSize: cfg.Outbox.BatchSize, MaxBackoff: cfg.Outbox.MaxBackoff,
-		PublishTimeout: cfg.Outbox.PublishTimeout, ReportInterval: 10 * time.Second, StaleAfter: cfg.Outbox.StaleAfter,
+		Interval: cfg.Outbox.PollInterval, BatchSize: cfg.Outbox.BatchSize, Lease: cfg.Outbox.ClaimLease,
+		MaxBackoff: cfg.Outbox.MaxBackoff, PublishTimeout: cfg.Outbox.PublishTimeout, StoreTimeout: cfg.Database.QueryTimeout,
+		ReportInterval: 10 * time.Second, StaleAfter: cfg.Outbox.StaleAfter,
 	})
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); relay.Run(bgCtx) }()

@@ -35,6 +35,7 @@ type Outbox struct {
 	RelayDelay     time.Duration // OUTBOX_RELAY_DELAY: the immediate publish's head start
 	PollInterval   time.Duration // OUTBOX_POLL_INTERVAL
 	BatchSize      int           // OUTBOX_BATCH_SIZE
+	ClaimLease     time.Duration // OUTBOX_CLAIM_LEASE
 	MaxBackoff     time.Duration // OUTBOX_MAX_BACKOFF
 	PublishTimeout time.Duration // OUTBOX_PUBLISH_TIMEOUT
 	StaleAfter     time.Duration // OUTBOX_STALE_AFTER
@@ -53,6 +54,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			RelayDelay:     r.Duration("OUTBOX_RELAY_DELAY", 5*time.Second, 0),
 			PollInterval:   r.Duration("OUTBOX_POLL_INTERVAL", time.Second, 10*time.Millisecond),
 			BatchSize:      r.Int("OUTBOX_BATCH_SIZE", 100, 1, 1000),
+			ClaimLease:     r.Duration("OUTBOX_CLAIM_LEASE", 30*time.Second, time.Second),
 			MaxBackoff:     r.Duration("OUTBOX_MAX_BACKOFF", 30*time.Second, 10*time.Millisecond),
 			PublishTimeout: r.Duration("OUTBOX_PUBLISH_TIMEOUT", 3*time.Second, 10*time.Millisecond),
 			StaleAfter:     r.Duration("OUTBOX_STALE_AFTER", 5*time.Minute, time.Second),
@@ -73,8 +75,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		c.MetricTags = append(c.MetricTags, "version:"+v)
 	}
 	c.Log = wiring.Logger(r, "api")
-	r.Check(c.Outbox.PublishTimeout >= c.Database.QueryTimeout,
-		"OUTBOX_PUBLISH_TIMEOUT (%s) must be shorter than DB_QUERY_TIMEOUT (%s): the relay publishes inside a transaction bounded by it",
-		c.Outbox.PublishTimeout, c.Database.QueryTimeout)
+	r.Check(c.Outbox.ClaimLease <= c.Outbox.PublishTimeout+c.Database.QueryTimeout,
+		"OUTBOX_CLAIM_LEASE (%s) must be longer than OUTBOX_PUBLISH_TIMEOUT + DB_QUERY_TIMEOUT (%s): the relay starts a chunk only when its publish and its delete fit in the lease",
+		c.Outbox.ClaimLease, c.Outbox.PublishTimeout+c.Database.QueryTimeout)
 	return c, r.Err()
 }

@@ -19,33 +19,42 @@ type Publisher interface {
 	Publish(ctx context.Context, body string) error
 }
 
-// Deleter removes a published message from the outbox (postgres.Store).
+// Deleter removes published messages from the outbox (postgres.Store).
 type Deleter interface {
-	DeleteOutbox(ctx context.Context, id int64) error
+	DeleteOutbox(ctx context.Context, ids ...int64) error
+}
+
+// DispatcherConfig tunes the dispatcher.
+type DispatcherConfig struct {
+	MaxInFlight    int           // publishes at once; beyond, the relay delivers (OUTBOX_MAX_IN_FLIGHT)
+	PublishTimeout time.Duration // bound of the SQS call (OUTBOX_PUBLISH_TIMEOUT)
+	DeleteTimeout  time.Duration // bound of the outbox delete that follows it (DB_QUERY_TIMEOUT)
 }
 
 // Dispatcher publishes freshly committed outbox messages in the background, so the client's 202
-// does not wait for SQS. It runs at most limit publishes at once; beyond that, and whenever a
-// publish fails, the message simply stays in the outbox for the Relay.
+// does not wait for SQS. It runs at most MaxInFlight publishes at once; beyond that, and whenever
+// a publish fails, the message simply stays in the outbox for the Relay, which leaves it alone for
+// the head start (OUTBOX_RELAY_DELAY) the dispatcher has.
 type Dispatcher struct {
 	publisher Publisher
 	store     Deleter
 	log       *slog.Logger
-	timeout   time.Duration
+	cfg       DispatcherConfig
 	slots     chan struct{}
 	wg        sync.WaitGroup
 	ctx       context.Context
 }
 
 // NewDispatcher returns a dispatcher; ctx bounds its background work (cancel it on shutdown after
-// Wait), timeout bounds each publish.
-func NewDispatcher(ctx context.Context, publisher Publisher, store Deleter, log *slog.Logger, limit int, timeout time.Duration) *Dispatcher {
-	return &Dispatcher{publisher: publisher, store: store, log: log, timeout: timeout,
-		slots: make(chan struct{}, limit), ctx: ctx}
+// Wait).
+func NewDispatcher(ctx context.Context, publisher Publisher, store Deleter, log *slog.Logger, cfg DispatcherConfig) *Dispatcher {
+	return &Dispatcher{publisher: publisher, store: store, log: log, cfg: cfg,
+		slots: make(chan struct{}, cfg.MaxInFlight), ctx: ctx}
 }
 
 // Dispatch publishes the message of outbox row id in the background and deletes the row once SQS
-// has accepted it.
+// has accepted it. The publish and the delete have a deadline each: a slow SQS call does not eat
+// into the delete's time (a published message left in the outbox is published again).
 func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID string) {
 	select {
 	case d.slots <- struct{}{}:
@@ -57,15 +66,19 @@ func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID
 	d.wg.Add(1)
 	go func() {
 		defer func() { <-d.slots; d.wg.Done() }()
-		ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
-		defer cancel()
-		if err := d.publisher.Publish(ctx, body); err != nil {
+		pctx, cancel := context.WithTimeout(d.ctx, d.cfg.PublishTimeout)
+		err := d.publisher.Publish(pctx, body)
+		cancel()
+		if err != nil {
 			d.log.Warn("immediate publish failed; the relay will retry", logging.KeyStatus, "deferred",
 				logging.KeyGiftID, giftID, logging.KeyRequestID, requestID,
 				logging.KeyErrorCode, "OUTBOX_PUBLISH_FAILED", logging.Err(err))
 			return
 		}
-		if err := d.store.DeleteOutbox(ctx, id); err != nil {
+		dctx, cancel := context.WithTimeout(d.ctx, d.cfg.DeleteTimeout)
+		err = d.store.DeleteOutbox(dctx, id)
+		cancel()
+		if err != nil {
 			// Published but still in the outbox: the relay publishes it again; the worker
 			// tolerates the duplicate (at-least-once).
 			d.log.Warn("published message not removed from the outbox; it may be delivered twice",

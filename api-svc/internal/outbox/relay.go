@@ -5,20 +5,31 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
-// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call (sqs.Publisher).
+// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call and reports, per
+// message, nil or why SQS did not accept it (sqs.Publisher).
 type BatchPublisher interface {
 	PublishBatch(ctx context.Context, bodies []string) []error
 }
 
-// RelayStore is the outbox side of the store (postgres.Store).
+// RelayStore is the outbox side of the store (postgres.Store). Every call is one short statement:
+// the relay never holds a transaction while it talks to SQS.
 type RelayStore interface {
-	RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []postgres.OutboxMessage) postgres.PublishResult) (claimed, published int, err error)
-	OutboxBacklog(ctx context.Context) (postgres.OutboxBacklog, error)
+	// ClaimOutbox leases up to limit due messages to a new token until lease ends.
+	ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (uuid.UUID, []gift.OutboxMessage, error)
+	// DeleteOutbox removes messages SQS accepted.
+	DeleteOutbox(ctx context.Context, ids ...int64) error
+	// RetryOutbox records a failed attempt on each message and makes it due after its delay.
+	RetryOutbox(ctx context.Context, token uuid.UUID, retries []gift.OutboxRetry) error
+	// ReleaseOutbox makes messages the relay did not try due again at once.
+	ReleaseOutbox(ctx context.Context, token uuid.UUID, ids []int64) error
+	OutboxBacklog(ctx context.Context) (gift.OutboxBacklog, error)
 }
 
 // Gauges receives the backlog figures (dogstatsd.Client).
@@ -28,18 +39,30 @@ type Gauges interface {
 
 // RelayConfig tunes the relay.
 type RelayConfig struct {
-	Interval       time.Duration // pause when the outbox has nothing due (OUTBOX_POLL_INTERVAL)
-	BatchSize      int           // messages claimed per transaction (OUTBOX_BATCH_SIZE)
-	MaxBackoff     time.Duration // longest pause while SQS or the database fails (OUTBOX_MAX_BACKOFF)
-	PublishTimeout time.Duration // bound of one SQS call
+	Interval       time.Duration // pause when nothing is due, first retry delay of a row (OUTBOX_POLL_INTERVAL)
+	BatchSize      int           // messages claimed at once (OUTBOX_BATCH_SIZE)
+	Lease          time.Duration // how long a claim keeps other relays off its messages (OUTBOX_CLAIM_LEASE)
+	MaxBackoff     time.Duration // longest relay pause, and longest wait of a row between attempts (OUTBOX_MAX_BACKOFF)
+	PublishTimeout time.Duration // bound of one SQS call (OUTBOX_PUBLISH_TIMEOUT)
+	StoreTimeout   time.Duration // bound of one database call, the delete after a publish (DB_QUERY_TIMEOUT)
 	ReportInterval time.Duration // how often the backlog is measured and reported
 	StaleAfter     time.Duration // backlog age that is logged as an error (OUTBOX_STALE_AFTER)
 }
 
-// Relay publishes what the Dispatcher could not: it claims due outbox messages in batches
-// (FOR UPDATE SKIP LOCKED, so several API tasks share the work), publishes them with
-// SendMessageBatch and deletes what SQS accepted. While SQS or the database fails it backs off
-// exponentially up to MaxBackoff, and resumes at full speed once a batch goes through.
+// Relay publishes what the Dispatcher could not. Each pass claims up to BatchSize due messages
+// with a lease (one short statement), then, outside any transaction, sends them to SQS chunk by
+// chunk (SendMessageBatch, sqs.MaxBatch each) and deletes each chunk's accepted messages as soon
+// as SQS has answered. Messages SQS did not accept wait their own backoff (doubling per attempt,
+// up to MaxBackoff), so a message that keeps failing does not hold up the others.
+//
+// Delivery is at least once, with duplicates bounded: a message is deleted only after SQS
+// accepted it, so a crash (or a failed delete) at any point leaves it to be published again when
+// the lease ends; what can be published twice is the one chunk whose publish had succeeded and
+// whose delete had not. The relay never starts a chunk unless its publish and its delete both fit
+// in what is left of the lease, so another relay cannot claim a chunk that is still in flight.
+//
+// While SQS or the database fails, the relay pauses between passes exponentially up to MaxBackoff
+// and resumes at full speed once a chunk goes through.
 type Relay struct {
 	store     RelayStore
 	publisher BatchPublisher
@@ -58,39 +81,42 @@ func (r *Relay) Run(ctx context.Context) {
 	go r.report(ctx)
 	backoff := time.Duration(0)
 	for {
-		claimed, published, err := r.store.RelayOutbox(ctx, r.cfg.BatchSize, r.publish)
+		p := r.pass(ctx)
 		var wait time.Duration
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err != nil || (claimed > 0 && published == 0):
+		case p.err != nil || (p.claimed > 0 && p.published == 0):
 			backoff = nextBackoff(backoff, r.cfg.Interval, r.cfg.MaxBackoff)
 			wait = backoff
-			if err != nil {
+			if p.err != nil {
 				r.log.Warn("outbox relay failed; backing off", logging.KeyStatus, "retrying",
-					logging.KeyErrorCode, "OUTBOX_RELAY_FAILED", logging.Err(err), "backoff", backoff.String())
+					logging.KeyErrorCode, "OUTBOX_RELAY_FAILED", logging.Err(p.err), "backoff", backoff.String())
 			} else {
 				r.log.Warn("outbox relay could not publish; backing off", logging.KeyStatus, "retrying",
-					logging.KeyErrorCode, "OUTBOX_PUBLISH_FAILED", "claimed", claimed, "backoff", backoff.String())
+					logging.KeyErrorCode, "OUTBOX_PUBLISH_FAILED", "claimed", p.claimed, "failed", p.failed,
+					logging.Err(p.lastPublishErr), "backoff", backoff.String())
 			}
-		case claimed == r.cfg.BatchSize:
+		case p.claimed == r.cfg.BatchSize:
 			backoff = 0 // a full batch: more is probably due, go on at once
-			if published > 0 {
-				r.log.Info("outbox messages relayed", logging.KeyStatus, "published", "published", published)
-			}
+			r.logPass(p)
 			continue
 		default:
 			backoff = 0
 			wait = r.cfg.Interval
-			if published > 0 {
-				r.log.Info("outbox messages relayed", logging.KeyStatus, "published", "published", published)
-			}
+			r.logPass(p)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
+	}
+}
+
+func (r *Relay) logPass(p pass) {
+	if p.published > 0 || p.failed > 0 {
+		r.log.Info("outbox messages relayed", logging.KeyStatus, "published", "published", p.published, "failed", p.failed)
 	}
 }
 
@@ -106,35 +132,132 @@ func nextBackoff(prev, base, limit time.Duration) time.Duration {
 	return next
 }
 
-func (r *Relay) publish(ctx context.Context, msgs []postgres.OutboxMessage) postgres.PublishResult {
-	res := postgres.PublishResult{Failed: map[int64]error{}}
+// retryDelay is how long a message waits after its attempts-th failed attempt: Interval,
+// doubling per attempt, up to MaxBackoff.
+func (r *Relay) retryDelay(attempts int) time.Duration {
+	d := r.cfg.Interval
+	for i := 1; i < attempts && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.MaxBackoff)
+}
+
+// pass is what one claim came to.
+type pass struct {
+	claimed, published, failed int
+	lastPublishErr             error
+	err                        error // the database failed
+}
+
+// pass claims due messages and publishes them chunk by chunk, outside any transaction.
+func (r *Relay) pass(ctx context.Context) (p pass) {
+	claimedAt := time.Now() // before the claim: the database's lease ends later than this one
+	token, msgs, err := r.store.ClaimOutbox(ctx, r.cfg.BatchSize, r.cfg.Lease)
+	if err != nil {
+		p.err = err
+		return p
+	}
+	p.claimed = len(msgs)
+	leaseEnd := claimedAt.Add(r.cfg.Lease)
 	for start := 0; start < len(msgs); start += sqs.MaxBatch {
-		batch := msgs[start:min(start+sqs.MaxBatch, len(msgs))]
-		bodies := make([]string, len(batch))
-		for i, m := range batch {
-			bodies[i] = m.Body
+		if ctx.Err() != nil || time.Until(leaseEnd) < r.cfg.PublishTimeout+r.cfg.StoreTimeout {
+			// Stopping, or another chunk might outlast the lease: hand the rest back untried.
+			r.release(ctx, token, msgs[start:])
+			return p
 		}
-		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-		errs := r.publisher.PublishBatch(pctx, bodies)
+		chunk := msgs[start:min(start+sqs.MaxBatch, len(msgs))]
+		accepted, retries := r.publish(ctx, chunk)
+		p.published += len(accepted)
+		p.failed += len(retries)
+		if len(retries) > 0 {
+			p.lastPublishErr = retries[0].err
+		}
+		// The delete has its own deadline, not what the publish left of one.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
+		err := r.store.DeleteOutbox(dctx, accepted...)
 		cancel()
-		failed := 0
-		for i, err := range errs {
+		if err != nil {
+			// On the queue but still in the outbox: published again when the lease ends (the
+			// duplicate the bound allows). The database is failing: stop this pass.
+			r.log.Warn("published messages not removed from the outbox; they will be delivered twice",
+				logging.KeyStatus, "published", logging.KeyErrorCode, "OUTBOX_DELETE_FAILED", "count", len(accepted), logging.Err(err))
+			p.err = err
+			return p
+		}
+		if len(retries) > 0 && ctx.Err() != nil {
+			// Cut short by the shutdown, not refused by SQS: no attempt to record.
+			rest := make([]gift.OutboxMessage, len(retries))
+			for i, f := range retries {
+				rest[i] = f.msg
+			}
+			r.release(ctx, token, append(rest, msgs[start+len(chunk):]...))
+			return p
+		}
+		if len(retries) > 0 {
+			rs := make([]gift.OutboxRetry, len(retries))
+			for i, f := range retries {
+				rs[i] = gift.OutboxRetry{ID: f.msg.ID, Delay: r.retryDelay(f.msg.Attempts + 1), Err: f.err.Error()}
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
+			err := r.store.RetryOutbox(rctx, token, rs)
+			cancel()
 			if err != nil {
-				res.Failed[batch[i].ID] = err
-				failed++
-			} else {
-				res.Published = append(res.Published, batch[i].ID)
+				// The messages stay leased: they are tried again when the lease ends.
+				p.err = err
+				return p
 			}
 		}
-		if failed == len(batch) {
-			// SQS is failing: record an attempt on the rest and let Run back off.
-			for _, m := range msgs[start+len(batch):] {
-				res.Failed[m.ID] = errs[0]
-			}
-			break
+		if len(accepted) == 0 {
+			// SQS took nothing: it is failing, not these messages. Hand the rest back untried
+			// and let Run back off.
+			r.release(ctx, token, msgs[start+len(chunk):])
+			return p
 		}
 	}
-	return res
+	return p
+}
+
+// failure is a message SQS did not accept, with why.
+type failure struct {
+	msg gift.OutboxMessage
+	err error
+}
+
+// publish sends one chunk and splits it into the accepted ids and the failures.
+func (r *Relay) publish(ctx context.Context, chunk []gift.OutboxMessage) (accepted []int64, failed []failure) {
+	bodies := make([]string, len(chunk))
+	for i, m := range chunk {
+		bodies[i] = m.Body
+	}
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	errs := r.publisher.PublishBatch(pctx, bodies)
+	cancel()
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, failure{msg: chunk[i], err: err})
+		} else {
+			accepted = append(accepted, chunk[i].ID)
+		}
+	}
+	return accepted, failed
+}
+
+// release hands untried messages back, under a deadline of its own (it also runs at shutdown).
+func (r *Relay) release(ctx context.Context, token uuid.UUID, msgs []gift.OutboxMessage) {
+	if len(msgs) == 0 {
+		return
+	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
+	defer cancel()
+	if err := r.store.ReleaseOutbox(rctx, token, ids); err != nil {
+		// Harmless: they are due again when the lease ends.
+		r.log.Warn("claimed outbox messages not released; they wait for the end of the lease",
+			logging.KeyStatus, "retrying", logging.KeyErrorCode, "OUTBOX_RELAY_FAILED", "count", len(ids), logging.Err(err))
+	}
 }
 
 // report measures the backlog every ReportInterval: gauges for the dashboard and the outbox

@@ -5,6 +5,11 @@
 // operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or SIGTERM stops
 // everything it started and exits 0.
 //
+// DEVSTACK_SQS_LATENCY (a duration, off by default) rehearses a slow SQS: the API then reaches the
+// emulator through a fault proxy (devkit/faultproxy) that holds every request back that long, so
+// every SendMessage and SendMessageBatch takes at least that much; the worker's receives are
+// untouched. devkit/cmd/slowsqs drives that scenario and prints its figures.
+//
 // The services run in a process group of their own, so the terminal's Ctrl-C (SIGINT to the whole
 // foreground group) reaches devstack alone, which then stops them in order with SIGTERM. Were they
 // in the terminal's group they would stop on their own at the same moment, and devstack could not
@@ -16,16 +21,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
@@ -62,6 +70,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	pgPort := r.Int("DEVSTACK_PG_PORT", 55432, 1024, 65535)
 	sqsPort := r.Int("SQS_EMULATOR_PORT", 4566, 1024, 65535)
 	apiPort := r.Int("API_PORT", 8080, 0, 65535)
+	sqsLatency := r.Duration("DEVSTACK_SQS_LATENCY", 0, 0)
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -84,7 +93,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.Info("giftctl: env $(cat .local/giftctl.env) .local/bin/giftctl status", logging.KeyStatus, "ready")
-	return runServices(ctx, log, deps.Env, []string{bin.API, "serve"}, []string{bin.Worker, "run"})
+	apiEnv := deps.Env
+	if sqsLatency > 0 {
+		proxy, stopProxy, err := slowSQS(deps.SQSEndpoint, sqsLatency)
+		if err != nil {
+			return err
+		}
+		defer stopProxy()
+		apiEnv = append(slices.Clip(deps.Env), "SQS_ENDPOINT="+proxy) // the last value wins
+		log.Info("slow SQS for the API: every request held back", logging.KeyStatus, "degraded",
+			"latency", sqsLatency.String(), "proxy", proxy, "endpoint", deps.SQSEndpoint)
+	}
+	return runServices(ctx, log, service{apiEnv, []string{bin.API, "serve"}}, service{deps.Env, []string{bin.Worker, "run"}})
 }
 
 // writeGiftctlEnv writes the connection settings of the running stack, one VAR=value a line, so
@@ -105,15 +125,41 @@ func writeGiftctlEnv(path string, env []string, apiPort int) error {
 	return nil
 }
 
+// slowSQS starts a proxy to the SQS endpoint that delays every request by latency and returns
+// its endpoint URL.
+func slowSQS(endpoint string, latency time.Duration) (string, func(), error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", nil, fmt.Errorf("SQS endpoint: %w", err)
+	}
+	if u.Host == "" {
+		return "", nil, fmt.Errorf("SQS endpoint %q has no host", endpoint)
+	}
+	fp := faultproxy.New()
+	p, err := fp.Listen("sqs", "", u.Host)
+	if err != nil {
+		return "", nil, err
+	}
+	p.AddLatency(faultproxy.Upstream, latency, 0)
+	return u.Scheme + "://" + p.Addr(), fp.Close, nil
+}
+
+// service is one process to run, with its environment.
+type service struct {
+	env  []string
+	argv []string
+}
+
 // runServices runs each command until ctx is done or one of them exits, then sends SIGTERM to
 // the others and waits for them (they drain within their own shutdown budgets).
-func runServices(ctx context.Context, log *slog.Logger, env []string, cmds ...[]string) error {
+func runServices(ctx context.Context, log *slog.Logger, services ...service) error {
 	var procs []*exec.Cmd
-	exited := make(chan error, len(cmds))
+	exited := make(chan error, len(services))
 	var wg sync.WaitGroup
-	for _, argv := range cmds {
+	for _, svc := range services {
+		argv := svc.argv
 		c := exec.Command(argv[0], argv[1:]...)
-		c.Env, c.Stdout, c.Stderr = env, os.Stdout, os.Stderr
+		c.Env, c.Stdout, c.Stderr = svc.env, os.Stdout, os.Stderr
 		// A group of its own: see the package comment. Pdeathsig still stops it if devstack dies.
 		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 		if err := c.Start(); err != nil {

@@ -54,6 +54,9 @@ type options struct {
 	ping      func(context.Context) error
 	// wrapPing, when set, wraps the store's own ping (to control when the gate pings).
 	wrapPing func(func(context.Context) error) func(context.Context) error
+	// sqsEndpoint, when set, is where the worker's SQS client connects (a fault proxy); the test
+	// itself still reaches the emulator directly.
+	sqsEndpoint string
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -117,7 +120,15 @@ func newHarness(t *testing.T, o options) *harness {
 	case o.wait > 0:
 		wait = o.wait
 	}
-	h.queue = &countingQueue{Consumer: sqs.NewConsumer(h.queues.Client, h.queues.URL)}
+	client := h.queues.Client
+	if o.sqsEndpoint != "" {
+		if client, err = sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: o.sqsEndpoint}); err != nil {
+			t.Fatal(err)
+		}
+		// No SDK retries: each injected fault reaches the worker's own handling.
+		client = awssqs.New(client.Options(), func(o *awssqs.Options) { o.RetryMaxAttempts = 1 })
+	}
+	h.queue = &countingQueue{Consumer: sqs.NewConsumer(client, h.queues.URL)}
 	ping := h.store.Ping
 	if o.ping != nil {
 		ping = o.ping

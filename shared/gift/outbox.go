@@ -1,0 +1,26 @@
+package gift
+
+import "time"
+
+// OutboxMessage is the queue message of an accepted send that SQS has not confirmed yet: one row
+// of the transactional outbox (docs/architecture.md, "The send path"). The API writes it in the
+// transaction that queues the gift and deletes it once SQS has accepted it.
+type OutboxMessage struct {
+	ID        int64
+	Body      string
+	CreatedAt time.Time
+	Attempts  int // failed publish attempts so far
+}
+
+// OutboxRetry is an outbox message SQS did not accept: it is due again after Delay.
+type OutboxRetry struct {
+	ID    int64
+	Delay time.Duration
+	Err   string // why SQS did not accept it (kept as the row's last_error)
+}
+
+// OutboxBacklog is how far SQS is behind the API: sends accepted and not yet on the queue.
+type OutboxBacklog struct {
+	Pending   int64
+	OldestAge time.Duration // zero when Pending is zero
+}
