@@ -14,6 +14,16 @@ help: ## List the targets
 run: deps ## Run the whole system locally in the foreground (API + worker + PostgreSQL + SQS emulator)
 	@scripts/run-local.sh
 
+.PHONY: drill-worker-down drill-backlog drill-db-down drill-dlq
+drill-worker-down: deps ## Rehearse "Worker stopped" on a local stack of its own: PASS/FAIL
+	@scripts/drill.sh worker-down
+drill-backlog: deps ## Rehearse "Queue backlog": flood a slow worker, add a second, verify the drain
+	@scripts/drill.sh backlog
+drill-db-down: deps ## Rehearse "Database unreachable": stop PostgreSQL, verify 503s, hold, recovery
+	@scripts/drill.sh db-down
+drill-dlq: deps ## Rehearse the DLQ path: forced failure ends FAILED in the DLQ; giftctl retry ends SENT
+	@scripts/drill.sh dlq
+
 .PHONY: test
 test: deps test-go test-iac test-deploy test-release test-images ## Run every test (unit, integration, contract, IaC wiring, deploy and release scripts, image binaries)
 

@@ -40,6 +40,19 @@ dependency "rds" {
   mock_outputs_merge_strategy_with_state  = "shallow"
 }
 
+dependency "sqs" {
+  config_path = "../sqs"
+
+  mock_outputs = {
+    queue_url = "https://sqs.ap-northeast-1.amazonaws.com/111111111111/mock"
+    queue_arn = "arn:aws:sqs:ap-northeast-1:111111111111:mock"
+    dlq_url   = "https://sqs.ap-northeast-1.amazonaws.com/111111111111/mock-dlq"
+    dlq_arn   = "arn:aws:sqs:ap-northeast-1:111111111111:mock-dlq"
+  }
+  mock_outputs_allowed_terraform_commands = ["validate", "plan"]
+  mock_outputs_merge_strategy_with_state  = "shallow"
+}
+
 dependency "logging" {
   config_path = "../logging"
 
@@ -77,5 +90,12 @@ inputs = {
     PGDATABASE    = dependency.rds.outputs.database_name
     PGSSLMODE     = "require"
     DB_SECRET_ARN = dependency.rds.outputs.master_user_secret_arn
+    # for giftctl, run on this task definition (docs/runbook.md, "Running giftctl")
+    SQS_QUEUE_URL = dependency.sqs.outputs.queue_url
+    SQS_DLQ_URL   = dependency.sqs.outputs.dlq_url
+  }
+  ops_queues = {
+    queue_arn = dependency.sqs.outputs.queue_arn
+    dlq_arn   = dependency.sqs.outputs.dlq_arn
   }
 }

@@ -94,7 +94,7 @@ resource "aws_iam_role_policy" "execution" {
 
 resource "aws_iam_role" "task" {
   name               = "${local.name}-task"
-  description        = "ECS task role of the migration task: the DB secret only"
+  description        = "ECS task role of the migration task (and of giftctl run on it): the DB secret, the queues when ops_queues is set"
   assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
 }
 
@@ -103,6 +103,27 @@ data "aws_iam_policy_document" "task" {
     sid       = "DbSecret"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.db_secret_arn]
+  }
+
+  # giftctl status reads the queue's depth and RedrivePolicy; dlq redrive moves messages back.
+  dynamic "statement" {
+    for_each = var.ops_queues == null ? [] : [1]
+    content {
+      sid       = "OpsSendQueue"
+      actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
+      resources = [var.ops_queues.queue_arn]
+    }
+  }
+
+  # giftctl dlq list / retry / redrive look at DLQ messages (and release them at once) and delete
+  # the ones they have settled.
+  dynamic "statement" {
+    for_each = var.ops_queues == null ? [] : [1]
+    content {
+      sid       = "OpsDeadLetterQueue"
+      actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+      resources = [var.ops_queues.dlq_arn]
+    }
   }
 }
 

@@ -48,3 +48,17 @@ variable "log_group_arn" {
   description = "ARN of log_group_name (without the trailing :*)."
   type        = string
 }
+
+variable "ops_queues" {
+  description = "The send queue and its DLQ that giftctl, run as a one-off task on this task definition (docs/runbook.md, \"Running giftctl\"), may inspect and repair; null: no queue access."
+  type = object({
+    queue_arn = string
+    dlq_arn   = string
+  })
+  default = null
+
+  validation {
+    condition     = var.ops_queues == null || (startswith(try(var.ops_queues.queue_arn, ""), "arn:aws:sqs:") && startswith(try(var.ops_queues.dlq_arn, ""), "arn:aws:sqs:"))
+    error_message = "ops_queues.queue_arn and ops_queues.dlq_arn must be SQS queue ARNs."
+  }
+}

@@ -37,14 +37,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return classify("ping database", s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
 }
 
-// CreateGift inserts a new gift.
+// CreateGift inserts a new gift and the first entry of its history.
 func (s *Store) CreateGift(ctx context.Context, g gift.Gift) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	// One statement, so one round trip and one transaction.
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt)
+		WITH created AS (
+			INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING id, status, created_at)
+		INSERT INTO gift_events (gift_id, to_status, actor, at)
+		SELECT id, status, $8, created_at FROM created`,
+		g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt, gift.ActorAPI)
 	return classify(fmt.Sprintf("insert gift %s", g.ID), err)
 }
 
@@ -119,15 +124,16 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 			req.GiftID, req.RequestID, req.ForceFailure, response); err != nil {
 			return fmt.Errorf("insert send request: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, updated_at = now() WHERE id = $1`,
-			req.GiftID, gift.StatusQueued); err != nil {
+		// The status change and its history entry in one statement.
+		if _, err := tx.Exec(ctx, `
+			WITH queued AS (UPDATE gifts SET status = $2, updated_at = now() WHERE id = $1 RETURNING id)
+			INSERT INTO gift_events (gift_id, from_status, to_status, actor, request_id)
+			SELECT id, $3, $2, $4, $5 FROM queued`,
+			req.GiftID, gift.StatusQueued, status, gift.ActorAPI, req.RequestID); err != nil {
 			return fmt.Errorf("queue gift: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO outbox_messages (gift_id, request_id, body, available_at)
-			VALUES ($1, $2, $3, now() + $4::interval) RETURNING id`,
-			req.GiftID, req.RequestID, string(message), relayDelay).Scan(&out.OutboxID); err != nil {
-			return fmt.Errorf("insert outbox message: %w", err)
+		if out.OutboxID, err = insertOutbox(ctx, tx, req.GiftID, req.RequestID, message, relayDelay); err != nil {
+			return err
 		}
 		out.Response = response
 		return nil

@@ -48,12 +48,20 @@ func (s *Store) MarkFailed(ctx context.Context, giftID uuid.UUID, lastError stri
 	return s.finish(ctx, giftID, gift.StatusFailed, &lastError)
 }
 
+// finish moves a QUEUED gift to `to` and appends the change to its history, in one statement
+// (so one transaction), with the worker as the actor and the gift's send request as request_id.
 func (s *Store) finish(ctx context.Context, giftID uuid.UUID, to gift.Status, lastError *string) (bool, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE gifts SET status = $2, last_error = $3, updated_at = now()
-		WHERE id = $1 AND status = $4`, giftID, to, lastError, gift.StatusQueued)
+		WITH changed AS (
+			UPDATE gifts SET status = $2, last_error = $3, updated_at = now()
+			WHERE id = $1 AND status = $4
+			RETURNING id)
+		INSERT INTO gift_events (gift_id, from_status, to_status, actor, reason, request_id)
+		SELECT c.id, $4, $2, $5, $3,
+		       (SELECT r.request_id FROM send_requests r WHERE r.gift_id = c.id ORDER BY r.created_at DESC LIMIT 1)
+		FROM changed c`, giftID, to, lastError, gift.StatusQueued, gift.ActorWorker)
 	if err != nil {
 		return false, classify(fmt.Sprintf("mark gift %s %s", giftID, to), err)
 	}

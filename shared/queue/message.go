@@ -18,6 +18,10 @@ type Message struct {
 	RequestID string    `json:"request_id"`
 	// ForceFailure makes every attempt fail so operators can rehearse the DLQ path.
 	ForceFailure bool `json:"force_failure,omitempty"`
+	// Retry is the operator retry this message belongs to (send_requests.retries; 0: the client's
+	// own send). A message of an earlier attempt series left in the DLQ is recognised by it and
+	// never fails the retried gift.
+	Retry int `json:"retry,omitempty"`
 }
 
 // Marshal encodes m as the JSON message body.
@@ -37,6 +41,7 @@ func Parse(body []byte) (Message, error) {
 		GiftID       *string `json:"gift_id"`
 		RequestID    *string `json:"request_id"`
 		ForceFailure *bool   `json:"force_failure"`
+		Retry        *int    `json:"retry"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return Message{}, fmt.Errorf("decode queue message: %w", err)
@@ -60,6 +65,12 @@ func Parse(body []byte) (Message, error) {
 	m := Message{GiftID: id, RequestID: *raw.RequestID}
 	if raw.ForceFailure != nil {
 		m.ForceFailure = *raw.ForceFailure
+	}
+	if raw.Retry != nil {
+		if *raw.Retry < 0 {
+			return Message{}, fmt.Errorf("decode queue message: retry %d is negative", *raw.Retry)
+		}
+		m.Retry = *raw.Retry
 	}
 	return m, nil
 }

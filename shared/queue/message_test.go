@@ -13,6 +13,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	for _, m := range []queue.Message{
 		{GiftID: uuid.New(), RequestID: "key-1"},
 		{GiftID: uuid.New(), RequestID: "key-2", ForceFailure: true},
+		{GiftID: uuid.New(), RequestID: "key-3", Retry: 2},
 	} {
 		b, err := m.Marshal()
 		if err != nil {
@@ -20,6 +21,9 @@ func TestMessageRoundTrip(t *testing.T) {
 		}
 		if strings.Contains(string(b), "force_failure") != m.ForceFailure {
 			t.Errorf("force_failure should be present only when true: %s", b)
+		}
+		if strings.Contains(string(b), `"retry"`) != (m.Retry > 0) {
+			t.Errorf("retry should be present only after an operator retry: %s", b)
 		}
 		got, err := queue.Parse(b)
 		if err != nil || got != m {
@@ -39,6 +43,7 @@ func TestParseRejectsBadMessages(t *testing.T) {
 		"request_id a NUL":    `{"gift_id":"` + uuid.NewString() + `","request_id":"\u0000"}`,
 		"request_id too long": `{"gift_id":"` + uuid.NewString() + `","request_id":"` + strings.Repeat("k", 256) + `"}`,
 		"wrong type":          `{"gift_id":"` + uuid.NewString() + `","request_id":"k","force_failure":"yes"}`,
+		"negative retry":      `{"gift_id":"` + uuid.NewString() + `","request_id":"k","retry":-1}`,
 	} {
 		if _, err := queue.Parse([]byte(body)); err == nil {
 			t.Errorf("%s: Parse(%s) accepted it", name, body)

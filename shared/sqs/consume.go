@@ -26,6 +26,9 @@ type Received struct {
 	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first delivery. 0 when SQS did not
 	// report it.
 	ReceiveCount int
+	// SentAt is when the message was first sent to SQS (SentTimestamp; a move to the DLQ keeps
+	// it); zero when SQS did not report it.
+	SentAt time.Time
 }
 
 // Consumer receives, deletes and hides messages of one queue.
@@ -52,11 +55,12 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 		return nil, fmt.Errorf("receive from %s: max %d is not between 1 and 10", c.queueURL, max)
 	}
 	out, err := c.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(c.queueURL),
-		MaxNumberOfMessages:         int32(max),
-		WaitTimeSeconds:             seconds(min(wait, MaxWait)),
-		VisibilityTimeout:           seconds(visibility),
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		QueueUrl:            aws.String(c.queueURL),
+		MaxNumberOfMessages: int32(max),
+		WaitTimeSeconds:     seconds(min(wait, MaxWait)),
+		VisibilityTimeout:   seconds(visibility),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount,
+			types.MessageSystemAttributeNameSentTimestamp},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", c.queueURL, err)
@@ -66,6 +70,9 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 		r := Received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle)}
 		if n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil {
 			r.ReceiveCount = n
+		}
+		if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+			r.SentAt = time.UnixMilli(ms)
 		}
 		msgs = append(msgs, r)
 	}

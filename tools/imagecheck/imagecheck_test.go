@@ -33,16 +33,20 @@ func TestDockerfileBinaries(t *testing.T) {
 		helpOutput string
 		// the environment of the health check against a local /healthz on addr
 		healthEnv func(addr string) []string
+		// tools shipped beside the binary: image path -> what `help` prints (exit 0)
+		tools map[string]string
 	}{
 		{
 			dockerfile: "api-svc/Dockerfile",
 			binary:     "/usr/local/bin/api",
 			helpExit:   0,
-			helpOutput: "usage: api [serve|migrate|healthcheck|outbox-status]",
+			helpOutput: "usage: api [serve|migrate|healthcheck|outbox-status|giftctl ...]",
 			healthEnv: func(addr string) []string {
 				_, port, _ := net.SplitHostPort(addr)
 				return []string{"API_PORT=" + port, "DATABASE_URL=postgres://unused@127.0.0.1:1/gift", "SQS_QUEUE_URL=http://127.0.0.1:1/000000000000/unused", "AWS_REGION=ap-northeast-1"}
 			},
+			// the operator's command line, run as `api giftctl ...` in one-off tasks (docs/runbook.md)
+			tools: map[string]string{"/usr/local/bin/giftctl": "usage: giftctl COMMAND"},
 		},
 		{
 			dockerfile: "worker-svc/Dockerfile",
@@ -63,10 +67,30 @@ func TestDockerfileBinaries(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, log.String())
 			}
-			if len(b.Artifacts) != 1 || b.Artifacts[0].Image != tt.binary {
-				t.Fatalf("the image copies %+v from the build stage, want %s only", b.Artifacts, tt.binary)
+			if len(b.Artifacts) != 1+len(tt.tools) || b.Artifacts[0].Image != tt.binary {
+				t.Fatalf("the image copies %+v from the build stage, want %s first and the tools %v", b.Artifacts, tt.binary, tt.tools)
 			}
 			bin := b.Artifacts[0].Local
+			for _, a := range b.Artifacts[1:] {
+				want, ok := tt.tools[a.Image]
+				if !ok {
+					t.Fatalf("the image copies %s, which is neither %s nor a known tool", a.Image, tt.binary)
+				}
+				checkStatic(t, a.Local)
+				checkBuildInfo(t, a.Local, b.GoVersion)
+				checkStripped(t, a.Local)
+				var out bytes.Buffer
+				if code := run(t, ctx, a.Local, nil, &out, &out, "help"); code != 0 || !strings.Contains(out.String(), want) {
+					t.Errorf("%s help: exit %d, output %q; want exit 0 and %q", a.Image, code, out.String(), want)
+				}
+				// as ECS runs it: api's command override hands over to the tool beside it
+				if filepath.Base(a.Image) == "giftctl" {
+					out.Reset()
+					if code := run(t, ctx, bin, nil, &out, &out, "giftctl", "help"); code != 0 || !strings.Contains(out.String(), want) {
+						t.Errorf("%s giftctl help: exit %d, output %q", tt.binary, code, out.String())
+					}
+				}
+			}
 
 			st, err := os.Stat(bin)
 			if err != nil {

@@ -4,6 +4,7 @@
 //	api migrate        apply the embedded database migrations and exit
 //	api healthcheck    exit 0 when this container's /healthz answers 200 (ECS health check)
 //	api outbox-status  print the outbox backlog (sends not yet on SQS) as JSON
+//	api giftctl ...    run giftctl, the operator's command line, from the same image
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -36,8 +38,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = args[0]
 	}
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		fmt.Fprintln(stdout, "usage: api [serve|migrate|healthcheck|outbox-status]")
+		fmt.Fprintln(stdout, "usage: api [serve|migrate|healthcheck|outbox-status|giftctl ...]")
 		return 0
+	}
+	if cmd == "giftctl" {
+		return execGiftctl(args[1:], stderr)
 	}
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
@@ -65,6 +70,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// execGiftctl replaces this process with giftctl, installed beside api in the image: an ECS
+// run-task override can change a container's command but not its entrypoint (api), so
+// `["giftctl", "status"]` as the command reaches giftctl this way (docs/runbook.md).
+func execGiftctl(args []string, stderr io.Writer) int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "api giftctl:", err)
+		return 2
+	}
+	path := filepath.Join(filepath.Dir(self), "giftctl")
+	err = syscall.Exec(path, append([]string{path}, args...), os.Environ()) //nolint:gosec // our own binary, beside this one
+	fmt.Fprintf(stderr, "api giftctl: run %s: %v\n", path, err)
+	return 2
 }
 
 func migrate(ctx context.Context, cfg config.Config) error {

@@ -38,6 +38,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build api: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// giftctl beside it, as in the image.
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "giftctl"), "../giftctl").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build giftctl: %v\n%s", err, out)
+		os.Exit(1)
+	}
 	defer os.RemoveAll(dir)
 	testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env)
 }
@@ -224,5 +229,24 @@ func TestOutboxStatusCommand(t *testing.T) {
 	}
 	if err := json.Unmarshal(out, &status); err != nil || status.Pending == nil || *status.Pending != 0 {
 		t.Fatalf("outbox-status printed %s", out)
+	}
+}
+
+// `api giftctl ...` runs giftctl from beside api (an ECS override can change the command, not
+// the entrypoint), with its arguments, its output and its exit code.
+func TestGiftctlCommandHandsOverToGiftctl(t *testing.T) {
+	cmd := exec.Command(apiBin, "giftctl", "status", "--json")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.NewDatabase(t), "API_URL=http://"+testenv.FreeAddr(t),
+		"SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL=", "SQS_QUEUE_NAME=no-such-queue", "AWS_REGION=ap-northeast-1")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("want exit code 2 (cannot tell: no API, no queue), got %v\n%s", err, out)
+	}
+	var status struct {
+		Verdict string `json:"verdict"`
+	}
+	if err := json.Unmarshal(out, &status); err != nil || status.Verdict != "unknown" {
+		t.Fatalf("api giftctl status --json printed %s", out)
 	}
 }

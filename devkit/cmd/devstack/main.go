@@ -1,7 +1,9 @@
 // Command devstack runs the whole system locally in the foreground (`make run`): a throwaway
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
-// JSON logs on stdout. Ctrl-C or SIGTERM stops everything it started and exits 0.
+// JSON logs on stdout. It builds api, worker and giftctl into .local/bin first (giftctl for the
+// operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or SIGTERM stops
+// everything it started and exits 0.
 //
 // DEVSTACK_SQS_LATENCY (a duration, off by default) rehearses a slow SQS: the API then reaches the
 // emulator through a fault proxy (devkit/faultproxy) that holds every request back that long, so
@@ -25,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,12 +36,8 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
-
-// maxReceiveCount is production's redrive setting (modules/sqs): five attempts, then the DLQ.
-const maxReceiveCount = 5
 
 func main() {
 	// Die with the parent (make): without this, killing make would orphan the stack.
@@ -70,6 +69,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	databaseURL := r.String("DATABASE_URL", "")
 	pgPort := r.Int("DEVSTACK_PG_PORT", 55432, 1024, 65535)
 	sqsPort := r.Int("SQS_EMULATOR_PORT", 4566, 1024, 65535)
+	apiPort := r.Int("API_PORT", 8080, 0, 65535)
 	sqsLatency := r.Duration("DEVSTACK_SQS_LATENCY", 0, 0)
 	if err := r.Err(); err != nil {
 		return err
@@ -78,90 +78,51 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("create %s: %w", state, err)
 	}
 
-	log.Info("building api and worker", logging.KeyStatus, "building")
-	api, worker := filepath.Join(state, "bin", "api"), filepath.Join(state, "bin", "worker")
-	for bin, pkg := range map[string]string{api: "./api-svc/cmd/api", worker: "./worker-svc/cmd/worker"} {
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build %s: %w", pkg, err)
-		}
-	}
-
-	if databaseURL == "" {
-		pgLog, err := os.Create(filepath.Join(state, "postgres.log")) //nolint:gosec // a fixed file under the repository's .local/
-		if err != nil {
-			return fmt.Errorf("create postgres log: %w", err)
-		}
-		defer pgLog.Close()
-		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Port: pgPort, Durable: true, Log: pgLog})
-		if err != nil {
-			return err
-		}
-		defer func() { _ = pg.Stop() }()
-		databaseURL = pg.URL
-		log.Info("postgres started", logging.KeyStatus, "ready", "url", pg.URL, "log", pgLog.Name())
-	}
-
-	if queue.Endpoint == "" && queue.URL == "" {
-		emuLog, err := os.Create(filepath.Join(state, "sqs-emulator.log")) //nolint:gosec // a fixed file under the repository's .local/
-		if err != nil {
-			return fmt.Errorf("create emulator log: %w", err)
-		}
-		defer emuLog.Close()
-		emu, err := devstack.StartSQSEmulator(ctx, sqsPort, emuLog)
-		if err != nil {
-			return err
-		}
-		defer emu.Stop()
-		queue.Endpoint = emu.Endpoint
-		log.Info("sqs emulator started", logging.KeyStatus, "ready", "endpoint", emu.Endpoint)
-	}
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: queue.Region, Endpoint: queue.Endpoint})
+	log.Info("building api, worker and giftctl", logging.KeyStatus, "building")
+	bin, err := devstack.Build(ctx, root, filepath.Join(state, "bin"))
 	if err != nil {
 		return err
 	}
-	urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: queue.Name, DLQName: queue.DLQName, MaxReceiveCount: maxReceiveCount})
+	deps, err := devstack.StartDeps(ctx, devstack.DepsOptions{StateDir: state, DatabaseURL: databaseURL, PGPort: pgPort,
+		Queue: devstack.Queue(queue), SQSPort: sqsPort, API: bin.API, Log: log})
+	defer deps.Stop()
 	if err != nil {
 		return err
 	}
-	log.Info("queues ready", logging.KeyStatus, "ready", "queue_url", urls.URL, "dlq_url", urls.DLQURL, "max_receive_count", maxReceiveCount)
-
-	env := append(os.Environ(),
-		"DATABASE_URL="+databaseURL,
-		"SQS_ENDPOINT="+queue.Endpoint,
-		"SQS_QUEUE_URL="+urls.URL,
-		"SQS_DLQ_URL="+urls.DLQURL,
-		"AWS_REGION="+queue.Region,
-	)
-	// Local defaults that differ from production's, unless the developer set them.
-	for name, value := range map[string]string{
-		"FAILURE_INJECTION_ENABLED": "true", // rehearse the DLQ path with X-Force-Failure
-		"WORKER_RETRY_BASE_DELAY":   "1s",   // a forced failure reaches the DLQ in ~15 s
-		"WORKER_RECEIVE_WAIT":       "1s",   // a stop waits for the current poll: keep it short here
-	} {
-		if _, set := os.LookupEnv(name); !set {
-			env = append(env, name+"="+value)
-		}
+	if err := writeGiftctlEnv(filepath.Join(state, "giftctl.env"), deps.Env, apiPort); err != nil {
+		return err
 	}
-
-	migrate := exec.CommandContext(ctx, api, "migrate")
-	migrate.Env, migrate.Stdout, migrate.Stderr = env, os.Stdout, os.Stderr
-	if err := migrate.Run(); err != nil {
-		return fmt.Errorf("api migrate: %w", err)
-	}
-	apiEnv := env
+	log.Info("giftctl: env $(cat .local/giftctl.env) .local/bin/giftctl status", logging.KeyStatus, "ready")
+	apiEnv := deps.Env
 	if sqsLatency > 0 {
-		proxy, stopProxy, err := slowSQS(queue.Endpoint, sqsLatency)
+		proxy, stopProxy, err := slowSQS(deps.SQSEndpoint, sqsLatency)
 		if err != nil {
 			return err
 		}
 		defer stopProxy()
-		apiEnv = append(slices.Clip(env), "SQS_ENDPOINT="+proxy) // the last value wins
+		apiEnv = append(slices.Clip(deps.Env), "SQS_ENDPOINT="+proxy) // the last value wins
 		log.Info("slow SQS for the API: every request held back", logging.KeyStatus, "degraded",
-			"latency", sqsLatency.String(), "proxy", proxy, "endpoint", queue.Endpoint)
+			"latency", sqsLatency.String(), "proxy", proxy, "endpoint", deps.SQSEndpoint)
 	}
-	return runServices(ctx, log, service{apiEnv, []string{api, "serve"}}, service{env, []string{worker, "run"}})
+	return runServices(ctx, log, service{apiEnv, []string{bin.API, "serve"}}, service{deps.Env, []string{bin.Worker, "run"}})
+}
+
+// writeGiftctlEnv writes the connection settings of the running stack, one VAR=value a line, so
+// giftctl can be pointed at it: `env $(cat .local/giftctl.env) .local/bin/giftctl status`.
+func writeGiftctlEnv(path string, env []string, apiPort int) error {
+	var b strings.Builder
+	for _, kv := range env {
+		for _, name := range []string{"DATABASE_URL=", "SQS_ENDPOINT=", "SQS_QUEUE_URL=", "SQS_DLQ_URL=", "AWS_REGION="} {
+			if strings.HasPrefix(kv, name) {
+				b.WriteString(kv + "\n")
+			}
+		}
+	}
+	fmt.Fprintf(&b, "API_URL=http://127.0.0.1:%d\n", apiPort)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // slowSQS starts a proxy to the SQS endpoint that delays every request by latency and returns

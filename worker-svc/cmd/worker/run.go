@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if dlqURL, err = deadLetterQueue(startup, client, cfg, redrive.DeadLetterTargetARN); err != nil {
 			return err
 		}
-		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, cfg.DLQHide, log)
+		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, log)
 	}
 
 	gate := dbgate.New(store.Ping, cfg.DBRetryInterval, log)

@@ -24,7 +24,6 @@ const (
 	DefaultVisibilityTimeout    = 30 * time.Second
 	DefaultDBRetryInterval      = time.Second
 	DefaultDLQReconcileInterval = time.Minute
-	DefaultDLQHide              = 10 * time.Minute
 	DefaultReceiveWait          = 20 * time.Second // SQS's longest long poll
 )
 
@@ -51,8 +50,6 @@ type Config struct {
 	// DLQReconcileInterval (WORKER_DLQ_RECONCILE_INTERVAL) is how often the DLQ reconciler looks
 	// at the DLQ; 0 turns it off.
 	DLQReconcileInterval time.Duration
-	// DLQHide (WORKER_DLQ_HIDE) is how long the reconciler hides a DLQ message it has looked at.
-	DLQHide time.Duration
 
 	Database wiring.Database
 	Queue    wiring.Queue
@@ -73,7 +70,6 @@ func Read(r *envconfig.Reader) Config {
 		DBRetryInterval:      r.Duration("WORKER_DB_RETRY_INTERVAL", DefaultDBRetryInterval, 10*time.Millisecond),
 		DLQURL:               r.String("SQS_DLQ_URL", ""),
 		DLQReconcileInterval: r.Duration("WORKER_DLQ_RECONCILE_INTERVAL", DefaultDLQReconcileInterval, 0),
-		DLQHide:              r.Duration("WORKER_DLQ_HIDE", DefaultDLQHide, time.Second),
 		Database:             wiring.ReadDatabase(r),
 		Queue:                wiring.ReadQueue(r),
 	}
@@ -87,7 +83,6 @@ func Read(r *envconfig.Reader) Config {
 	r.Check(c.RetryMaxDelay < c.RetryBaseDelay, "WORKER_RETRY_MAX_DELAY=%s is below WORKER_RETRY_BASE_DELAY=%s", c.RetryMaxDelay, c.RetryBaseDelay)
 	r.Check(c.RetryMaxDelay > sqs.MaxVisibility, "WORKER_RETRY_MAX_DELAY=%s: SQS hides a message for at most %s", c.RetryMaxDelay, sqs.MaxVisibility)
 	r.Check(c.VisibilityTimeout > sqs.MaxVisibility, "WORKER_VISIBILITY_TIMEOUT=%s: SQS allows at most %s", c.VisibilityTimeout, sqs.MaxVisibility)
-	r.Check(c.DLQHide > sqs.MaxVisibility, "WORKER_DLQ_HIDE=%s: SQS allows at most %s", c.DLQHide, sqs.MaxVisibility)
 	r.Check(c.ReceiveWait > sqs.MaxWait || c.ReceiveWait%time.Second != 0, "WORKER_RECEIVE_WAIT=%s: SQS takes whole seconds up to %s", c.ReceiveWait, sqs.MaxWait)
 	r.Check(c.VisibilityTimeout%time.Second != 0, "WORKER_VISIBILITY_TIMEOUT=%s: SQS takes whole seconds", c.VisibilityTimeout)
 	if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {

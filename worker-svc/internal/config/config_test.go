@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 		Concurrency: 10, FailureRate: 0.2, SendLatency: 50 * time.Millisecond,
 		RetryBaseDelay: 10 * time.Second, RetryMaxDelay: 5 * time.Minute, ShutdownTimeout: 25 * time.Second,
 		HealthAddr: "127.0.0.1:8081", VisibilityTimeout: 30 * time.Second, ReceiveWait: 20 * time.Second, DBRetryInterval: time.Second,
-		DLQReconcileInterval: time.Minute, DLQHide: 10 * time.Minute,
+		DLQReconcileInterval: time.Minute,
 	}
 	want.Database, want.Queue = c.Database, c.Queue // shared/wiring's own defaults
 	if c != want {
@@ -51,14 +51,14 @@ func TestRead(t *testing.T) {
 				"WORKER_CONCURRENCY": "4", "WORKER_FAILURE_RATE": "0", "WORKER_SEND_LATENCY": "0s",
 				"WORKER_RETRY_BASE_DELAY": "1s", "WORKER_RETRY_MAX_DELAY": "4s", "WORKER_SHUTDOWN_TIMEOUT": "5s",
 				"WORKER_HEALTH_ADDR": "0.0.0.0:9000", "WORKER_VISIBILITY_TIMEOUT": "2s", "WORKER_DB_RETRY_INTERVAL": "250ms",
-				"SQS_DLQ_URL": "http://q/dlq", "WORKER_DLQ_RECONCILE_INTERVAL": "0", "WORKER_DLQ_HIDE": "1m",
+				"SQS_DLQ_URL": "http://q/dlq", "WORKER_DLQ_RECONCILE_INTERVAL": "0",
 				"SQS_QUEUE_URL": "http://q/main", "WORKER_RECEIVE_WAIT": "1s",
 			},
 			check: func(c config.Config) bool {
 				return c.Concurrency == 4 && c.FailureRate == 0 && c.SendLatency == 0 && c.RetryBaseDelay == time.Second &&
 					c.RetryMaxDelay == 4*time.Second && c.ShutdownTimeout == 5*time.Second && c.HealthAddr == "0.0.0.0:9000" &&
 					c.VisibilityTimeout == 2*time.Second && c.DBRetryInterval == 250*time.Millisecond && c.DLQURL == "http://q/dlq" &&
-					c.DLQReconcileInterval == 0 && c.DLQHide == time.Minute && c.Queue.URL == "http://q/main" && c.ReceiveWait == time.Second
+					c.DLQReconcileInterval == 0 && c.Queue.URL == "http://q/main" && c.ReceiveWait == time.Second
 			},
 		},
 		{
@@ -77,7 +77,6 @@ func TestRead(t *testing.T) {
 		{name: "visibility of at least a second", env: map[string]string{"WORKER_VISIBILITY_TIMEOUT": "0s"}, errs: []string{"WORKER_VISIBILITY_TIMEOUT"}},
 		{name: "receive wait is at most 20s", env: map[string]string{"WORKER_RECEIVE_WAIT": "21s"}, errs: []string{"WORKER_RECEIVE_WAIT"}},
 		{name: "receive wait is whole seconds", env: map[string]string{"WORKER_RECEIVE_WAIT": "500ms"}, errs: []string{"WORKER_RECEIVE_WAIT"}},
-		{name: "DLQ hide fits in SQS's 12 hours", env: map[string]string{"WORKER_DLQ_HIDE": "13h"}, errs: []string{"WORKER_DLQ_HIDE"}},
 		{name: "a base of zero retries at once", env: map[string]string{"WORKER_RETRY_BASE_DELAY": "0s"}, check: func(c config.Config) bool { return c.RetryBaseDelay == 0 }},
 		{name: "failure rate one fails every send", env: map[string]string{"WORKER_FAILURE_RATE": "1"}, check: func(c config.Config) bool { return c.FailureRate == 1 }},
 		{name: "shared variables are checked too", env: map[string]string{"DB_MAX_CONNS": "0"}, errs: []string{"DB_MAX_CONNS"}},

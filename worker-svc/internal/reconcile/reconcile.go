@@ -4,20 +4,19 @@
 // gets to, and the gift would stay QUEUED forever. The reconciler reads the DLQ periodically and
 // marks such gifts FAILED, so every gift ends SENT or FAILED.
 //
-// It never deletes a DLQ message: operators redrive or purge the DLQ per the runbook. A message it
-// has looked at is hidden for Hide so the next sweeps do not read it again and again; a redrive
-// started meanwhile moves it only once it is visible again. The worker's task role therefore needs
-// sqs:ReceiveMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on the DLQ.
+// It never deletes a DLQ message and never hides one for longer than a sweep: operators list,
+// retry and redrive them with giftctl (docs/runbook.md). What it has decided about each message
+// is remembered in the database (dlq_settled), so later sweeps skip settled messages without
+// touching their gifts; a message of an earlier attempt series (the gift was retried since) is
+// recognised by its "retry" number and never fails the retried gift. The worker's task role
+// needs sqs:ReceiveMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on the DLQ.
 package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
@@ -36,20 +35,28 @@ const CodeSweepFailed = "DLQ_SWEEP_FAILED"
 // LastError is stored on the gifts the reconciler fails.
 const LastError = "delivery attempts exhausted: the message reached the dead-letter queue while the gift was still QUEUED"
 
-// maxBatchesPerSweep bounds one sweep (10 messages per batch) so a huge DLQ is worked through over
-// several sweeps instead of one endless one.
-const maxBatchesPerSweep = 100
+const (
+	// maxPerSweep bounds one sweep so a huge DLQ is worked through over several sweeps.
+	maxPerSweep = 1000
+	// sweepHold hides the messages a sweep has taken until it releases them at its end: only a
+	// sweep that dies keeps them hidden that long.
+	sweepHold = time.Minute
+	// retention is the DLQ's message retention (modules/sqs, EnsureQueues): older settlements
+	// name messages that are gone.
+	retention = 14 * 24 * time.Hour
+)
 
 // Queue is the DLQ (shared/sqs.Consumer).
 type Queue interface {
-	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error)
-	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+	Browse(ctx context.Context, hold time.Duration, limit int) ([]sqs.Received, error)
+	Release(ctx context.Context, msgs []sqs.Received) error
 }
 
 // Store is the part of the gift store the reconciler uses (shared/postgres.Store).
 type Store interface {
-	SendState(ctx context.Context, giftID uuid.UUID, requestID string) (postgres.SendState, error)
-	MarkFailed(ctx context.Context, giftID uuid.UUID, lastError string) (bool, error)
+	DLQSettled(ctx context.Context, messageIDs []string) (map[string]postgres.Settlement, error)
+	SettleDLQMessage(ctx context.Context, messageID, body, lastError string) (postgres.Settlement, error)
+	PruneDLQSettled(ctx context.Context, olderThan time.Duration) (int64, error)
 }
 
 // Reconciler sweeps the DLQ.
@@ -57,14 +64,12 @@ type Reconciler struct {
 	dlq      Queue
 	store    Store
 	interval time.Duration
-	hide     time.Duration
 	log      *slog.Logger
 }
 
-// New returns a reconciler that sweeps dlq every interval and hides each message it has read for
-// hide.
-func New(dlq Queue, store Store, interval, hide time.Duration, log *slog.Logger) *Reconciler {
-	return &Reconciler{dlq: dlq, store: store, interval: interval, hide: hide, log: log.With(slog.String("component", "dlq_reconciler"))}
+// New returns a reconciler that sweeps dlq every interval.
+func New(dlq Queue, store Store, interval time.Duration, log *slog.Logger) *Reconciler {
+	return &Reconciler{dlq: dlq, store: store, interval: interval, log: log.With(slog.String("component", "dlq_reconciler"))}
 }
 
 // Run sweeps at once and then every interval until ctx ends.
@@ -86,73 +91,62 @@ func (r *Reconciler) Run(ctx context.Context) {
 
 // Result counts what one sweep did.
 type Result struct {
-	Read   int // DLQ messages looked at
-	Failed int // gifts moved from QUEUED to FAILED
+	Read    int // DLQ messages looked at
+	Settled int // of which settled now (the others were settled by earlier sweeps)
+	Failed  int // gifts moved from QUEUED to FAILED
 }
 
-// Sweep reads every visible DLQ message once and fails the QUEUED gifts among them. It stops at
-// the first error (the database or SQS unreachable), releasing the messages it has not looked at.
+// Sweep looks at every visible DLQ message, settles those not settled before (failing the QUEUED
+// gifts among them), and makes every message visible again before it returns. It stops at the
+// first error (the database or SQS unreachable).
 func (r *Reconciler) Sweep(ctx context.Context) (Result, error) {
 	var res Result
-	for range maxBatchesPerSweep {
-		// A one-second long poll asks every SQS server, so an empty answer means an empty DLQ.
-		msgs, err := r.dlq.Receive(ctx, 10, time.Second, r.hide)
+	msgs, err := r.dlq.Browse(ctx, sweepHold, maxPerSweep)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err := r.dlq.Release(context.WithoutCancel(ctx), msgs); err != nil {
+			r.log.Warn("DLQ messages not released: visible again after the sweep's hold", slog.String(logging.KeyStatus, "RUNNING"),
+				slog.String(logging.KeyErrorCode, CodeSweepFailed), slog.Duration("hold", sweepHold), logging.Err(err))
+		}
+	}()
+	res.Read = len(msgs)
+	if len(msgs) == 0 {
+		return res, nil
+	}
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	settled, err := r.store.DLQSettled(ctx, ids)
+	if err != nil {
+		return res, fmt.Errorf("reconcile DLQ: %w", err)
+	}
+	for _, m := range msgs {
+		if _, done := settled[m.ID]; done {
+			continue
+		}
+		outcome, err := r.store.SettleDLQMessage(ctx, m.ID, m.Body, LastError)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("reconcile DLQ: %w", err)
 		}
-		if len(msgs) == 0 {
-			return res, nil
+		res.Settled++
+		if outcome == postgres.SettledFailed {
+			res.Failed++
+			r.logFailed(m)
 		}
-		for i, m := range msgs {
-			failed, err := r.reconcile(ctx, m)
-			if err != nil {
-				r.release(ctx, msgs[i:])
-				return res, err
-			}
-			res.Read++
-			if failed {
-				res.Failed++
-			}
-		}
+	}
+	if _, err := r.store.PruneDLQSettled(ctx, retention); err != nil {
+		return res, fmt.Errorf("reconcile DLQ: %w", err)
 	}
 	return res, nil
 }
 
-// reconcile fails m's gift when it is still QUEUED under m's send request, and reports whether it
-// did. Messages that name no known send request are left alone: the worker logged them already.
-func (r *Reconciler) reconcile(ctx context.Context, m sqs.Received) (bool, error) {
-	msg, err := queue.Parse([]byte(m.Body))
-	if err != nil {
-		return false, nil
-	}
-	st, err := r.store.SendState(ctx, msg.GiftID, msg.RequestID)
-	if errors.Is(err, gift.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reconcile DLQ message %s: %w", m.ID, err)
-	}
-	if !st.RequestExists || st.Status != gift.StatusQueued {
-		return false, nil
-	}
-	changed, err := r.store.MarkFailed(ctx, msg.GiftID, LastError)
-	if err != nil {
-		return false, fmt.Errorf("reconcile DLQ message %s: %w", m.ID, err)
-	}
-	if changed {
-		r.log.Error("gift still QUEUED with its message in the DLQ: marked FAILED",
-			slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
-			slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal),
-			slog.String(logging.KeyErrorMessage, LastError), slog.String("message_id", m.ID), slog.Bool("reconciled", true))
-	}
-	return changed, nil
-}
-
-// release makes messages visible again at once so the next sweep reads them.
-func (r *Reconciler) release(ctx context.Context, msgs []sqs.Received) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	for _, m := range msgs {
-		_ = r.dlq.ChangeVisibility(ctx, m.ReceiptHandle, 0)
-	}
+func (r *Reconciler) logFailed(m sqs.Received) {
+	msg, _ := queue.Parse([]byte(m.Body)) // it parsed, or it could not have failed a gift
+	r.log.Error("gift still QUEUED with its message in the DLQ: marked FAILED",
+		slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
+		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal),
+		slog.String(logging.KeyErrorMessage, LastError), slog.String("message_id", m.ID), slog.Bool("reconciled", true))
 }

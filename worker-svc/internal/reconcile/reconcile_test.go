@@ -53,7 +53,9 @@ func depth(t *testing.T, q testenv.Queues, url string) sqs.Depth {
 
 // The corner the retry policy leaves open, produced the way it happens: a worker takes the last
 // allowed delivery and dies before it can store FAILED, so SQS moves the message to the DLQ with
-// the gift still QUEUED. A sweep marks it FAILED and leaves the message in the DLQ, hidden.
+// the gift still QUEUED. A sweep marks it FAILED, records the reconciler in the gift's history,
+// and leaves the message in the DLQ, visible at once: an operator's listing (a browse, as
+// `giftctl dlq list` does it) sees it right after the gift turned FAILED.
 func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -77,17 +79,29 @@ func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 	}
 
 	var logs testenv.LogBuffer
-	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&logs, "worker", 0))
+	dlq := sqs.NewConsumer(q.Client, q.DLQURL)
+	r := reconcile.New(dlq, store, time.Minute, logging.New(&logs, "worker", 0))
 	res, err := r.Sweep(ctx)
-	if err != nil || res != (reconcile.Result{Read: 1, Failed: 1}) {
+	if err != nil || res != (reconcile.Result{Read: 1, Settled: 1, Failed: 1}) {
 		t.Fatalf("sweep: %+v, %v", res, err)
 	}
 	g := status(t, store, s.GiftID)
 	if g.Status != gift.StatusFailed || g.LastError == nil || *g.LastError != reconcile.LastError {
 		t.Fatalf("gift after the sweep: %s, last_error %v", g.Status, g.LastError)
 	}
-	if d := depth(t, q, q.DLQURL); d.Total() != 1 || d.InFlight != 1 {
-		t.Fatalf("DLQ after the sweep: %+v; want the message kept, hidden", d)
+	events, err := store.History(ctx, s.GiftID)
+	if last := events[len(events)-1]; err != nil || last.Actor != gift.ActorReconciler || last.To != gift.StatusFailed {
+		t.Fatalf("history after the sweep: %+v, %v", events, err)
+	}
+	if d := depth(t, q, q.DLQURL); d.Visible != 1 || d.InFlight != 0 {
+		t.Fatalf("DLQ after the sweep: %+v; want the message kept and visible", d)
+	}
+	listed, err := dlq.Browse(ctx, time.Minute, 10)
+	if err != nil || len(listed) != 1 || listed[0].Body != s.Body {
+		t.Fatalf("listing right after the sweep: %+v, %v", listed, err)
+	}
+	if err := dlq.Release(ctx, listed); err != nil {
+		t.Fatal(err)
 	}
 	line := logs.String()
 	for _, want := range []string{`"level":"ERROR"`, `"error_code":"SEND_FAILED_FINAL"`, `"status":"FAILED"`, `"reconciled":true`,
@@ -97,9 +111,36 @@ func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 		}
 	}
 
-	// Hidden: the next sweep reads nothing and changes nothing.
-	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{}) {
+	// Remembered: the next sweep reads the message again but settles nothing.
+	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{Read: 1}) {
 		t.Fatalf("second sweep: %+v, %v", res, err)
+	}
+}
+
+// A message of an earlier attempt series that is still in the DLQ after an operator retry (it was
+// in the main queue or in someone's hands while the retry cleaned the DLQ) never fails the retried
+// gift, even when the reconciler sees it for the first time after the retry.
+func TestSweepNeverFailsARetriedGiftForAnEarlierMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, store := env.NewStore(t)
+	q := env.NewQueues(t, 5)
+	s := queued(t, store)
+	if _, err := store.MarkFailed(ctx, s.GiftID, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.RetryFailed(ctx, s.GiftID, "alice", "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil { // the first series' message
+		t.Fatal(err)
+	}
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{Read: 1, Settled: 1}) {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	if g := status(t, store, s.GiftID); g.Status != gift.StatusQueued {
+		t.Fatalf("the retried gift became %s", g.Status)
 	}
 }
 
@@ -128,9 +169,9 @@ func TestSweepLeavesEverythingElseAlone(t *testing.T) {
 		}
 	}
 
-	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, time.Hour, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, logging.New(&testenv.LogBuffer{}, "worker", 0))
 	res, err := r.Sweep(ctx)
-	if err != nil || res != (reconcile.Result{Read: len(bodies)}) {
+	if err != nil || res != (reconcile.Result{Read: len(bodies), Settled: len(bodies)}) {
 		t.Fatalf("sweep: %+v, %v", res, err)
 	}
 	if g := status(t, store, sent.GiftID); g.Status != gift.StatusSent || g.LastError != nil {
@@ -139,20 +180,20 @@ func TestSweepLeavesEverythingElseAlone(t *testing.T) {
 	if g := status(t, store, otherKey.GiftID); g.Status != gift.StatusQueued {
 		t.Fatalf("a message with another request id moved the gift to %s", g.Status)
 	}
-	if d := depth(t, q, q.DLQURL); d.Total() != len(bodies) {
-		t.Fatalf("DLQ after the sweep: %+v; nothing may be deleted", d)
+	if d := depth(t, q, q.DLQURL); d.Visible != len(bodies) {
+		t.Fatalf("DLQ after the sweep: %+v; nothing may be deleted or kept hidden", d)
 	}
 }
 
 // unavailableStore answers as a database that cannot be reached.
 type unavailableStore struct{ *postgres.Store }
 
-func (unavailableStore) SendState(context.Context, uuid.UUID, string) (postgres.SendState, error) {
-	return postgres.SendState{}, fmt.Errorf("read send state: %w", gift.Unavailable(errors.New("connection refused")))
+func (unavailableStore) DLQSettled(context.Context, []string) (map[string]postgres.Settlement, error) {
+	return nil, fmt.Errorf("read settled DLQ messages: %w", gift.Unavailable(errors.New("connection refused")))
 }
 
 // With the database unreachable the sweep stops and makes the messages it took visible again, so
-// the next sweep (with the database back) finds them at once rather than after the long hide.
+// the next sweep (with the database back) finds them at once.
 func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -165,8 +206,8 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 	dlq := sqs.NewConsumer(q.Client, q.DLQURL)
 	log := logging.New(&testenv.LogBuffer{}, "worker", 0)
 
-	res, err := reconcile.New(dlq, unavailableStore{store}, time.Minute, time.Hour, log).Sweep(ctx)
-	if !errors.Is(err, gift.ErrUnavailable) || res != (reconcile.Result{}) {
+	res, err := reconcile.New(dlq, unavailableStore{store}, time.Minute, log).Sweep(ctx)
+	if !errors.Is(err, gift.ErrUnavailable) || res != (reconcile.Result{Read: 1}) {
 		t.Fatalf("sweep with the database down: %+v, %v", res, err)
 	}
 	if d := depth(t, q, q.DLQURL); d.Visible != 1 {
@@ -178,33 +219,33 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		reconcile.New(dlq, unavailableStore{store}, time.Hour, time.Hour, logging.New(&logs, "worker", 0)).Run(runCtx)
+		reconcile.New(dlq, unavailableStore{store}, time.Hour, logging.New(&logs, "worker", 0)).Run(runCtx)
 	}()
 	testenv.Eventually(t, 20*time.Second, "the failed sweep logged", func() (bool, string) { return strings.Contains(logs.String(), `"error_code":"DLQ_SWEEP_FAILED"`), "" })
 	cancel()
 	<-done
-	if line := logs.String(); !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "read send state: unavailable") {
+	if line := logs.String(); !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, "read settled DLQ messages: unavailable") {
 		t.Fatalf("sweep failure log: %s", line)
 	}
 
-	res, err = reconcile.New(dlq, store, time.Minute, time.Hour, log).Sweep(ctx)
-	if err != nil || res != (reconcile.Result{Read: 1, Failed: 1}) {
+	res, err = reconcile.New(dlq, store, time.Minute, log).Sweep(ctx)
+	if err != nil || res != (reconcile.Result{Read: 1, Settled: 1, Failed: 1}) {
 		t.Fatalf("sweep with the database back: %+v, %v", res, err)
 	}
 }
 
-// countingQueue counts the reconciler's receives.
+// countingQueue counts the reconciler's browses.
 type countingQueue struct {
 	*sqs.Consumer
 	mu    sync.Mutex
 	calls int
 }
 
-func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
+func (q *countingQueue) Browse(ctx context.Context, hold time.Duration, limit int) ([]sqs.Received, error) {
 	q.mu.Lock()
 	q.calls++
 	q.mu.Unlock()
-	return q.Consumer.Receive(ctx, max, wait, visibility)
+	return q.Consumer.Browse(ctx, hold, limit)
 }
 
 func (q *countingQueue) receives() int {
@@ -214,7 +255,7 @@ func (q *countingQueue) receives() int {
 }
 
 // Run sweeps at once when it starts (an interval of an hour does not delay the first sweep), then
-// every interval (each sweep of an empty DLQ is one receive).
+// every interval (each sweep is one browse).
 func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -228,7 +269,7 @@ func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	run := func(dlq reconcile.Queue, interval time.Duration) (stop func()) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); reconcile.New(dlq, store, interval, time.Hour, log).Run(ctx) }()
+		go func() { defer close(done); reconcile.New(dlq, store, interval, log).Run(ctx) }()
 		return func() { cancel(); <-done }
 	}
 

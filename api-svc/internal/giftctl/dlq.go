@@ -1,0 +1,304 @@
+package giftctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+)
+
+const (
+	// browseHold hides the DLQ messages giftctl is looking at until it releases them, which it
+	// does before it exits; only a giftctl killed meanwhile leaves them hidden this long.
+	browseHold = 2 * time.Minute
+	// browseLimit is the most DLQ messages one command looks at.
+	browseLimit = 1000
+)
+
+// What to do about a DLQ message.
+const (
+	ActionRetry       = "retry"       // its gift is FAILED: giftctl retry, once the cause is fixed
+	ActionRedrive     = "redrive"     // its gift is still QUEUED: giftctl dlq redrive moves it back
+	ActionDrop        = "drop"        // its gift is SENT, or it was superseded by a retry: redrive deletes it
+	ActionInvestigate = "investigate" // not a send request of a known gift: look, then purge
+)
+
+// DLQEntry is one DLQ message with its gift, as `giftctl dlq list --json` prints it.
+type DLQEntry struct {
+	MessageID    string     `json:"message_id"`
+	GiftID       *uuid.UUID `json:"gift_id"`
+	RequestID    string     `json:"request_id"`
+	ReceiveCount int        `json:"receive_count"`
+	SentAt       *time.Time `json:"sent_at"`
+	// Retry is the attempt series the message belongs to; GiftRetry the gift's current one.
+	Retry         int     `json:"retry"`
+	GiftStatus    string  `json:"gift_status"`
+	GiftLastError *string `json:"gift_last_error"`
+	GiftRetry     int     `json:"gift_retry"`
+	// Settlement is what the worker's DLQ reconciler decided about the message ("" not yet).
+	Settlement string `json:"reconciler_settlement"`
+	Action     string `json:"action"`
+
+	received sqs.Received
+}
+
+// inspect joins DLQ messages with their gifts and decides the action for each.
+func inspect(ctx context.Context, d *deps, msgs []sqs.Received) ([]DLQEntry, error) {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	settled, err := d.store.DLQSettled(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]DLQEntry, len(msgs))
+	for i, m := range msgs {
+		e := DLQEntry{MessageID: m.ID, ReceiveCount: m.ReceiveCount, Settlement: string(settled[m.ID]), Action: ActionInvestigate, received: m}
+		if !m.SentAt.IsZero() {
+			at := m.SentAt.UTC()
+			e.SentAt = &at
+		}
+		msg, perr := queue.Parse([]byte(m.Body))
+		var del postgres.Delivery
+		if perr == nil {
+			e.GiftID, e.RequestID, e.Retry = &msg.GiftID, msg.RequestID, msg.Retry
+			del, err = d.store.Delivery(ctx, msg.GiftID)
+		}
+		switch {
+		case perr != nil:
+			e.GiftStatus = "not a send request"
+		case errors.Is(err, gift.ErrNotFound):
+			e.GiftStatus = "no such gift"
+		case err != nil:
+			return nil, err
+		case del.RequestID != msg.RequestID:
+			e.GiftStatus = string(del.Status) + " (under another request id)"
+		default:
+			e.GiftStatus, e.GiftLastError, e.GiftRetry = string(del.Status), del.LastError, del.Retries
+			e.Action = action(del.Status, msg.Retry, del.Retries)
+		}
+		entries[i] = e
+	}
+	return entries, nil
+}
+
+func action(status gift.Status, retry, current int) string {
+	switch {
+	case retry < current || status == gift.StatusSent:
+		return ActionDrop
+	case status == gift.StatusFailed:
+		return ActionRetry
+	case status == gift.StatusQueued:
+		return ActionRedrive
+	}
+	return ActionInvestigate
+}
+
+// browseDLQ takes the DLQ's visible messages for a look; the caller must release them.
+func browseDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, error) {
+	dlq, err := d.dlq(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := dlq.Browse(ctx, browseHold, browseLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dlq, msgs, nil
+}
+
+// othersWait bounds how long browseAllDLQ waits for messages someone else holds.
+const othersWait = 15 * time.Second
+
+// browseAllDLQ is browseDLQ for commands that change things (retry, redrive): while SQS reports
+// more messages in flight than this command holds (the worker's reconciler is sweeping, or another
+// operator is looking), it waits for them to come back, up to othersWait, so that it acts on the
+// whole DLQ. It returns how many stayed out of reach.
+func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, int, error) {
+	dlq, msgs, err := browseDLQ(ctx, d)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		seen[m.ID] = true
+	}
+	deadline := time.Now().Add(othersWait)
+	for {
+		depth, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL())
+		if err != nil {
+			_ = dlq.Release(context.WithoutCancel(ctx), msgs) // best effort: they come back after browseHold
+			return nil, nil, 0, err
+		}
+		away := depth.InFlight - len(msgs)
+		if away <= 0 || time.Now().After(deadline) || len(msgs) >= browseLimit {
+			return dlq, msgs, max(away, 0), nil
+		}
+		more, err := dlq.Browse(ctx, browseHold, browseLimit-len(msgs))
+		if err != nil {
+			_ = dlq.Release(context.WithoutCancel(ctx), msgs) // best effort: they come back after browseHold
+			return nil, nil, 0, err
+		}
+		for _, m := range more {
+			if !seen[m.ID] {
+				seen[m.ID] = true
+				msgs = append(msgs, m)
+			}
+		}
+		if len(more) == 0 {
+			select {
+			case <-ctx.Done():
+				return dlq, msgs, away, nil
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// release puts the messages back, visible at once, reporting a failure (they come back after
+// browseHold anyway).
+func (c *CLI) release(ctx context.Context, dlq *sqs.Consumer, msgs []sqs.Received) {
+	if err := dlq.Release(context.WithoutCancel(ctx), msgs); err != nil {
+		fmt.Fprintf(c.Stderr, "giftctl: DLQ messages not released, visible again within %s: %v\n", browseHold, err)
+	}
+}
+
+func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
+	fs := flag.NewFlagSet("dlq list", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args, 0); err != nil {
+		return c.usageError(err)
+	}
+	dlq, msgs, err := browseDLQ(ctx, d)
+	if err != nil {
+		return c.fail(ExitUsage, "dlq list: %v", err)
+	}
+	entries, err := inspect(ctx, d, msgs)
+	away := 0
+	if depth, derr := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); derr == nil {
+		away = depth.InFlight - len(msgs)
+	}
+	c.release(ctx, dlq, msgs) // visible again at once: listing consumes nothing
+	if err != nil {
+		return c.fail(ExitUsage, "dlq list: %v", err)
+	}
+	if *asJSON {
+		if entries == nil {
+			entries = []DLQEntry{}
+		}
+		enc := json.NewEncoder(c.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(entries)
+		return ExitOK
+	}
+	fmt.Fprintf(c.Stdout, "%d message(s) in the DLQ\n", len(entries))
+	if away > 0 {
+		fmt.Fprintf(c.Stdout, "(and %d in someone else's hands right now, e.g. the worker's reconciler: list again in a moment)\n", away)
+	}
+	if len(entries) == 0 {
+		return ExitOK
+	}
+	fmt.Fprintf(c.Stdout, "%-36s  %-24s  %-8s  %-6s  %-26s  %-11s  %s\n", "GIFT_ID", "REQUEST_ID", "RECEIVES", "RETRY", "GIFT_STATUS", "ACTION", "LAST_ERROR")
+	for _, e := range entries {
+		id := "-"
+		if e.GiftID != nil {
+			id = e.GiftID.String()
+		}
+		lastError := ""
+		if e.GiftLastError != nil {
+			lastError = *e.GiftLastError
+		}
+		fmt.Fprintf(c.Stdout, "%-36s  %-24s  %-8d  %-6s  %-26s  %-11s  %s\n", id, e.RequestID, e.ReceiveCount,
+			fmt.Sprintf("%d/%d", e.Retry, e.GiftRetry), e.GiftStatus, e.Action, lastError)
+	}
+	fmt.Fprintln(c.Stdout, "actions: retry = `giftctl retry GIFT_ID --reason ...` once the cause is fixed; redrive and drop = `giftctl dlq redrive`;")
+	fmt.Fprintln(c.Stdout, "         investigate = not a send request of a known gift (see runbook). RECEIVES counts every look at the DLQ too.")
+	return ExitOK
+}
+
+func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
+	fs := flag.NewFlagSet("dlq redrive", flag.ContinueOnError)
+	dryRun := fs.Bool("dry-run", false, "only say what would be done")
+	if _, err := parse(fs, args, 0); err != nil {
+		return c.usageError(err)
+	}
+	queueURL, err := d.queueURL(ctx)
+	if err != nil {
+		return c.fail(ExitUsage, "dlq redrive: %v", err)
+	}
+	dlq, msgs, away, err := browseAllDLQ(ctx, d)
+	if err != nil {
+		return c.fail(ExitUsage, "dlq redrive: %v", err)
+	}
+	if away > 0 {
+		fmt.Fprintf(c.Stdout, "%d message(s) were in someone else's hands and were not looked at: run it again later\n", away)
+	}
+	gone := map[string]bool{} // moved back or dropped: nothing left to release
+	defer func() {
+		var keep []sqs.Received
+		for _, m := range msgs {
+			if !gone[m.ID] {
+				keep = append(keep, m)
+			}
+		}
+		c.release(ctx, dlq, keep)
+	}()
+	entries, err := inspect(ctx, d, msgs)
+	if err != nil {
+		return c.fail(ExitUsage, "dlq redrive: %v", err)
+	}
+	verb := map[bool]string{true: "would ", false: ""}[*dryRun]
+	main := sqs.NewPublisher(d.sqs, queueURL)
+	counts := map[string]int{}
+	code := ExitOK
+	for _, e := range entries {
+		counts[e.Action]++
+		switch e.Action {
+		case ActionRedrive:
+			fmt.Fprintf(c.Stdout, "%smove back  %s (QUEUED, request %s)\n", verb, e.GiftID, e.RequestID)
+			if !*dryRun {
+				if err := moveBack(ctx, main, dlq, e.received); err != nil {
+					code = c.fail(ExitRefused, "move back %s: %v", e.GiftID, err)
+				} else {
+					gone[e.MessageID] = true
+				}
+			}
+		case ActionDrop:
+			fmt.Fprintf(c.Stdout, "%sdrop       %s (%s, message of retry %d of %d: nothing left to do)\n", verb, e.GiftID, e.GiftStatus, e.Retry, e.GiftRetry)
+			if !*dryRun {
+				if err := dlq.Delete(ctx, e.received.ReceiptHandle); err != nil {
+					code = c.fail(ExitRefused, "drop %s: %v", e.GiftID, err)
+				} else {
+					gone[e.MessageID] = true
+				}
+			}
+		case ActionRetry:
+			fmt.Fprintf(c.Stdout, "leave      %s (FAILED: once the cause is fixed, giftctl retry %s --reason '...')\n", e.GiftID, e.GiftID)
+		default:
+			fmt.Fprintf(c.Stdout, "leave      message %s (%s: investigate, see the runbook)\n", e.MessageID, e.GiftStatus)
+		}
+	}
+	fmt.Fprintf(c.Stdout, "%d message(s): %d %smoved back, %d %sdropped, %d FAILED (retry), %d to investigate\n", len(entries),
+		counts[ActionRedrive], verb, counts[ActionDrop], verb, counts[ActionRetry], counts[ActionInvestigate])
+	return code
+}
+
+// moveBack puts a DLQ message on the send queue as a new message (a fresh receive count) and
+// deletes it from the DLQ. A failure between the two leaves it in both: the worker finishes a
+// gift once, and the next redrive drops the DLQ copy.
+func moveBack(ctx context.Context, main *sqs.Publisher, dlq *sqs.Consumer, m sqs.Received) error {
+	if err := main.Publish(ctx, m.Body); err != nil {
+		return err
+	}
+	return dlq.Delete(ctx, m.ReceiptHandle)
+}

@@ -1,0 +1,248 @@
+// Package giftctl is the operator's command line (api-svc/cmd/giftctl, docs/runbook.md): one
+// screen of system status, gifts for demos and smoke checks, the DLQ, an operator's retry of a
+// FAILED gift, and the re-enqueue of gifts whose message was lost. It reads the same environment
+// variables as the services (shared/wiring) plus API_URL, and builds on the generated API client,
+// the store and the SQS adapter, so it changes gifts only the way the services do: one
+// transaction per change, recorded in the gift's history, queued through the outbox.
+package giftctl
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os/user"
+	"strings"
+	"time"
+
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+)
+
+// Exit codes. status uses all three as healthy / degraded / cannot tell; the other commands exit
+// ExitRefused when the operation was refused or did not reach its goal (a retry of a gift that is
+// not FAILED, a wait that ended FAILED) and ExitUsage when they could not run at all.
+const (
+	ExitOK      = 0
+	ExitRefused = 1
+	ExitUsage   = 2
+)
+
+// DefaultAPIURL is API_URL's default: the API of `make run`.
+const DefaultAPIURL = "http://127.0.0.1:8080"
+
+const usage = `usage: giftctl COMMAND [flags]
+
+  status [--json] [--stuck-after 5m] [--outbox-after 5m]
+                                  one screen: API, gifts, outbox, queue, DLQ (exit 0 healthy, 1 degraded, 2 cannot tell)
+  gift create --amount N [--message TEXT]
+  gift send GIFT_ID [--key KEY] [--force-failure]
+  gift get GIFT_ID [--history]
+  gift wait GIFT_ID [--for SENT|FAILED] [--timeout 2m]
+  dlq list [--json]               the DLQ's messages, left in place, with their gifts
+  dlq redrive [--dry-run]         move back messages of QUEUED gifts, drop superseded ones
+  retry GIFT_ID --reason TEXT [--yes] [--actor NAME]
+                                  queue a FAILED gift again once its cause is fixed
+  reconcile [--apply] [--older-than 1h]
+                                  re-enqueue QUEUED gifts whose message is nowhere (dry run by default)
+
+Configuration: the services' environment (DATABASE_URL or PG*, DB_SECRET_ARN, SQS_ENDPOINT,
+SQS_QUEUE_URL or SQS_QUEUE_NAME, SQS_DLQ_URL, AWS_REGION) and API_URL (default ` + DefaultAPIURL + `).
+`
+
+// Config is what giftctl reads from the environment: the services' own database and queue
+// settings, the DLQ and the API's address.
+type Config struct {
+	APIURL   string // API_URL
+	DLQURL   string // SQS_DLQ_URL; empty: the main queue's RedrivePolicy target
+	Database wiring.Database
+	Queue    wiring.Queue
+}
+
+// ReadConfig reads the configuration; problems are collected in r.
+func ReadConfig(r *envconfig.Reader) Config {
+	return Config{
+		APIURL:   strings.TrimRight(r.String("API_URL", DefaultAPIURL), "/"),
+		DLQURL:   r.String("SQS_DLQ_URL", ""),
+		Database: wiring.ReadDatabase(r),
+		Queue:    wiring.ReadQueue(r),
+	}
+}
+
+// CLI runs giftctl commands. Its fields are the process's environment, injected for tests.
+type CLI struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Lookup         func(string) (string, bool) // os.LookupEnv
+	// User names the operator when --actor is not given (the OS user).
+	User func() string
+	// HTTP is the API client's transport; nil: a client with a 10 s timeout.
+	HTTP *http.Client
+}
+
+// OSUser is the current OS user's name, or "unknown".
+func OSUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// Run runs one command and returns its exit code.
+func (c *CLI) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(c.Stdout, usage)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	r := &envconfig.Reader{Lookup: c.Lookup}
+	cfg := ReadConfig(r)
+	if err := r.Err(); err != nil {
+		fmt.Fprintln(c.Stderr, "giftctl:", err)
+		return ExitUsage
+	}
+	d, err := c.open(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(c.Stderr, "giftctl:", err)
+		return ExitUsage
+	}
+	defer d.close()
+
+	cmd, rest := args[0], args[1:]
+	if cmd == "gift" || cmd == "dlq" {
+		if len(rest) == 0 {
+			fmt.Fprintf(c.Stderr, "giftctl %s: a subcommand is missing\n%s", cmd, usage)
+			return ExitUsage
+		}
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	run, ok := map[string]func(context.Context, *deps, []string) int{
+		"status":      c.status,
+		"gift create": c.giftCreate,
+		"gift send":   c.giftSend,
+		"gift get":    c.giftGet,
+		"gift wait":   c.giftWait,
+		"dlq list":    c.dlqList,
+		"dlq redrive": c.dlqRedrive,
+		"retry":       c.retry,
+		"reconcile":   c.reconcile,
+	}[cmd]
+	if !ok {
+		fmt.Fprintf(c.Stderr, "giftctl: unknown command %q\n%s", cmd, usage)
+		return ExitUsage
+	}
+	return run(ctx, d, rest)
+}
+
+// deps are the adapters a command may use. Nothing here connects when opened: each command
+// reaches only what it needs, so status can report what it cannot reach.
+type deps struct {
+	cfg   Config
+	api   *giftclient.ClientWithResponses
+	pool  *pgxpool.Pool
+	store *postgres.Store
+	sqs   *awssqs.Client
+}
+
+func (c *CLI) open(ctx context.Context, cfg Config) (*deps, error) {
+	httpClient := c.HTTP
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	api, err := giftclient.NewClientWithResponses(cfg.APIURL, giftclient.WithHTTPClient(httpClient))
+	if err != nil {
+		return nil, fmt.Errorf("API client for %s: %w", cfg.APIURL, err)
+	}
+	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
+	if err != nil {
+		return nil, err
+	}
+	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: cfg.Queue.Region, Endpoint: cfg.Queue.Endpoint})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &deps{cfg: cfg, api: api, pool: pool, store: store, sqs: client}, nil
+}
+
+func (d *deps) close() { d.pool.Close() }
+
+// queueURL resolves the send queue (SQS_QUEUE_URL, else SQS_QUEUE_NAME).
+func (d *deps) queueURL(ctx context.Context) (string, error) {
+	return sqs.QueueURL(ctx, d.sqs, d.cfg.Queue.URL, d.cfg.Queue.Name)
+}
+
+// dlq resolves the DLQ: SQS_DLQ_URL, else the target of the send queue's RedrivePolicy (the
+// queue SQS really dead-letters to, so no second name to keep in sync).
+func (d *deps) dlq(ctx context.Context) (*sqs.Consumer, error) {
+	if d.cfg.DLQURL != "" {
+		return sqs.NewConsumer(d.sqs, d.cfg.DLQURL), nil
+	}
+	main, err := d.queueURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := sqs.ReadRedrivePolicy(ctx, d.sqs, main)
+	if err != nil {
+		return nil, err
+	}
+	// arn:aws:sqs:REGION:ACCOUNT:NAME
+	parts := strings.Split(policy.DeadLetterTargetARN, ":")
+	if len(parts) != 6 {
+		return nil, fmt.Errorf("dead-letter target %q is not an SQS queue ARN", policy.DeadLetterTargetARN)
+	}
+	url, err := sqs.QueueURL(ctx, d.sqs, "", parts[5])
+	if err != nil {
+		return nil, fmt.Errorf("DLQ from the RedrivePolicy of %s: %w", main, err)
+	}
+	return sqs.NewConsumer(d.sqs, url), nil
+}
+
+// parse parses flags that may come before or after the positional arguments (`retry ID --yes`),
+// and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != positional {
+		return nil, fmt.Errorf("%s: want %d argument(s), got %d (%s)", fs.Name(), positional, len(pos), strings.Join(pos, " "))
+	}
+	return pos, nil
+}
+
+// usageError reports a command line problem and returns ExitUsage.
+func (c *CLI) usageError(err error) int {
+	fmt.Fprintf(c.Stderr, "giftctl %v\n", err)
+	return ExitUsage
+}
+
+// fail reports an error that stopped a command and returns its exit code.
+func (c *CLI) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(c.Stderr, "giftctl: "+format+"\n", args...)
+	return code
+}
+
+// round formats d for people: whole seconds.
+func round(d time.Duration) string { return d.Round(time.Second).String() }
+
+var errUnexpected = errors.New("unexpected answer")

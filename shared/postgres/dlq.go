@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+)
+
+// Settlement is what the DLQ reconciler decided about one DLQ message (dlq_settled.outcome).
+type Settlement string
+
+// The settlements of a DLQ message.
+const (
+	// SettledFailed: the gift was still QUEUED under this message's send request and attempt
+	// series; the reconciler moved it to FAILED.
+	SettledFailed Settlement = "failed"
+	// SettledAlreadyFinal: the gift was SENT or FAILED already (the worker stores FAILED before it
+	// lets the last attempt's message go to the DLQ).
+	SettledAlreadyFinal Settlement = "already_final"
+	// SettledSuperseded: the message belongs to an earlier attempt series (an operator has
+	// retried the gift since); it must never touch the gift again.
+	SettledSuperseded Settlement = "superseded"
+	// SettledUnknown: no such gift, or no such send request for it.
+	SettledUnknown Settlement = "unknown"
+	// SettledInvalid: the body is not a send request.
+	SettledInvalid Settlement = "invalid"
+)
+
+// DLQSettled returns, of the given DLQ message ids, those already settled and how.
+func (s *Store) DLQSettled(ctx context.Context, messageIDs []string) (map[string]Settlement, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	out := map[string]Settlement{}
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT message_id, outcome FROM dlq_settled WHERE message_id = ANY($1)`, messageIDs)
+	if err != nil {
+		return nil, classify("read settled DLQ messages", err)
+	}
+	for rows.Next() {
+		var id string
+		var o Settlement
+		if err := rows.Scan(&id, &o); err != nil {
+			rows.Close()
+			return nil, classify("read settled DLQ messages", err)
+		}
+		out[id] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("read settled DLQ messages", err)
+	}
+	return out, nil
+}
+
+// SettleDLQMessage decides about one DLQ message and remembers the decision, in one transaction:
+// a gift still QUEUED under the message's send request and attempt series is moved to FAILED with
+// lastError (actor reconciler, in the history); anything else is left as it is. body is the
+// message body (parse errors make it SettledInvalid). A message settled before (by another worker
+// task meanwhile) is left alone and reported with its earlier settlement.
+func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body, lastError string) (Settlement, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var out Settlement
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		msg, perr := queue.Parse([]byte(body))
+		var giftID *uuid.UUID
+		var requestID *string
+		if perr == nil {
+			giftID, requestID = &msg.GiftID, &msg.RequestID
+		}
+		// The message's row first: a concurrent settlement of the same message waits here and
+		// then finds it taken.
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO dlq_settled (message_id, gift_id, request_id, outcome) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (message_id) DO NOTHING`, messageID, giftID, requestID, SettledInvalid)
+		if err != nil {
+			return fmt.Errorf("record DLQ message %s: %w", messageID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return tx.QueryRow(ctx, `SELECT outcome FROM dlq_settled WHERE message_id = $1`, messageID).Scan(&out)
+		}
+		if perr != nil {
+			out = SettledInvalid
+			return nil
+		}
+		if out, err = decide(ctx, tx, msg, lastError); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE dlq_settled SET outcome = $2 WHERE message_id = $1`, messageID, out)
+		return err
+	})
+	if err != nil {
+		return "", domainOr(fmt.Sprintf("settle DLQ message %s", messageID), err)
+	}
+	return out, nil
+}
+
+// decide settles msg under the gift's row lock.
+func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, lastError string) (Settlement, error) {
+	status, err := lockGift(ctx, tx, msg.GiftID)
+	if errors.Is(err, gift.ErrNotFound) {
+		return SettledUnknown, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var series int
+	err = tx.QueryRow(ctx, `SELECT retries FROM send_requests WHERE gift_id = $1 AND request_id = $2`,
+		msg.GiftID, msg.RequestID).Scan(&series)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return SettledUnknown, nil
+	case err != nil:
+		return "", fmt.Errorf("read send request: %w", err)
+	case msg.Retry < series:
+		return SettledSuperseded, nil
+	case status != gift.StatusQueued:
+		return SettledAlreadyFinal, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, last_error = $3, updated_at = now() WHERE id = $1`,
+		msg.GiftID, gift.StatusFailed, lastError); err != nil {
+		return "", fmt.Errorf("fail gift: %w", err)
+	}
+	if err := insertEvent(ctx, tx, gift.Event{GiftID: msg.GiftID, From: status, To: gift.StatusFailed, Actor: gift.ActorReconciler,
+		Reason: lastError, RequestID: msg.RequestID}); err != nil {
+		return "", err
+	}
+	return SettledFailed, nil
+}
+
+// PruneDLQSettled forgets settlements older than olderThan (the DLQ's retention: their messages
+// are gone) and returns how many.
+func (s *Store) PruneDLQSettled(ctx context.Context, olderThan time.Duration) (int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM dlq_settled WHERE settled_at < now() - $1::interval`, olderThan)
+	if err != nil {
+		return 0, classify("prune settled DLQ messages", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+)
+
+// This file holds what operators do to gifts (giftctl): look at them, retry a FAILED one,
+// re-enqueue a QUEUED one whose message was lost. Every change is one transaction that also
+// appends to the gift's history and, when the gift goes back on the queue, writes its message
+// through the outbox like the API's send.
+
+// Delivery is a gift's delivery state as operators see it.
+type Delivery struct {
+	Status    gift.Status
+	LastError *string
+	// RequestID is the gift's send request ("" when it was never sent), Retries how many operator
+	// retries it has had: the attempt series its current queue message carries.
+	RequestID string
+	Retries   int
+	// Outboxed is true while the current message waits in the outbox for SQS.
+	Outboxed bool
+}
+
+// Delivery reads a gift's delivery state; gift.ErrNotFound when there is no such gift.
+func (s *Store) Delivery(ctx context.Context, giftID uuid.UUID) (Delivery, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var d Delivery
+	err := s.pool.QueryRow(ctx, `
+		SELECT g.status, g.last_error, coalesce(r.request_id, ''), coalesce(r.retries, 0),
+		       EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = g.id)
+		FROM gifts g
+		LEFT JOIN LATERAL (SELECT request_id, retries FROM send_requests WHERE gift_id = g.id
+		                   ORDER BY created_at DESC LIMIT 1) r ON true
+		WHERE g.id = $1`, giftID).Scan(&d.Status, &d.LastError, &d.RequestID, &d.Retries, &d.Outboxed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Delivery{}, gift.ErrNotFound
+	}
+	if err != nil {
+		return Delivery{}, classify(fmt.Sprintf("read delivery state of gift %s", giftID), err)
+	}
+	return d, nil
+}
+
+// Retry is what an operator retry did.
+type Retry struct {
+	RequestID string
+	// Series is the new attempt series (send_requests.retries), carried by the new message.
+	Series   int
+	OutboxID int64
+}
+
+// RetryFailed is the operator's re-injection of a FAILED gift (giftctl retry), in one transaction:
+// FAILED -> QUEUED with last_error cleared, the send request's force_failure cleared and its
+// attempt series advanced, a new message (same gift_id and request_id) in the outbox, and the
+// change in the history with who and why. A gift that is not FAILED is refused with
+// gift.NotRetryable; an unknown one with gift.ErrNotFound.
+func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, reason string) (Retry, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var out Retry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		status, err := lockGift(ctx, tx, giftID)
+		if err != nil {
+			return err
+		}
+		if !status.Retryable() {
+			return gift.NotRetryable(status)
+		}
+		// A FAILED gift was sent, so it has its send request.
+		err = tx.QueryRow(ctx, `
+			UPDATE send_requests SET force_failure = false, retries = retries + 1
+			WHERE (gift_id, request_id) = (SELECT gift_id, request_id FROM send_requests WHERE gift_id = $1
+			                               ORDER BY created_at DESC LIMIT 1)
+			RETURNING request_id, retries`, giftID).Scan(&out.RequestID, &out.Series)
+		if err != nil {
+			return fmt.Errorf("advance the attempt series: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, last_error = NULL, updated_at = now() WHERE id = $1`,
+			giftID, gift.StatusQueued); err != nil {
+			return fmt.Errorf("queue gift: %w", err)
+		}
+		if err := insertEvent(ctx, tx, gift.Event{GiftID: giftID, From: status, To: gift.StatusQueued, Actor: gift.ActorOperator,
+			ActorName: actorName, Reason: reason, RequestID: out.RequestID}); err != nil {
+			return err
+		}
+		body, err := queue.Message{GiftID: giftID, RequestID: out.RequestID, Retry: out.Series}.Marshal()
+		if err != nil {
+			return err
+		}
+		out.OutboxID, err = insertOutbox(ctx, tx, giftID, out.RequestID, body, 0)
+		return err
+	})
+	if err != nil {
+		return Retry{}, domainOr(fmt.Sprintf("retry gift %s", giftID), err)
+	}
+	return out, nil
+}
+
+// Orphan is a QUEUED gift with no message in the outbox, so its message should be on SQS.
+type Orphan struct {
+	GiftID    uuid.UUID
+	RequestID string
+	Series    int
+	// QueuedFor is how long ago the gift last changed status or was re-enqueued.
+	QueuedFor time.Duration
+}
+
+// QueuedWithoutOutbox lists QUEUED gifts that have no outbox message and have been QUEUED (or last
+// re-enqueued) for longer than olderThan, oldest first, at most limit of them.
+func (s *Store) QueuedWithoutOutbox(ctx context.Context, olderThan time.Duration, limit int) ([]Orphan, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+		SELECT g.id, r.request_id, r.retries, extract(epoch FROM now() - q.since)::float8
+		FROM gifts g
+		JOIN LATERAL (SELECT request_id, retries FROM send_requests WHERE gift_id = g.id
+		              ORDER BY created_at DESC LIMIT 1) r ON true
+		CROSS JOIN LATERAL (SELECT greatest(g.updated_at, (SELECT max(e.at) FROM gift_events e WHERE e.gift_id = g.id)) AS since) q
+		WHERE g.status = $1 AND q.since < now() - $2::interval
+		  AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = g.id)
+		ORDER BY q.since LIMIT $3`, gift.StatusQueued, olderThan, limit)
+	if err != nil {
+		return nil, classify("list QUEUED gifts without an outbox message", err)
+	}
+	orphans, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Orphan, error) {
+		var o Orphan
+		var age float64
+		err := r.Scan(&o.GiftID, &o.RequestID, &o.Series, &age)
+		o.QueuedFor = time.Duration(age * float64(time.Second))
+		return o, err
+	})
+	if err != nil {
+		return nil, classify("list QUEUED gifts without an outbox message", err)
+	}
+	return orphans, nil
+}
+
+// ErrNotOrphaned: Reenqueue found the gift no longer QUEUED, or with an outbox message again.
+var ErrNotOrphaned = errors.New("the gift is no longer QUEUED without an outbox message")
+
+// Reenqueue puts a QUEUED gift's message back through the outbox (giftctl reconcile --apply), in
+// one transaction with a history entry QUEUED -> QUEUED; ErrNotOrphaned when the gift changed
+// meanwhile. The message is the one the gift's send request describes (same request_id,
+// force_failure and attempt series).
+func (s *Store) Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reason string) (int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var outboxID int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		status, err := lockGift(ctx, tx, giftID)
+		if err != nil {
+			return err
+		}
+		var m queue.Message
+		var outboxed bool
+		err = tx.QueryRow(ctx, `
+			SELECT r.request_id, r.force_failure, r.retries, EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = r.gift_id)
+			FROM send_requests r WHERE r.gift_id = $1 ORDER BY r.created_at DESC LIMIT 1`, giftID).
+			Scan(&m.RequestID, &m.ForceFailure, &m.Retry, &outboxed)
+		if errors.Is(err, pgx.ErrNoRows) || status != gift.StatusQueued || outboxed {
+			return ErrNotOrphaned
+		}
+		if err != nil {
+			return fmt.Errorf("read send request: %w", err)
+		}
+		m.GiftID = giftID
+		if err := insertEvent(ctx, tx, gift.Event{GiftID: giftID, From: status, To: status, Actor: gift.ActorOperator,
+			ActorName: actorName, Reason: reason, RequestID: m.RequestID}); err != nil {
+			return err
+		}
+		body, err := m.Marshal()
+		if err != nil {
+			return err
+		}
+		outboxID, err = insertOutbox(ctx, tx, giftID, m.RequestID, body, 0)
+		return err
+	})
+	if errors.Is(err, ErrNotOrphaned) {
+		return 0, ErrNotOrphaned
+	}
+	if err != nil {
+		return 0, domainOr(fmt.Sprintf("re-enqueue gift %s", giftID), err)
+	}
+	return outboxID, nil
+}
+
+// Overview is the database's part of `giftctl status`.
+type Overview struct {
+	ByStatus map[gift.Status]int64
+	// OldestQueued is how long the longest-waiting QUEUED gift has waited (zero when none).
+	OldestQueued time.Duration
+	// Stuck counts QUEUED gifts older than the threshold Overview was asked about.
+	Stuck int64
+}
+
+// Overview counts gifts by status and the QUEUED gifts waiting longer than stuckAfter.
+func (s *Store) Overview(ctx context.Context, stuckAfter time.Duration) (Overview, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	o := Overview{ByStatus: map[gift.Status]int64{}}
+	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM gifts GROUP BY status`)
+	if err != nil {
+		return Overview{}, classify("count gifts by status", err)
+	}
+	for rows.Next() {
+		var st gift.Status
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			rows.Close()
+			return Overview{}, classify("count gifts by status", err)
+		}
+		o.ByStatus[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return Overview{}, classify("count gifts by status", err)
+	}
+	var age float64
+	err = s.pool.QueryRow(ctx, `
+		SELECT coalesce(extract(epoch FROM now() - min(updated_at)), 0)::float8,
+		       count(*) FILTER (WHERE updated_at < now() - $2::interval)
+		FROM gifts WHERE status = $1`, gift.StatusQueued, stuckAfter).Scan(&age, &o.Stuck)
+	if err != nil {
+		return Overview{}, classify("read the age of QUEUED gifts", err)
+	}
+	o.OldestQueued = time.Duration(age * float64(time.Second))
+	return o, nil
+}
+
+// lockGift takes the gift's row lock for the rest of tx and returns its status.
+func lockGift(ctx context.Context, tx pgx.Tx, giftID uuid.UUID) (gift.Status, error) {
+	var status gift.Status
+	err := tx.QueryRow(ctx, `SELECT status FROM gifts WHERE id = $1 FOR UPDATE`, giftID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", gift.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("lock gift: %w", err)
+	}
+	return status, nil
+}
+
+// domainOr returns a domain error as it is and classifies anything else.
+func domainOr(op string, err error) error {
+	if gift.KindOf(err) != 0 && !errors.Is(err, gift.ErrUnavailable) {
+		return err
+	}
+	return classify(op, err)
+}

@@ -1,0 +1,285 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+)
+
+// transitions renders a history as "->CREATED api, CREATED->QUEUED api k, ...".
+func transitions(t *testing.T, s *postgres.Store, id uuid.UUID) string {
+	t.Helper()
+	events, err := s.History(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := make([]string, len(events))
+	for i, e := range events {
+		parts[i] = fmt.Sprintf("%s->%s %s", e.From, e.To, e.Actor)
+		if e.RequestID != "" {
+			parts[i] += " " + e.RequestID
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func outboxBodies(t *testing.T, pool *pgxpool.Pool, id uuid.UUID) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT body FROM outbox_messages WHERE gift_id = $1 ORDER BY id`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	return bodies
+}
+
+// Every status change lands in the history, in the same transaction, with its actor.
+func TestHistoryRecordsEveryStatusChange(t *testing.T) {
+	ctx := context.Background()
+	pool, s := env.NewStore(t)
+	g := newGift(t, s, nil)
+	if _, err := send(t, s, g.ID, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(t, s, g.ID, "k1"); err != nil { // a replay changes nothing
+		t.Fatal(err)
+	}
+	if ok, err := s.MarkFailed(ctx, g.ID, "boom"); !ok || err != nil {
+		t.Fatalf("MarkFailed: %v %v", ok, err)
+	}
+	if ok, _ := s.MarkSent(ctx, g.ID); ok { // not QUEUED: no change, no event
+		t.Fatal("MarkSent changed a FAILED gift")
+	}
+	want := "->CREATED api, CREATED->QUEUED api k1, QUEUED->FAILED worker k1"
+	if got := transitions(t, s, g.ID); got != want {
+		t.Fatalf("history:\n got %s\nwant %s", got, want)
+	}
+	events, _ := s.History(ctx, g.ID)
+	if events[2].Reason != "boom" || events[0].At.IsZero() {
+		t.Fatalf("FAILED event: %+v", events[2])
+	}
+
+	if _, err := pool.Exec(ctx, `UPDATE gift_events SET reason = 'rewritten'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("updating the history: %v; want it refused", err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM gift_events`); err == nil {
+		t.Fatal("deleting the history was allowed")
+	}
+	if _, err := s.History(ctx, uuid.New()); !errors.Is(err, gift.ErrNotFound) {
+		t.Fatalf("history of an unknown gift: %v", err)
+	}
+}
+
+func TestRetryFailed(t *testing.T) {
+	ctx := context.Background()
+	pool, s := env.NewStore(t)
+
+	t.Run("refuses a gift that is not FAILED", func(t *testing.T) {
+		created := newGift(t, s, nil)
+		queued := newGift(t, s, nil)
+		if _, err := send(t, s, queued.ID, "q"); err != nil {
+			t.Fatal(err)
+		}
+		sent := newGift(t, s, nil)
+		if _, err := send(t, s, sent.ID, "s"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.MarkSent(ctx, sent.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range []gift.Gift{created, queued, sent} {
+			before := transitions(t, s, g.ID)
+			_, err := s.RetryFailed(ctx, g.ID, "alice", "why")
+			if gift.KindOf(err) != gift.KindConflict || !strings.Contains(err.Error(), "only a FAILED gift") {
+				t.Fatalf("retry of a %s gift: %v", g.Status, err)
+			}
+			if after := transitions(t, s, g.ID); after != before {
+				t.Fatalf("a refused retry changed the history: %s", after)
+			}
+		}
+		if _, err := s.RetryFailed(ctx, uuid.New(), "alice", "why"); !errors.Is(err, gift.ErrNotFound) {
+			t.Fatalf("retry of an unknown gift: %v", err)
+		}
+	})
+
+	t.Run("queues a FAILED gift again as a new attempt series", func(t *testing.T) {
+		g := newGift(t, s, nil)
+		body := []byte(`{}`)
+		msg, _ := queue.Message{GiftID: g.ID, RequestID: "k", ForceFailure: true}.Marshal()
+		if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k", ForceFailure: true}, body, msg, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, g.ID); err != nil { // published
+			t.Fatal(err)
+		}
+		if _, err := s.MarkFailed(ctx, g.ID, "forced"); err != nil {
+			t.Fatal(err)
+		}
+
+		r, err := s.RetryFailed(ctx, g.ID, "alice", "provider fixed")
+		if err != nil || r.RequestID != "k" || r.Series != 1 || r.OutboxID == 0 {
+			t.Fatalf("retry: %+v, %v", r, err)
+		}
+		got, _ := s.GetGift(ctx, g.ID)
+		if got.Status != gift.StatusQueued || got.LastError != nil {
+			t.Fatalf("after the retry: %s, last_error %v", got.Status, got.LastError)
+		}
+		bodies := outboxBodies(t, pool, g.ID)
+		m, err := queue.Parse([]byte(bodies[0]))
+		if len(bodies) != 1 || err != nil || m.ForceFailure || m.Retry != 1 || m.RequestID != "k" {
+			t.Fatalf("outbox after the retry: %v (%+v, %v)", bodies, m, err)
+		}
+		var force bool
+		if err := pool.QueryRow(ctx, `SELECT force_failure FROM send_requests WHERE gift_id = $1`, g.ID).Scan(&force); err != nil || force {
+			t.Fatalf("force_failure after the retry: %v, %v; want it cleared", force, err)
+		}
+		st, _ := s.SendState(ctx, g.ID, "k")
+		if !st.RequestExists || st.Status != gift.StatusQueued {
+			t.Fatalf("send state: %+v", st)
+		}
+		events, _ := s.History(ctx, g.ID)
+		last := events[len(events)-1]
+		if last.From != gift.StatusFailed || last.To != gift.StatusQueued || last.Actor != gift.ActorOperator ||
+			last.ActorName != "alice" || last.Reason != "provider fixed" || last.RequestID != "k" {
+			t.Fatalf("retry event: %+v", last)
+		}
+		if _, err := s.RetryFailed(ctx, g.ID, "bob", "twice"); gift.KindOf(err) != gift.KindConflict {
+			t.Fatalf("a second retry while QUEUED: %v", err)
+		}
+	})
+}
+
+// The DLQ reconciler's decision per message, remembered once.
+func TestSettleDLQMessage(t *testing.T) {
+	ctx := context.Background()
+	_, s := env.NewStore(t)
+	body := func(id uuid.UUID, key string, retry int) string {
+		b, _ := queue.Message{GiftID: id, RequestID: key, Retry: retry}.Marshal()
+		return string(b)
+	}
+	queued := newGift(t, s, nil)
+	if _, err := send(t, s, queued.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	sent := newGift(t, s, nil)
+	if _, err := send(t, s, sent.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MarkSent(ctx, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	retried := newGift(t, s, nil)
+	if _, err := send(t, s, retried.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MarkFailed(ctx, retried.ID, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetryFailed(ctx, retried.ID, "alice", "fixed"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name, id, body string
+		want           postgres.Settlement
+	}{
+		{"a QUEUED gift under its request is failed", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
+		{"the same message again keeps its first settlement", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
+		{"a SENT gift is already final", "m2", body(sent.ID, "k", 0), postgres.SettledAlreadyFinal},
+		{"an earlier series never fails the retried gift", "m3", body(retried.ID, "k", 0), postgres.SettledSuperseded},
+		{"another request id is unknown", "m4", body(sent.ID, "other", 0), postgres.SettledUnknown},
+		{"a missing gift is unknown", "m5", body(uuid.New(), "k", 0), postgres.SettledUnknown},
+		{"a body that is no send request is invalid", "m6", "hello", postgres.SettledInvalid},
+	} {
+		got, err := s.SettleDLQMessage(ctx, c.id, c.body, "reached the DLQ")
+		if err != nil || got != c.want {
+			t.Fatalf("%s: %q, %v; want %q", c.name, got, err, c.want)
+		}
+	}
+	if g, _ := s.GetGift(ctx, retried.ID); g.Status != gift.StatusQueued {
+		t.Fatalf("the retried gift became %s", g.Status)
+	}
+	if got := transitions(t, s, queued.ID); got != "->CREATED api, CREATED->QUEUED api k, QUEUED->FAILED reconciler k" {
+		t.Fatalf("history of the reconciled gift: %s", got)
+	}
+	settled, err := s.DLQSettled(ctx, []string{"m1", "m3", "m6", "never-seen"})
+	if err != nil || len(settled) != 3 || settled["m3"] != postgres.SettledSuperseded {
+		t.Fatalf("settled: %v, %v", settled, err)
+	}
+	if n, err := s.PruneDLQSettled(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("prune of fresh settlements: %d, %v", n, err)
+	}
+	if n, err := s.PruneDLQSettled(ctx, 0); err != nil || n != 6 {
+		t.Fatalf("prune of everything: %d, %v", n, err)
+	}
+}
+
+func TestReenqueueAndOverview(t *testing.T) {
+	ctx := context.Background()
+	pool, s := env.NewStore(t)
+	lost := newGift(t, s, nil)
+	if _, err := send(t, s, lost.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	waiting := newGift(t, s, nil) // QUEUED with its message still in the outbox
+	if _, err := send(t, s, waiting.ID, "w"); err != nil {
+		t.Fatal(err)
+	}
+	newGift(t, s, nil)
+	if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, lost.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Two hours pass (the history is append-only: its trigger is set aside to age it).
+	if _, err := pool.Exec(ctx, `
+		UPDATE gifts SET updated_at = now() - interval '2 hours' WHERE status = 'QUEUED';
+		ALTER TABLE gift_events DISABLE TRIGGER gift_events_append_only;
+		UPDATE gift_events SET at = now() - interval '2 hours';
+		ALTER TABLE gift_events ENABLE TRIGGER gift_events_append_only`); err != nil {
+		t.Fatal(err)
+	}
+
+	o, err := s.Overview(ctx, time.Hour)
+	if err != nil || o.ByStatus[gift.StatusQueued] != 2 || o.ByStatus[gift.StatusCreated] != 1 || o.Stuck != 2 || o.OldestQueued < 2*time.Hour {
+		t.Fatalf("overview: %+v, %v", o, err)
+	}
+	if o, _ := s.Overview(ctx, 3*time.Hour); o.Stuck != 0 {
+		t.Fatalf("stuck beyond 3h: %d", o.Stuck)
+	}
+
+	orphans, err := s.QueuedWithoutOutbox(ctx, time.Hour, 100)
+	if err != nil || len(orphans) != 1 || orphans[0].GiftID != lost.ID || orphans[0].RequestID != "k" || orphans[0].QueuedFor < 2*time.Hour {
+		t.Fatalf("orphans: %+v, %v", orphans, err)
+	}
+	if orphans, _ := s.QueuedWithoutOutbox(ctx, 3*time.Hour, 100); len(orphans) != 0 {
+		t.Fatalf("orphans older than 3h: %+v", orphans)
+	}
+	if _, err := s.Reenqueue(ctx, lost.ID, "alice", "lost"); err != nil {
+		t.Fatal(err)
+	}
+	if bodies := outboxBodies(t, pool, lost.ID); len(bodies) != 1 || !strings.Contains(bodies[0], `"request_id":"k"`) {
+		t.Fatalf("outbox after re-enqueue: %v", bodies)
+	}
+	if _, err := s.Reenqueue(ctx, lost.ID, "alice", "twice"); !errors.Is(err, postgres.ErrNotOrphaned) {
+		t.Fatalf("second re-enqueue: %v", err)
+	}
+	if got := transitions(t, s, lost.ID); got != "->CREATED api, CREATED->QUEUED api k, QUEUED->QUEUED operator k" {
+		t.Fatalf("history: %s", got)
+	}
+}
