@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	for _, m := range []queue.Message{
 		{GiftID: id, RequestID: "key-1"},
 		{GiftID: id, RequestID: "2b9a7c1e-0f3d-4e5a-8b6c-1d2e3f4a5b6c", ForceFailure: true},
+		{GiftID: id, RequestID: "key-1", Retry: 2},
 	} {
 		b, err := m.Marshal()
 		if err != nil {
