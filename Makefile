@@ -102,13 +102,16 @@ generate: ## Regenerate the server stubs, the Go client and the TypeScript types
 bench: deps ## Benchmarks (not tests): throughput, latency, RSS, pgbench ceiling; prints figures
 	@scripts/bench.sh
 
-# `make soak` parameters: how long the load and the faults last, and gift flows started per second.
+# `make soak` parameters: how long the load and the faults last, gift flows started per second, and
+# more flags of devkit/cmd/soak (SOAK_FLAGS=-restart-emulator adds the emulator's restart and the
+# giftctl reconcile that recovers its lost messages).
 SOAK_DURATION ?= 5m
 SOAK_RATE ?= 2.5
+SOAK_FLAGS ?=
 
 .PHONY: soak
 soak: deps ## Soak under faults, then audit that no accepted send is lost (not in make test; SOAK_DURATION, SOAK_RATE)
-	go run ./devkit/cmd/soak -duration $(SOAK_DURATION) -rate $(SOAK_RATE)
+	go run ./devkit/cmd/soak -duration $(SOAK_DURATION) -rate $(SOAK_RATE) $(SOAK_FLAGS)
 
 .PHONY: fuzz
 fuzz: deps ## Fuzz each target for FUZZTIME (default 60s) with go test -fuzz; `make test` replays the seeds

@@ -59,7 +59,7 @@ func (s *stack) faultPlan() []struct {
 		database bool
 		inject   func(ctx context.Context) error
 	}
-	return []step{
+	plan := []step{
 		{"SQS slow: 700 ms +- 300 ms on every answer for 15 s", false, sqs(func() {
 			s.sqsProxy.AddLatency(faultproxy.Downstream, 700*time.Millisecond, 300*time.Millisecond)
 		})},
@@ -76,6 +76,12 @@ func (s *stack) faultPlan() []struct {
 		{"api-1 SIGTERM, restart", false, restart(s.apis[0], syscall.SIGTERM)},
 		{"api-2 SIGKILL, restart", false, restart(s.apis[1], syscall.SIGKILL)},
 	}
+	if s.restartEmulator {
+		plan = append(plan, step{"SQS emulator restart: every queued message lost", false, func(ctx context.Context) error {
+			return s.restartSQSEmulator(context.WithoutCancel(ctx))
+		}})
+	}
+	return plan
 }
 
 // injectFaults runs the plan over duration, one fault at a time, each starting at its own slot

@@ -7,9 +7,11 @@
 // (creates, sends with a share forced to fail, repeated Idempotency-Keys, concurrent sends of one
 // gift under different keys, reads) while it injects faults one after another: PostgreSQL fast
 // stop and crash with restart, SQS slow, refusing connections and resetting them, SIGKILL and
-// SIGTERM of the worker and of each API with restart. Then it waits for the system to settle and
-// audits from the database and the queues. It prints throughput, latency percentiles and status
-// counts, every violation, and last a line
+// SIGTERM of the worker and of each API with restart (with -restart-emulator also a restart of the
+// emulator, which loses its messages, recovered by giftctl reconcile --apply after the load).
+// Then it waits for the system to settle and audits from the database, the history and the
+// queues. It prints throughput, latency percentiles and status counts, every violation, and last
+// a line
 //
 //	soak audit: accepted=N sent=S failed=F dlq=D lost=L double_transitions=X faults=K
 //
@@ -45,6 +47,8 @@ func main() {
 	flag.Float64Var(&cfg.concurrent, "concurrent", 0.1, "share of gifts sent with 2-3 keys at once")
 	flag.Float64Var(&cfg.read, "read", 0.3, "share of gifts read back")
 	settle := flag.Duration("settle", 4*time.Minute, "longest wait for the system to settle after the load")
+	restartEmulator := flag.Bool("restart-emulator", false,
+		"also restart the SQS emulator during the load (its messages are lost), then recover with giftctl reconcile --apply")
 	flag.Parse()
 	if cfg.rate <= 0 || cfg.concurrency < 1 || cfg.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "soak: -rate, -concurrency and -duration must be positive")
@@ -52,7 +56,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ok, err := run(ctx, cfg, *settle)
+	ok, err := run(ctx, cfg, *settle, *restartEmulator)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(2)
@@ -66,7 +70,7 @@ func logf(format string, args ...any) {
 	fmt.Printf("%s  %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func run(ctx context.Context, cfg loadConfig, settle time.Duration) (bool, error) {
+func run(ctx context.Context, cfg loadConfig, settle time.Duration, restartEmulator bool) (bool, error) {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return false, err
@@ -76,7 +80,7 @@ func run(ctx context.Context, cfg loadConfig, settle time.Duration) (bool, error
 		return false, fmt.Errorf("create %s: %w", dir, err)
 	}
 	logf("soak: %s of load at %.1f flows/s (concurrency %d, seed %d); logs in %s", cfg.duration, cfg.rate, cfg.concurrency, cfg.seed, dir)
-	s, err := startStack(ctx, dir)
+	s, err := startStack(ctx, dir, restartEmulator)
 	defer s.stop()
 	if err != nil {
 		return false, err
@@ -104,6 +108,19 @@ func run(ctx context.Context, cfg loadConfig, settle time.Duration) (bool, error
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	var reconciled string
+	if !s.emulatorRestarted.IsZero() {
+		// Messages the restart lost leave their gifts QUEUED with nothing to deliver them: the
+		// operator's answer is giftctl reconcile, once they have waited long enough to be sure.
+		settledAlready, state := s.waitSettled(ctx, time.Minute)
+		logf("before reconcile: settled=%v: %s", settledAlready, state)
+		out, err := s.giftctl(ctx, "reconcile", "--apply", "--older-than", "30s", "--actor", "soak")
+		if err != nil {
+			return false, fmt.Errorf("%w: %s", err, out)
+		}
+		reconciled = lastLine(out)
+		logf("giftctl reconcile --apply: %s", reconciled)
+	}
 	settled, state := s.waitSettled(ctx, settle)
 	logf("settled=%v: %s", settled, state)
 
@@ -111,6 +128,9 @@ func run(ctx context.Context, cfg loadConfig, settle time.Duration) (bool, error
 	a, err := s.audit(ctx, l, faults)
 	if err != nil {
 		return false, err
+	}
+	if reconciled != "" {
+		a.details = append(a.details, "after the emulator's restart, giftctl reconcile --apply: "+reconciled)
 	}
 	if !settled {
 		a.violations = append(a.violations, "the system did not settle within "+settle.String()+": "+state)
@@ -152,6 +172,11 @@ func report(l *load, elapsed time.Duration) {
 		fmt.Printf("%-7s %8d %8.1f %8.1f %8.1f  %s\n", op, len(lat), ms(percentile(lat, 0.50)), ms(percentile(lat, 0.95)),
 			ms(percentile(lat, 0.99)), strings.Join(counts, " "))
 	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

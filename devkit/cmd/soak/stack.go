@@ -35,15 +35,21 @@ type stack struct {
 	db       *pgxpool.Pool // the audit's own pool
 	apis     []*service
 	worker   *service
+	env      []string // the services' environment, for giftctl
+
+	// restartEmulator adds the emulator's restart to the faults; emulatorRestarted is when it
+	// happened (zero: it did not).
+	restartEmulator   bool
+	emulatorRestarted time.Time
 }
 
-func startStack(ctx context.Context, dir string) (*stack, error) {
-	s := &stack{dir: dir}
+func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, error) {
+	s := &stack{dir: dir, restartEmulator: restartEmulator}
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return s, err
 	}
-	for name, pkg := range map[string]string{"api": "./api-svc/cmd/api", "worker": "./worker-svc/cmd/worker"} {
+	for name, pkg := range map[string]string{"api": "./api-svc/cmd/api", "worker": "./worker-svc/cmd/worker", "giftctl": "./api-svc/cmd/giftctl"} {
 		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), pkg)
 		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -92,6 +98,7 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		"WORKER_VISIBILITY_TIMEOUT=10s",
 		"WORKER_DLQ_RECONCILE_INTERVAL=5s",
 	)
+	s.env = env
 	migrate := exec.CommandContext(ctx, filepath.Join(dir, "api"), "migrate")
 	migrate.Env = env
 	if out, err := migrate.CombinedOutput(); err != nil {
@@ -120,6 +127,33 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		}
 	}
 	return s, nil
+}
+
+// restartSQSEmulator stops the emulator and starts it again on the same port with empty queues:
+// every message it held is lost, as an accidental purge would lose them (SQS itself never does).
+func (s *stack) restartSQSEmulator(ctx context.Context) error {
+	s.emu.Stop()
+	s.emulatorRestarted = time.Now()
+	emu, err := devstack.StartSQSEmulator(ctx, s.emu.Port, nil)
+	if err != nil {
+		return err
+	}
+	s.emu = emu
+	if _, err := sqs.EnsureQueues(ctx, s.sqs, sqs.QueuePair{Name: "soak", DLQName: "soak-dlq", MaxReceiveCount: maxReceiveCount}); err != nil {
+		return fmt.Errorf("recreate the queues: %w", err)
+	}
+	return nil
+}
+
+// giftctl runs the operator's command line against the stack and returns its output.
+func (s *stack) giftctl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.dir, "giftctl"), args...)
+	cmd.Env = append(slices.Clone(s.env), "API_URL=http://"+s.apis[0].addr)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("giftctl %v: %w", args, err)
+	}
+	return string(out), nil
 }
 
 // stop ends everything it started.
