@@ -5,6 +5,7 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -16,6 +17,9 @@ type Message struct {
 	RequestID string    `json:"request_id"`
 	// ForceFailure makes every attempt fail so operators can rehearse the DLQ path.
 	ForceFailure bool `json:"force_failure,omitempty"`
+	// AcceptedAt is when the API accepted the send: the worker measures "SENT within 5 minutes"
+	// (the freshness SLO) from it. Zero in messages of an API that did not write it.
+	AcceptedAt time.Time `json:"accepted_at,omitzero"`
 }
 
 // Marshal encodes m as the JSON message body.
@@ -31,9 +35,10 @@ func (m Message) Marshal() ([]byte, error) {
 // fields without breaking an older worker; missing or malformed required fields are an error.
 func Parse(body []byte) (Message, error) {
 	var raw struct {
-		GiftID       *string `json:"gift_id"`
-		RequestID    *string `json:"request_id"`
-		ForceFailure *bool   `json:"force_failure"`
+		GiftID       *string    `json:"gift_id"`
+		RequestID    *string    `json:"request_id"`
+		ForceFailure *bool      `json:"force_failure"`
+		AcceptedAt   *time.Time `json:"accepted_at"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return Message{}, fmt.Errorf("decode queue message: %w", err)
@@ -51,6 +56,9 @@ func Parse(body []byte) (Message, error) {
 	m := Message{GiftID: id, RequestID: *raw.RequestID}
 	if raw.ForceFailure != nil {
 		m.ForceFailure = *raw.ForceFailure
+	}
+	if raw.AcceptedAt != nil {
+		m.AcceptedAt = *raw.AcceptedAt
 	}
 	return m, nil
 }

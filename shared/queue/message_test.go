@@ -3,6 +3,7 @@ package queue_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -13,6 +14,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	for _, m := range []queue.Message{
 		{GiftID: uuid.New(), RequestID: "key-1"},
 		{GiftID: uuid.New(), RequestID: "key-2", ForceFailure: true},
+		{GiftID: uuid.New(), RequestID: "key-3", AcceptedAt: time.Date(2026, 12, 3, 7, 0, 0, 123456789, time.UTC)},
 	} {
 		b, err := m.Marshal()
 		if err != nil {
@@ -20,6 +22,9 @@ func TestMessageRoundTrip(t *testing.T) {
 		}
 		if strings.Contains(string(b), "force_failure") != m.ForceFailure {
 			t.Errorf("force_failure should be present only when true: %s", b)
+		}
+		if strings.Contains(string(b), "accepted_at") == m.AcceptedAt.IsZero() {
+			t.Errorf("accepted_at should be present only when set: %s", b)
 		}
 		got, err := queue.Parse(b)
 		if err != nil || got != m {

@@ -75,7 +75,7 @@ func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse 
 	if err := gift.ValidateIdempotencyKey(req.RequestID); err != nil {
 		return SendResult{}, err
 	}
-	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure}.Marshal()
+	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure, AcceptedAt: s.now().UTC()}.Marshal()
 	if err != nil {
 		return SendResult{}, err
 	}

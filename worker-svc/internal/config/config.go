@@ -9,6 +9,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
@@ -50,6 +51,8 @@ type Config struct {
 
 	Database wiring.Database
 	Queue    wiring.Queue
+	Metrics  wiring.DogStatsD // DD_AGENT_HOST, DD_DOGSTATSD_PORT, DD_SERVICE, DD_ENV, DD_VERSION
+	Tracing  tracing.Config   // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
 }
 
 // Read reads the configuration; problems are collected in r (check r.Err()).
@@ -70,6 +73,8 @@ func Read(r *envconfig.Reader) Config {
 		DLQHide:              r.Duration("WORKER_DLQ_HIDE", DefaultDLQHide, time.Second),
 		Database:             wiring.ReadDatabase(r),
 		Queue:                wiring.ReadQueue(r),
+		Metrics:              wiring.ReadDogStatsD(r, "worker"),
+		Tracing:              tracing.ReadConfig(r, "worker"),
 	}
 	r.Check(c.RetryMaxDelay < c.RetryBaseDelay, "WORKER_RETRY_MAX_DELAY=%s is below WORKER_RETRY_BASE_DELAY=%s", c.RetryMaxDelay, c.RetryBaseDelay)
 	r.Check(c.RetryMaxDelay > sqs.MaxVisibility, "WORKER_RETRY_MAX_DELAY=%s: SQS hides a message for at most %s", c.RetryMaxDelay, sqs.MaxVisibility)
