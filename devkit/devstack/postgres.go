@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -48,6 +49,10 @@ type PostgresOptions struct {
 	Durable bool
 	// Log receives the server's log; discarded when nil.
 	Log *os.File
+	// Password, when set, makes TCP connections authenticate with scram-sha-256 (as RDS does)
+	// instead of trust, gives the superuser this password and puts it in URL. Local socket
+	// connections stay trusted. Only for a new cluster (ignored for an existing DataDir).
+	Password string
 }
 
 // StartPostgres initialises and starts a cluster, waiting until it accepts connections. It runs
@@ -81,12 +86,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	}
 
 	if _, err := os.Stat(filepath.Join(pg.DataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
-			"-D", pg.DataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-		if out, err := initdb.CombinedOutput(); err != nil {
+		if err := initCluster(ctx, bin, pg.DataDir, opts.Password, cred, owner); err != nil {
 			pg.cleanup()
-			return nil, fmt.Errorf("initdb: %w: %s", err, out)
+			return nil, err
 		}
 	}
 
@@ -98,11 +100,59 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	}
 	pg.bin, pg.args, pg.cred, pg.log = bin, args, cred, opts.Log
 	pg.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.Port)
+	if opts.Password != "" {
+		pg.URL = (&url.URL{Scheme: "postgres", User: url.UserPassword("postgres", opts.Password), Host: fmt.Sprintf("127.0.0.1:%d", pg.Port),
+			Path: "/postgres", RawQuery: "sslmode=disable"}).String()
+	}
 	if err := pg.start(ctx); err != nil {
 		pg.cleanup()
 		return nil, err
 	}
 	return pg, nil
+}
+
+// initCluster runs initdb: everything trusted, or with a password, TCP connections authenticated
+// by scram-sha-256 and the superuser's password read from a file the server's user can read.
+func initCluster(ctx context.Context, bin, dataDir, password string, cred *syscall.Credential, owner *user.User) error {
+	args := []string{"-D", dataDir, "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}
+	if password == "" {
+		args = append(args, "-A", "trust")
+	} else {
+		dir, err := os.MkdirTemp("", "gift-pgpw-")
+		if err != nil {
+			return fmt.Errorf("create password file dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		pwfile := filepath.Join(dir, "pw")
+		if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write password file: %w", err)
+		}
+		if err := chown(owner, dir, pwfile); err != nil {
+			return err
+		}
+		args = append(args, "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile="+pwfile)
+	}
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), args...)
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %w: %s", err, out)
+	}
+	return nil
+}
+
+// chown hands paths to owner (the server's user when running as root); nothing when owner is nil.
+func chown(owner *user.User, paths ...string) error {
+	if owner == nil {
+		return nil
+	}
+	uid, _ := strconv.Atoi(owner.Uid)
+	gid, _ := strconv.Atoi(owner.Gid)
+	for _, p := range paths {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return fmt.Errorf("hand %s to the postgres user: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // start runs the server on the prepared data dir and waits until it accepts connections.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +24,9 @@ type PoolConfig struct {
 	// variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE...) are used.
 	URL string
 	// Credentials, when set, supplies user and password at every new connection (the RDS-managed
-	// secret, which rotates); it overrides any user/password in URL or the environment.
+	// secret, which rotates); it overrides any user/password in URL or the environment. A
+	// connection refused for its password is reported to it (Refused), and the store's statement
+	// that needed the connection runs once more, on a connection with the secret read again.
 	Credentials CredentialSource
 	MaxConns    int32
 	// ConnectTimeout bounds one connection attempt, so an unreachable database fails fast.
@@ -35,7 +38,15 @@ type PoolConfig struct {
 // CredentialSource returns the current database user and password.
 type CredentialSource interface {
 	Credentials(ctx context.Context) (user, password string, err error)
+	// Refused tells the source that the database refused password (SQLSTATE class 28: the secret
+	// was rotated since it was read), so that the next Credentials call reads it again.
+	Refused(password string)
 }
+
+// errCredentials marks a connection that could not be attempted because the credentials could
+// not be read (Secrets Manager unreachable, the secret malformed or not readable): the database is
+// as unavailable to the service as if it were down.
+var errCredentials = errors.New("database credentials")
 
 // OpenPool builds a pool. It does not connect: the services start, and report not-ready, while the
 // database is down, and connect as soon as it is back.
@@ -57,11 +68,14 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		pc.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
 			user, password, err := src.Credentials(ctx)
 			if err != nil {
-				return fmt.Errorf("database credentials: %w", err)
+				return fmt.Errorf("%w: %w", errCredentials, err)
 			}
 			cc.User, cc.Password = user, password
 			return nil
 		}
+		// The one tracer on the connection config; a query tracer added later must be combined
+		// with this one, not replace it.
+		pc.ConnConfig.Tracer = refusalTracer{src: src}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -70,10 +84,39 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// refusalTracer tells the credential source when the database refuses a new connection for its
+// password. It traces nothing else.
+type refusalTracer struct{ src CredentialSource }
+
+func (t refusalTracer) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
+	return ctx
+}
+
+func (t refusalTracer) TraceConnectEnd(_ context.Context, data pgx.TraceConnectEndData) {
+	var ce *pgconn.ConnectError
+	if authRefused(data.Err) && errors.As(data.Err, &ce) && ce.Config != nil {
+		t.src.Refused(ce.Config.Password)
+	}
+}
+
+func (refusalTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (refusalTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// authRefused reports whether err is a new connection that the server refused at
+// authentication (SQLSTATE class 28: invalid_password, invalid_authorization_specification).
+func authRefused(err error) bool {
+	var ce *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	return errors.As(err, &ce) && errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "28")
+}
+
 // classify turns a driver error into a domain error where one applies: a database that cannot be
-// reached (refused, timed out, connection lost or shutting down) becomes gift.ErrUnavailable so
-// the API answers 503 and the worker pauses instead of burning retries. Everything else is
-// returned wrapped as it is.
+// reached (refused, timed out, connection lost or shutting down, credentials unreadable or refused
+// even after reading them again) becomes gift.ErrUnavailable so the API answers 503 and the worker
+// pauses instead of burning retries. Everything else is returned wrapped as it is.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
@@ -90,7 +133,7 @@ func classify(op string, err error) error {
 // unreachable reports whether err means the database could not be used at all, as opposed to a
 // statement it rejected.
 func unreachable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || errors.Is(err, errCredentials) || authRefused(err) {
 		return true
 	}
 	var pgErr *pgconn.PgError

@@ -41,6 +41,9 @@ type Database struct {
 	QueryTimeout   time.Duration // DB_QUERY_TIMEOUT
 	// Tracer is set by the service when tracing is on (tracing.PGX); not read from the environment.
 	Tracer pgx.QueryTracer
+	// Secrets is where the DB_SECRET_ARN secret is read: Secrets Manager (built from the AWS
+	// configuration) when nil; tests put a stand-in here.
+	Secrets awssecrets.SecretGetter
 }
 
 // ReadDatabase reads the database settings.
@@ -58,11 +61,15 @@ func ReadDatabase(r *envconfig.Reader) Database {
 func (d Database) Open(ctx context.Context, region string) (*pgxpool.Pool, *postgres.Store, error) {
 	pc := postgres.PoolConfig{URL: d.URL, MaxConns: int32(d.MaxConns), ConnectTimeout: d.ConnectTimeout, Tracer: d.Tracer} //nolint:gosec // bounded to 1000 by ReadDatabase
 	if d.SecretARN != "" {
-		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
-		if err != nil {
-			return nil, nil, fmt.Errorf("load AWS config for the database secret: %w", err)
+		secrets := d.Secrets
+		if secrets == nil {
+			awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+			if err != nil {
+				return nil, nil, fmt.Errorf("load AWS config for the database secret: %w", err)
+			}
+			secrets = secretsmanager.NewFromConfig(awsCfg)
 		}
-		pc.Credentials = awssecrets.NewDBCredentials(secretsmanager.NewFromConfig(awsCfg), d.SecretARN, time.Minute)
+		pc.Credentials = awssecrets.NewDBCredentials(secrets, d.SecretARN, time.Minute)
 	}
 	pool, err := postgres.OpenPool(ctx, pc)
 	if err != nil {

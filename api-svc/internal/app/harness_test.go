@@ -39,11 +39,18 @@ type stack struct {
 	stop   func() error
 }
 
-type stackOption func(vars map[string]string)
+// stackOption sets an environment variable of the stack, or changes its configuration once read
+// (what no variable can say, such as a stand-in secret source).
+type stackOption struct {
+	env func(vars map[string]string)
+	cfg func(*config.Config)
+}
 
 func withEnv(name, value string) stackOption {
-	return func(vars map[string]string) { vars[name] = value }
+	return stackOption{env: func(vars map[string]string) { vars[name] = value }}
 }
+
+func withConfig(change func(*config.Config)) stackOption { return stackOption{cfg: change} }
 
 // startStack runs app.Serve until the test ends. Without options it gets its own database and
 // queue pair; options override environment variables.
@@ -58,7 +65,9 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 		"AWS_REGION":           "ap-northeast-1",
 	}
 	for _, o := range opts {
-		o(vars)
+		if o.env != nil {
+			o.env(vars)
+		}
 	}
 	s := &stack{Logs: &testenv.LogBuffer{}}
 	if _, ok := vars["DATABASE_URL"]; !ok {
@@ -73,6 +82,11 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 		t.Fatal(err)
 	}
 	cfg.Log = logging.New(s.Logs, "api", slog.LevelDebug)
+	for _, o := range opts {
+		if o.cfg != nil {
+			o.cfg(&cfg)
+		}
+	}
 
 	pool, err := pgxpool.New(context.Background(), vars["DATABASE_URL"])
 	if err != nil {

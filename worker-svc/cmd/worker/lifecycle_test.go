@@ -204,6 +204,8 @@ func refusesToStart(t *testing.T, bin string) {
 	}{
 		{"invalid settings", []string{"WORKER_CONCURRENCY=0", "WORKER_RETRY_BASE_DELAY=10"}, 2,
 			[]string{"CONFIG_INVALID", "WORKER_CONCURRENCY", "WORKER_RETRY_BASE_DELAY"}},
+		{"a pool smaller than concurrency + 2", []string{"WORKER_CONCURRENCY=8", "DB_MAX_CONNS=9"}, 2,
+			[]string{"CONFIG_INVALID", "DB_MAX_CONNS=9", "WORKER_CONCURRENCY=8"}},
 		{"a DLQ that is not the queue's dead-letter target", []string{"SQS_DLQ_URL=" + s.queues.URL}, 1,
 			[]string{"STARTUP_FAILED", "RedrivePolicy"}},
 		{"a main queue without a redrive policy", []string{"SQS_QUEUE_URL=" + s.queues.DLQURL}, 1,

@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	log.Info("worker started", slog.String(logging.KeyStatus, "RUNNING"),
 		slog.String("queue_url", queueURL), slog.String("dlq_url", dlqURL), slog.Int("max_receive_count", redrive.MaxReceiveCount),
-		slog.Int("concurrency", cfg.Concurrency), slog.Float64("failure_rate", cfg.FailureRate),
+		slog.Int("concurrency", cfg.Concurrency), slog.Int("db_max_conns", cfg.Database.MaxConns), slog.Float64("failure_rate", cfg.FailureRate),
 		slog.Duration("visibility_timeout", cfg.VisibilityTimeout), slog.Duration("retry_base_delay", cfg.RetryBaseDelay),
 		slog.Duration("retry_max_delay", cfg.RetryMaxDelay), slog.String("health_addr", listener.Addr().String()))
 	err = w.Run(ctx)

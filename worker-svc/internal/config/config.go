@@ -29,6 +29,12 @@ const (
 	DefaultReceiveWait          = 20 * time.Second // SQS's longest long poll
 )
 
+// ReservedConns are the pool connections the worker needs besides one per message in hand: the
+// database gate's ping and the DLQ reconciler. A pool smaller than WORKER_CONCURRENCY +
+// ReservedConns lets busy message slots starve the ping, which then reports an outage that is not
+// one and pauses receiving.
+const ReservedConns = 2
+
 // Config is everything the worker reads from the environment.
 type Config struct {
 	Concurrency       int           // WORKER_CONCURRENCY: messages processed at once
@@ -76,6 +82,13 @@ func Read(r *envconfig.Reader) Config {
 		Metrics:              wiring.ReadDogStatsD(r, "worker"),
 		Tracing:              tracing.ReadConfig(r, "worker"),
 	}
+	if r.String("DB_MAX_CONNS", "") == "" {
+		// Unset: the pool the worker needs, rather than the API's default.
+		c.Database.MaxConns = c.Concurrency + ReservedConns
+	}
+	r.Check(c.Database.MaxConns < c.Concurrency+ReservedConns,
+		"DB_MAX_CONNS=%d is below WORKER_CONCURRENCY=%d + %d (one connection per message in hand, plus the database ping and the DLQ reconciler)",
+		c.Database.MaxConns, c.Concurrency, ReservedConns)
 	r.Check(c.RetryMaxDelay < c.RetryBaseDelay, "WORKER_RETRY_MAX_DELAY=%s is below WORKER_RETRY_BASE_DELAY=%s", c.RetryMaxDelay, c.RetryBaseDelay)
 	r.Check(c.RetryMaxDelay > sqs.MaxVisibility, "WORKER_RETRY_MAX_DELAY=%s: SQS hides a message for at most %s", c.RetryMaxDelay, sqs.MaxVisibility)
 	r.Check(c.VisibilityTimeout > sqs.MaxVisibility, "WORKER_VISIBILITY_TIMEOUT=%s: SQS allows at most %s", c.VisibilityTimeout, sqs.MaxVisibility)

@@ -35,6 +35,9 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
 	}
+	if c.Database.MaxConns != c.Concurrency+2 {
+		t.Fatalf("default pool: %d connections for concurrency %d; want concurrency + 2", c.Database.MaxConns, c.Concurrency)
+	}
 	if c.Queue.Name != "gift-send" || c.Queue.DLQName != "gift-send-dlq" || c.DLQURL != "" {
 		t.Fatalf("queue defaults: %+v, DLQ URL %q", c.Queue, c.DLQURL)
 	}
@@ -83,6 +86,18 @@ func TestRead(t *testing.T) {
 		{name: "a base of zero retries at once", env: map[string]string{"WORKER_RETRY_BASE_DELAY": "0s"}, check: func(c config.Config) bool { return c.RetryBaseDelay == 0 }},
 		{name: "failure rate one fails every send", env: map[string]string{"WORKER_FAILURE_RATE": "1"}, check: func(c config.Config) bool { return c.FailureRate == 1 }},
 		{name: "shared variables are checked too", env: map[string]string{"DB_MAX_CONNS": "0"}, errs: []string{"DB_MAX_CONNS"}},
+		{
+			name: "a pool smaller than concurrency + 2 is refused", env: map[string]string{"WORKER_CONCURRENCY": "10", "DB_MAX_CONNS": "11"},
+			errs: []string{"DB_MAX_CONNS=11", "WORKER_CONCURRENCY=10"},
+		},
+		{
+			name: "a pool of concurrency + 2 is enough", env: map[string]string{"WORKER_CONCURRENCY": "10", "DB_MAX_CONNS": "12"},
+			check: func(c config.Config) bool { return c.Database.MaxConns == 12 },
+		},
+		{
+			name: "an unset pool size follows the concurrency", env: map[string]string{"WORKER_CONCURRENCY": "30"},
+			check: func(c config.Config) bool { return c.Database.MaxConns == 32 },
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := read(tc.env)

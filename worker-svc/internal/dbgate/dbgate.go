@@ -57,6 +57,19 @@ func (g *Gate) Run(ctx context.Context) {
 	}
 }
 
+// Check pings the database once, now, and opens or closes the gate by the answer, which it
+// returns. A caller whose statement timed out asks it whether the database itself is in trouble.
+func (g *Gate) Check(ctx context.Context) error {
+	err := g.ping(ctx)
+	switch {
+	case err == nil:
+		g.setOpen()
+	case ctx.Err() == nil:
+		g.Close(err)
+	}
+	return err
+}
+
 // Close closes the gate because of err (the database could not be reached), until the next
 // successful ping. Callers that hit gift.ErrUnavailable report it here so receiving stops at once
 // rather than at the next ping.

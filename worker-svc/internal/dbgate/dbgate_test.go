@@ -73,3 +73,31 @@ func TestGate(t *testing.T) {
 		t.Fatalf("resume logged %d times, want 2:\n%s", n, out)
 	}
 }
+
+// Check answers with one ping made now (not the last periodic one) and moves the gate with it.
+func TestCheckPingsNowAndMovesTheGate(t *testing.T) {
+	var down atomic.Bool
+	var pings atomic.Int64
+	ping := func(context.Context) error {
+		pings.Add(1)
+		if down.Load() {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	var logs testenv.LogBuffer
+	g := dbgate.New(ping, time.Hour, logging.New(&logs, "worker", 0)) // never run: only Check pings
+	ctx := context.Background()
+
+	if err := g.Check(ctx); err != nil || !g.State().Open || pings.Load() != 1 {
+		t.Fatalf("check of an answering database: %v, state %+v, %d pings", err, g.State(), pings.Load())
+	}
+	down.Store(true)
+	if err := g.Check(ctx); err == nil || g.State().Open || pings.Load() != 2 {
+		t.Fatalf("check of a silent database: %v, state %+v, %d pings", err, g.State(), pings.Load())
+	}
+	down.Store(false)
+	if err := g.Check(ctx); err != nil || !g.State().Open {
+		t.Fatalf("check after recovery: %v, state %+v", err, g.State())
+	}
+}

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -40,9 +43,17 @@ type options struct {
 	latency         time.Duration
 	seed            uint64
 	databaseURL     string // a database of the test's own (the outage test's cluster)
+	// credentials, with databaseURL, supplies user and password (a stand-in secret source).
+	credentials postgres.CredentialSource
+	// wait is the worker's long-poll wait (1s when zero; queueWait for WORKER_RECEIVE_WAIT=0).
+	wait time.Duration
+	// queueWaitSeconds, when set, becomes the queue's ReceiveMessageWaitTimeSeconds.
+	queueWaitSeconds int
 	// wrapStore and ping, when set, stand between the worker and the database.
 	wrapStore func(*postgres.Store) worker.Store
 	ping      func(context.Context) error
+	// wrapPing, when set, wraps the store's own ping (to control when the gate pings).
+	wrapPing func(func(context.Context) error) func(context.Context) error
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -75,7 +86,8 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.databaseURL == "" {
 		h.pool, h.store = env.NewStore(t)
 	} else {
-		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second})
+		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second,
+			MaxConns: int32(o.concurrency + 2), Credentials: o.credentials})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,10 +104,26 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Fatal(err)
 	}
 	maxRC := redrive.MaxReceiveCount
+	if o.queueWaitSeconds > 0 {
+		if _, err := h.queues.Client.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: aws.String(h.queues.URL),
+			Attributes: map[string]string{"ReceiveMessageWaitTimeSeconds": strconv.Itoa(o.queueWaitSeconds)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := time.Second
+	switch {
+	case o.wait == queueWait:
+		wait = 0
+	case o.wait > 0:
+		wait = o.wait
+	}
 	h.queue = &countingQueue{Consumer: sqs.NewConsumer(h.queues.Client, h.queues.URL)}
 	ping := h.store.Ping
 	if o.ping != nil {
 		ping = o.ping
+	}
+	if o.wrapPing != nil {
+		ping = o.wrapPing(ping)
 	}
 	h.gate = dbgate.New(ping, 50*time.Millisecond, log)
 	var store worker.Store = h.store
@@ -109,7 +137,7 @@ func newHarness(t *testing.T, o options) *harness {
 		Concurrency:     o.concurrency,
 		MaxReceiveCount: maxRC,
 		Visibility:      o.visibility,
-		Wait:            time.Second,
+		Wait:            wait,
 		RetryBaseDelay:  time.Second,
 		RetryMaxDelay:   2 * time.Second,
 		ShutdownTimeout: 5 * time.Second,
@@ -293,12 +321,17 @@ func (c *countingSender) count(id uuid.UUID) int {
 	return c.calls[id]
 }
 
-// countingQueue counts the worker's receive calls and knows whether one is under way.
+// queueWait as options.wait runs the worker with a wait of 0: the queue's own.
+const queueWait = -1
+
+// countingQueue counts the worker's receive calls, knows whether one is under way, and keeps the
+// errors of those that failed.
 type countingQueue struct {
 	*sqs.Consumer
 	mu       sync.Mutex
 	calls    int
 	underWay int
+	failed   []error
 }
 
 func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
@@ -306,12 +339,21 @@ func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility t
 	q.calls++
 	q.underWay++
 	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		q.underWay--
-		q.mu.Unlock()
-	}()
-	return q.Consumer.Receive(ctx, max, wait, visibility)
+	msgs, err := q.Consumer.Receive(ctx, max, wait, visibility)
+	q.mu.Lock()
+	q.underWay--
+	if err != nil {
+		q.failed = append(q.failed, err)
+	}
+	q.mu.Unlock()
+	return msgs, err
+}
+
+// receiveErrors returns the errors of the receives that failed.
+func (q *countingQueue) receiveErrors() []error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]error(nil), q.failed...)
 }
 
 // receives returns how many receives were made and how many are under way.

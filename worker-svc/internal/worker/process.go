@@ -165,11 +165,17 @@ func unknown(log *slog.Logger, why string) outcome {
 }
 
 // unexpected handles an error that is neither an outage nor a domain answer (a bug, a schema
-// problem): the attempt counts as failed and SQS delivers the message again after the usual delay.
+// problem, a statement that timed out on its own): the attempt counts as failed and SQS delivers the message again after the usual delay.
 // On the last attempt the message goes to the DLQ with the gift still QUEUED, and the DLQ
 // reconciler marks it FAILED.
 func (w *Worker) unexpected(log *slog.Logger, m sqs.Received, err error) outcome {
 	delay := backoff.Delay(m.ReceiveCount, w.cfg.RetryBaseDelay, w.cfg.RetryMaxDelay)
+	if timedOut(err) {
+		log.Warn("a database statement timed out while the database answers: SQS delivers the message again after the delay",
+			slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.String(logging.KeyErrorCode, CodeStatementTimeout),
+			logging.Err(err), slog.Duration("retry_in", delay))
+		return outcome{action: actRetry, delay: delay, status: string(gift.StatusQueued)}
+	}
 	log.Error("processing failed unexpectedly: SQS delivers it again after the delay",
 		slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.String(logging.KeyErrorCode, CodeProcessingFailed),
 		logging.Err(err), slog.Duration("retry_in", delay))
@@ -233,3 +239,7 @@ func (w *Worker) heartbeat(m sqs.Received, log *slog.Logger) (stop func()) {
 }
 
 func isUnavailable(err error) bool { return errors.Is(err, gift.ErrUnavailable) }
+
+// timedOut reports whether a store call failed because it ran out of time (the store bounds every
+// call with DB_QUERY_TIMEOUT), as opposed to a connection that failed outright.
+func timedOut(err error) bool { return errors.Is(err, context.DeadlineExceeded) }

@@ -38,6 +38,9 @@ const (
 	// CodeProcessingFailed (ERROR): an unexpected error (not an outage); retried like a failed
 	// attempt.
 	CodeProcessingFailed = "PROCESSING_FAILED"
+	// CodeStatementTimeout (WARN): one database statement ran out of time while the database
+	// answers (a lock wait, a slow query); retried like a failed attempt while receiving goes on.
+	CodeStatementTimeout = "DB_STATEMENT_TIMEOUT"
 	// CodeQueueUnavailable (WARN): a call to SQS failed; the message comes back after its visibility
 	// timeout, or receiving is retried.
 	CodeQueueUnavailable = "QUEUE_UNAVAILABLE"
@@ -63,6 +66,9 @@ type Gate interface {
 	Wait(ctx context.Context) error
 	// Close reports that the database could not be reached.
 	Close(err error)
+	// Check pings the database now (closing the gate if it does not answer) and returns the ping's
+	// error.
+	Check(ctx context.Context) error
 }
 
 // Config tunes the worker.
@@ -70,7 +76,7 @@ type Config struct {
 	Concurrency     int           // messages processed at once (and the most held at once)
 	MaxReceiveCount int           // the queue's RedrivePolicy maxReceiveCount, read at start-up
 	Visibility      time.Duration // asked on receive and renewed by heartbeats while a message is in hand
-	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production)
+	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production); 0: the queue's own
 	RetryBaseDelay  time.Duration // visibility after the first failed attempt, doubled per attempt
 	RetryMaxDelay   time.Duration // cap of that delay
 	ShutdownTimeout time.Duration // budget for in-flight work after the context ends (SIGTERM)
@@ -100,6 +106,10 @@ func New(cfg Config, deps Deps) *Worker {
 
 // errShutdownBudget ends in-flight work that the shutdown budget could not wait for.
 var errShutdownBudget = errors.New("shutdown budget spent")
+
+// receiveMargin is how long a receive may take beyond its long-poll wait (the request and the
+// answer themselves) before it is abandoned as hung.
+const receiveMargin = 10 * time.Second
 
 // ackTimeout bounds each SQS call that settles a message (delete or visibility change). Those calls
 // run on a context that shutdown does not cancel: an outcome already stored must reach SQS.
@@ -206,9 +216,20 @@ func (w *Worker) receiveLoop(ctx, work context.Context, slots chan struct{}, inf
 // receive long-polls for up to n messages. Its context is the in-flight work's (see Run), bounded
 // so a hung connection cannot stall the loop.
 func (w *Worker) receive(work context.Context, n int) ([]sqs.Received, error) {
-	ctx, cancel := context.WithTimeout(work, w.cfg.Wait+10*time.Second)
+	ctx, cancel := context.WithTimeout(work, receiveTimeout(w.cfg.Wait))
 	defer cancel()
 	return w.Queue.Receive(ctx, n, w.cfg.Wait, w.cfg.Visibility)
+}
+
+// receiveTimeout bounds a receive whose long-poll wait is wait. A wait of 0 is left out of the
+// request, so the queue's own ReceiveMessageWaitTimeSeconds applies, which may be anything up to
+// SQS's longest (sqs.MaxWait): the bound must cover that, or the poll is abandoned while SQS still
+// holds it open, and a message it then hands out stays hidden with an attempt spent.
+func receiveTimeout(wait time.Duration) time.Duration {
+	if wait <= 0 {
+		wait = sqs.MaxWait
+	}
+	return wait + receiveMargin
 }
 
 // takeSlot blocks until a processing slot is free (true) or ctx ends (false), beating the liveness
@@ -269,6 +290,11 @@ func pause(ctx context.Context, d time.Duration) bool {
 // outage (which pauses receiving), waits for the database and runs op again. It returns op's
 // result, or ctx's error at shutdown.
 //
+// Only a failure to reach the database counts as an outage: a refused, reset or lost connection,
+// or a statement that ran out of time (DB_QUERY_TIMEOUT) while the database does not answer a ping
+// either. A statement that ran out of time while the ping answers was slow on its own (a lock wait):
+// its error is returned and fails this attempt, like any other statement error.
+//
 // During an outage the messages in hand are held, not released. Every receive increments a
 // message's ApproximateReceiveCount, and the receive after the maxReceiveCount-th moves it to the
 // DLQ, so:
@@ -292,6 +318,17 @@ func (w *Worker) withDatabase(ctx context.Context, op func(context.Context) erro
 		err := op(ctx)
 		if err == nil || ctx.Err() != nil || !isUnavailable(err) {
 			return err
+		}
+		if timedOut(err) {
+			if w.Gate.Check(ctx) == nil {
+				// The database answers: this one statement was slow (a lock wait, a heavy query),
+				// and it fails this message's attempt only instead of pausing the whole worker.
+				return err
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			continue // the failed ping has closed the gate
 		}
 		w.Gate.Close(err)
 	}
