@@ -14,6 +14,9 @@ type OutboxMessage struct {
 	Body      string
 	CreatedAt time.Time
 	Attempts  int
+	// TraceContext is the trace context of the request that accepted the send (tracing.Carrier;
+	// "" for none), to publish with the message.
+	TraceContext string
 }
 
 // DeleteOutbox removes a message SQS has accepted.
@@ -41,7 +44,7 @@ func (s *Store) RelayOutbox(ctx context.Context, limit int, publish func(context
 	defer cancel()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, body, created_at, attempts FROM outbox_messages
+			SELECT id, body, created_at, attempts, coalesce(trace_context, '') FROM outbox_messages
 			WHERE available_at <= now()
 			ORDER BY id LIMIT $1
 			FOR UPDATE SKIP LOCKED`, limit)
@@ -50,7 +53,7 @@ func (s *Store) RelayOutbox(ctx context.Context, limit int, publish func(context
 		}
 		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) {
 			var m OutboxMessage
-			return m, r.Scan(&m.ID, &m.Body, &m.CreatedAt, &m.Attempts)
+			return m, r.Scan(&m.ID, &m.Body, &m.CreatedAt, &m.Attempts, &m.TraceContext)
 		})
 		if err != nil {
 			return fmt.Errorf("read outbox messages: %w", err)

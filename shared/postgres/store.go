@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Store keeps gifts, send requests and the outbox. Every call runs under its own deadline
@@ -74,6 +75,8 @@ type SendOutcome struct {
 	Response []byte
 	// OutboxID is the outbox row holding the queue message (zero when Replayed).
 	OutboxID int64
+	// TraceContext is the trace context stored with that row (OutboxMessage.TraceContext).
+	TraceContext string
 }
 
 // Send accepts a send request exactly as requirements 5.1.1 describe, in one transaction: lock the
@@ -123,10 +126,11 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 			req.GiftID, gift.StatusQueued); err != nil {
 			return fmt.Errorf("queue gift: %w", err)
 		}
+		out.TraceContext = string(tracing.FromContext(ctx)) // the request's span, for the publisher
 		if err := tx.QueryRow(ctx, `
-			INSERT INTO outbox_messages (gift_id, request_id, body, available_at)
-			VALUES ($1, $2, $3, now() + $4::interval) RETURNING id`,
-			req.GiftID, req.RequestID, string(message), relayDelay).Scan(&out.OutboxID); err != nil {
+			INSERT INTO outbox_messages (gift_id, request_id, body, available_at, trace_context)
+			VALUES ($1, $2, $3, now() + $4::interval, nullif($5, '')) RETURNING id`,
+			req.GiftID, req.RequestID, string(message), relayDelay, out.TraceContext).Scan(&out.OutboxID); err != nil {
 			return fmt.Errorf("insert outbox message: %w", err)
 		}
 		out.Response = response

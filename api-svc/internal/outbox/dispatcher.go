@@ -12,11 +12,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
-// Publisher puts one message on the queue (sqs.Publisher).
+// Publisher puts one message on the queue with its trace context (sqs.Publisher).
 type Publisher interface {
-	Publish(ctx context.Context, body string) error
+	PublishTraced(ctx context.Context, m sqs.Outgoing) error
 }
 
 // Deleter removes a published message from the outbox (postgres.Store).
@@ -45,8 +47,8 @@ func NewDispatcher(ctx context.Context, publisher Publisher, store Deleter, log 
 }
 
 // Dispatch publishes the message of outbox row id in the background and deletes the row once SQS
-// has accepted it.
-func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID string) {
+// has accepted it. trace is the trace context stored with the row: the publish joins that trace.
+func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier) {
 	select {
 	case d.slots <- struct{}{}:
 	default:
@@ -59,7 +61,7 @@ func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID
 		defer func() { <-d.slots; d.wg.Done() }()
 		ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
 		defer cancel()
-		if err := d.publisher.Publish(ctx, body); err != nil {
+		if err := d.publisher.PublishTraced(ctx, sqs.Outgoing{Body: body, Trace: trace}); err != nil {
 			d.log.Warn("immediate publish failed; the relay will retry", logging.KeyStatus, "deferred",
 				logging.KeyGiftID, giftID, logging.KeyRequestID, requestID,
 				logging.KeyErrorCode, "OUTBOX_PUBLISH_FAILED", logging.Err(err))

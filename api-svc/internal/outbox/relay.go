@@ -8,11 +8,13 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
-// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call (sqs.Publisher).
+// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call, each with its trace
+// context (sqs.Publisher).
 type BatchPublisher interface {
-	PublishBatch(ctx context.Context, bodies []string) []error
+	PublishBatchTraced(ctx context.Context, msgs []sqs.Outgoing) []error
 }
 
 // RelayStore is the outbox side of the store (postgres.Store).
@@ -110,12 +112,12 @@ func (r *Relay) publish(ctx context.Context, msgs []postgres.OutboxMessage) post
 	res := postgres.PublishResult{Failed: map[int64]error{}}
 	for start := 0; start < len(msgs); start += sqs.MaxBatch {
 		batch := msgs[start:min(start+sqs.MaxBatch, len(msgs))]
-		bodies := make([]string, len(batch))
+		out := make([]sqs.Outgoing, len(batch))
 		for i, m := range batch {
-			bodies[i] = m.Body
+			out[i] = outgoing(m)
 		}
 		pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-		errs := r.publisher.PublishBatch(pctx, bodies)
+		errs := r.publisher.PublishBatchTraced(pctx, out)
 		cancel()
 		failed := 0
 		for i, err := range errs {
@@ -162,4 +164,10 @@ func (r *Relay) report(ctx context.Context) {
 				logging.KeyErrorCode, "OUTBOX_STALE", "pending", b.Pending, "oldest_age_seconds", b.OldestAge.Seconds())
 		}
 	}
+}
+
+// outgoing is the message of an outbox row with the trace context stored with it, so the publish
+// joins the trace of the request that accepted the send, however late it happens.
+func outgoing(m postgres.OutboxMessage) sqs.Outgoing {
+	return sqs.Outgoing{Body: m.Body, Trace: tracing.Carrier(m.TraceContext)}
 }

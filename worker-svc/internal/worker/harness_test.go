@@ -54,6 +54,8 @@ type options struct {
 	ping      func(context.Context) error
 	// wrapPing, when set, wraps the store's own ping (to control when the gate pings).
 	wrapPing func(func(context.Context) error) func(context.Context) error
+	// metrics, when set, receives the worker's metrics.
+	metrics worker.Metrics
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -148,6 +150,7 @@ func newHarness(t *testing.T, o options) *harness {
 		Gate:     h.gate,
 		Liveness: h.live,
 		Log:      log,
+		Metrics:  o.metrics,
 	})
 	go func() {
 		defer close(h.stopped)
