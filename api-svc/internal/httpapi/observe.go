@@ -59,9 +59,11 @@ func (s *server) routeOf(r *http.Request, f *requestFields) string {
 // traced wraps the whole handler in an APM span per request (dd-trace-go's net/http
 // integration): status code and error are set when the response is done. The resource starts as
 // the method alone and becomes the route pattern once routing is known (observeRequest), never
-// the raw path.
+// the raw path. Health probes (the load balancer's and ECS's, every few seconds) get no trace.
 func traced(h http.Handler) http.Handler {
-	return httptrace.WrapHandler(h, "", "", httptrace.WithResourceNamer(func(r *http.Request) string { return r.Method }))
+	return httptrace.WrapHandler(h, "", "",
+		httptrace.WithResourceNamer(func(r *http.Request) string { return r.Method }),
+		httptrace.WithIgnoreRequest(func(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }))
 }
 
 // observeRequest reports one finished request: the span's resource and error, and the request
