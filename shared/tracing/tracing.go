@@ -54,6 +54,9 @@ func Start(cfg Config, log *slog.Logger) (stop func()) {
 		tracer.WithLogger(newQuietLogger(log, 10*time.Minute)),
 		tracer.WithLogStartup(false),
 		tracer.WithRuntimeMetrics(),
+		// No profiler runs in these services: skip the pprof labels it would read on every span.
+		tracer.WithProfilerCodeHotspots(false),
+		tracer.WithProfilerEndpoints(false),
 	}
 	if cfg.Env != "" {
 		opts = append(opts, tracer.WithEnv(cfg.Env))
