@@ -68,12 +68,18 @@ func Extract(c Carrier) *tracer.SpanContext {
 // span of ctx (none: a new trace).
 func parentOf(ctx context.Context, c Carrier) []tracer.StartSpanOption {
 	if sc := Extract(c); sc != nil {
-		return []tracer.StartSpanOption{tracer.ChildOf(sc)}
+		return []tracer.StartSpanOption{childOf(sc)}
 	}
 	if span, ok := tracer.SpanFromContext(ctx); ok {
-		return []tracer.StartSpanOption{tracer.ChildOf(span.Context())}
+		return []tracer.StartSpanOption{childOf(span.Context())}
 	}
 	return nil
+}
+
+// childOf makes a span the child of a context read off the wire (Extract), which is not a Span
+// whose StartChild could be called.
+func childOf(sc *tracer.SpanContext) tracer.StartSpanOption {
+	return func(cfg *tracer.StartSpanConfig) { cfg.Parent = sc }
 }
 
 func queueTags(queue string) []tracer.StartSpanOption {
@@ -102,8 +108,7 @@ func StartConsume(ctx context.Context, c Carrier, queue string, receivedAt time.
 	opts = append(opts, tracer.SpanType(ext.SpanTypeMessageConsumer), tracer.Tag(ext.SpanKind, ext.SpanKindConsumer),
 		tracer.StartTime(receivedAt))
 	receive := tracer.StartSpan(SpanReceive, opts...)
-	process := tracer.StartSpan(SpanProcess, tracer.ChildOf(receive.Context()),
-		tracer.ResourceName(queue), tracer.Tag(ext.SpanKind, ext.SpanKindConsumer))
+	process := receive.StartChild(SpanProcess, tracer.ResourceName(queue), tracer.Tag(ext.SpanKind, ext.SpanKindConsumer))
 	receive.Finish()
 	if process != nil {
 		ctx = tracer.ContextWithSpan(ctx, process)
