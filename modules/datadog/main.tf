@@ -185,8 +185,8 @@ resource "datadog_monitor" "queue_oldest_message" {
   notify_no_data      = false
 }
 
-# Requirements 8.1: DLQ 0 per day. Visible + in flight: the worker's DLQ reconciler hides the
-# messages it has looked at (WORKER_DLQ_HIDE), which drops them from the visible count alone.
+# Requirements 8.1: DLQ 0 per day. Visible + in flight: a message someone is reading at that moment
+# (the worker's DLQ reconciler, an operator's receive) is not visible, but still in the DLQ.
 resource "datadog_monitor" "dlq_not_empty" {
   name     = "[gift ${var.env}] DLQ not empty"
   type     = "query alert"
