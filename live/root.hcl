@@ -1,6 +1,13 @@
 # Included by every unit (live/<env>/<unit>/terragrunt.hcl). Values come from the unit's env.hcl.
 locals {
   env = read_terragrunt_config(find_in_parent_folders("env.hcl")).locals
+
+  # Units whose module requires no AWS provider (no hashicorp/aws in its versions.tf): they get no
+  # generated provider "aws" block, which would make Terraform download an unconstrained
+  # hashicorp/aws for nothing. tools/iaccheck's tests keep this list equal to what the modules
+  # declare.
+  units_without_aws_provider = ["datadog"]
+  unit                       = basename(get_terragrunt_dir())
 }
 
 terraform_version_constraint  = ">= 1.11, < 2.0"
@@ -27,8 +34,10 @@ remote_state {
 }
 
 # The provider is generated, not written in the modules: region, the account guard and the tags
-# every resource gets (no hand-written tag maps in the modules).
+# every resource gets (no hand-written tag maps in the modules). Units listed in
+# units_without_aws_provider write their own provider (the datadog unit: datadog_provider.tf).
 generate "provider" {
+  disable   = contains(local.units_without_aws_provider, local.unit)
   path      = "provider.tf"
   if_exists = "overwrite_terragrunt"
   contents  = <<-EOF

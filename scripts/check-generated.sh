@@ -2,7 +2,7 @@
 # Fails when the committed generated code is not what openapi.yaml produces (drift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-generated=(api-svc/internal/httpapi/api.gen.go shared/giftclient/client.gen.go)
+generated=(api-svc/internal/httpapi/api.gen.go shared/giftclient/client.gen.go sdk/typescript/schema.d.ts)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for f in "${generated[@]}"; do

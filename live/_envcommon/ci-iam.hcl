@@ -100,6 +100,7 @@ inputs = {
   name_prefix             = local.env.name_prefix
   github_repository       = local.env.github_repository
   github_environment      = local.env.env
+  github_plan_environment = "plan-${local.env.env}"
   ecr_repository_arns     = values(dependency.ecr.outputs.repository_arns)
   ecs_cluster_arn         = dependency.ecs_cluster.outputs.cluster_arn
   ecs_service_arns        = [dependency.api.outputs.service_arn, dependency.worker.outputs.service_arn]

@@ -10,10 +10,10 @@ locals {
   availability_zones = ["ap-northeast-1a", "ap-northeast-1c"]
   state_bucket       = "gift-tfstate-111111111111"
 
-  # Which version of modules/ this environment runs: a git tag of this repository. Promote by
-  # bumping it here first, then in prod/env.hcl (docs/infrastructure.md, "Promoting a change").
+  # Which version of modules/ this environment runs: dev follows main (the tree), prod pins a
+  # modules-v* tag made by the release workflow (docs/release.md).
   modules_source = "git::https://github.com/gift-platform/ecs-sre-gift-worker.git"
-  modules_ref    = "modules-v0.1.0"
+  modules_ref    = "main"
 
   github_repository = "gift-platform/ecs-sre-gift-worker"
   datadog_site      = "datadoghq.com"
@@ -28,6 +28,6 @@ locals {
   db_backup_retention_days  = 1
   log_retention_days        = 14
   failure_injection_enabled = true # the API's failure-injection hooks, dev only
-  api                       = { cpu = 512, memory = 1024, desired_count = 1 }
-  worker                    = { cpu = 512, memory = 1024, desired_count = 1 }
+  api                       = { cpu = 512, memory = 1024, min_count = 1, max_count = 3 }
+  worker                    = { cpu = 512, memory = 1024, min_count = 1, max_count = 4 }
 }

@@ -10,8 +10,9 @@ locals {
   availability_zones = ["ap-northeast-1a", "ap-northeast-1c"]
   state_bucket       = "gift-tfstate-222222222222"
 
-  # Which version of modules/ this environment runs: a git tag of this repository. Promote by
-  # bumping it in dev/env.hcl first, then here (docs/infrastructure.md, "Promoting a change").
+  # Which version of modules/ this environment runs: a modules-v* tag made by the release workflow
+  # from main, after dev ran that code (docs/release.md). Created by the first release: until then
+  # pr.yml's plan of prod fails and says so (scripts/release/check-modules-ref.sh).
   modules_source = "git::https://github.com/gift-platform/ecs-sre-gift-worker.git"
   modules_ref    = "modules-v0.1.0"
 
@@ -29,6 +30,6 @@ locals {
   db_backup_retention_days  = 14
   log_retention_days        = 90
   failure_injection_enabled = false
-  api                       = { cpu = 512, memory = 1024, desired_count = 2 }
-  worker                    = { cpu = 512, memory = 1024, desired_count = 2 }
+  api                       = { cpu = 512, memory = 1024, min_count = 2, max_count = 8 }
+  worker                    = { cpu = 512, memory = 1024, min_count = 2, max_count = 8 }
 }

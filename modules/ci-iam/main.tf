@@ -1,7 +1,10 @@
 # GitHub Actions authenticates with OIDC: no long-lived AWS keys in GitHub.
 #   deploy role: assumed by deploy.yml jobs running in the GitHub environment var.github_environment
 #                (deployment branch rule: main only); may do exactly what deploy.yml does.
-#   plan role:   assumed by pr.yml on pull requests; read-only plus the S3 lock file of a plan.
+#   plan role:   assumed by pr.yml's plan job running in the GitHub environment
+#                var.github_plan_environment (prod: required reviewers); read-only plus the S3 lock
+#                file of a plan. Not the subject repo:OWNER/NAME:pull_request, which any branch of
+#                the repository (with an edited pr.yml) would get.
 # One OIDC provider per AWS account: dev and prod are separate accounts (allowed_account_ids).
 
 locals {
@@ -10,7 +13,7 @@ locals {
   cluster_name  = split("/", var.ecs_cluster_arn)[1]
   oidc_host     = "token.actions.githubusercontent.com"
   deploy_sub    = "repo:${var.github_repository}:environment:${var.github_environment}"
-  plan_sub      = "repo:${var.github_repository}:pull_request"
+  plan_sub      = "repo:${var.github_repository}:environment:${var.github_plan_environment}"
   migration_tds = "arn:aws:ecs:${local.region}:${local.account_id}:task-definition/${var.migration_task_family}:*"
 }
 
@@ -117,7 +120,7 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
-  # aws ecs wait tasks-stopped / describe-tasks (exit code of the migration).
+  # aws ecs describe-tasks (waiting for the migration to stop, its exit code).
   statement {
     sid       = "WatchMigration"
     actions   = ["ecs:DescribeTasks"]
@@ -131,7 +134,8 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["${var.migration_log_group_arn}:*"]
   }
 
-  # aws ecs describe-services (network configuration for run-task; wait services-stable) and
+  # aws ecs describe-services (network configuration for run-task, the revisions to restore,
+  # scripts/deploy/wait-rollout.sh) and
   # aws ecs update-service.
   statement {
     sid       = "Services"

@@ -4,7 +4,7 @@ output "deploy_role_arn" {
 }
 
 output "plan_role_arn" {
-  description = "Role pr.yml assumes for terragrunt plan (set it as the repository variable AWS_PLAN_ROLE_ARN_<ENV>)."
+  description = "Role pr.yml's plan job assumes for terragrunt plan in the GitHub environment github_plan_environment (set it as that environment's variable AWS_PLAN_ROLE_ARN)."
   value       = aws_iam_role.plan.arn
 }
 

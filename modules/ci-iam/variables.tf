@@ -28,6 +28,16 @@ variable "github_environment" {
   }
 }
 
+variable "github_plan_environment" {
+  description = "GitHub environment of pr.yml's plan job for this account (plan-dev, plan-prod). The plan role trusts only the OIDC subject repo:OWNER/NAME:environment:NAME, so a job gets the role only once the environment's protection rules let it run (prod: a required reviewer approves). Never the bare pull_request subject, which every branch of the repository can obtain."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*$", var.github_plan_environment))
+    error_message = "github_plan_environment must be a lowercase environment name such as plan-prod."
+  }
+}
+
 variable "ecr_repository_arns" {
   description = "ECR repositories CI pushes the api and worker images to."
   type        = list(string)

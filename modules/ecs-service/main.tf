@@ -7,6 +7,9 @@ locals {
   router  = "log-router"
   has_alb = var.target_group_arn != null
 
+  cluster_name = split("/", var.cluster_arn)[1]
+  queue_name   = split(":", var.sqs_queue_arn)[5]
+
   # Unified service tagging: the same env/service/version on the container environment (read by
   # the tracer and DogStatsD client) and on the docker labels (read by the Agent for metrics).
   # CI rewrites DD_VERSION and the version label together with the image (docs/deploy.md).
@@ -149,7 +152,7 @@ resource "aws_ecs_service" "this" {
   name             = local.name
   cluster          = var.cluster_arn
   task_definition  = aws_ecs_task_definition.this.arn
-  desired_count    = var.desired_count
+  desired_count    = var.min_count # at creation only: then Application Auto Scaling owns it (scaling.tf)
   launch_type      = "FARGATE"
   platform_version = "LATEST"
 
@@ -189,11 +192,22 @@ resource "aws_ecs_service" "this" {
     # CI owns which revision runs (new image per deploy). Terraform-side changes to the task
     # definition create a new revision of the same family, which the next deploy renders from;
     # see docs/deploy.md "Rolling out a Terraform change to the task definition".
-    ignore_changes = [task_definition]
+    # Application Auto Scaling owns desired_count (scaling.tf): an apply must not reset it.
+    ignore_changes = [task_definition, desired_count]
 
     precondition {
       condition     = (var.target_group_arn == null) == (var.container_port == null)
       error_message = "Set target_group_arn and container_port together (API) or neither (worker)."
+    }
+
+    precondition {
+      condition     = (var.target_group_arn == null) == (var.alb_arn_suffix == null)
+      error_message = "Set alb_arn_suffix with target_group_arn (the API scales on requests per target) or neither (the worker scales on its backlog)."
+    }
+
+    precondition {
+      condition     = var.min_count <= var.max_count
+      error_message = "min_count must not exceed max_count."
     }
   }
 }

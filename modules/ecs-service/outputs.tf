@@ -5,7 +5,7 @@ output "service_name" {
 
 output "service_arn" {
   description = "ARN of the ECS service (the CI deploy role may update exactly this)."
-  value       = aws_ecs_service.this.id
+  value       = aws_ecs_service.this.arn
 }
 
 output "task_definition_family" {
@@ -31,4 +31,9 @@ output "task_role_arn" {
 output "execution_role_arn" {
   description = "ARN of the execution role (the CI deploy role may pass it to ECS)."
   value       = aws_iam_role.execution.arn
+}
+
+output "scaling_policy_name" {
+  description = "Name of the target tracking policy (aws application-autoscaling describe-scaling-activities / describe-scaling-policies --service-namespace ecs)."
+  value       = local.has_alb ? aws_appautoscaling_policy.requests_per_task[0].name : aws_appautoscaling_policy.backlog_per_task[0].name
 }

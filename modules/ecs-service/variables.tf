@@ -43,15 +43,40 @@ variable "assign_public_ip" {
   type        = bool
 }
 
-variable "desired_count" {
-  description = "Number of tasks. Terraform owns it: if you scaled by hand during an incident, put the new number here before the next apply."
+variable "min_count" {
+  description = "Fewest tasks Application Auto Scaling keeps running; also the desired count the service is created with. The scaler owns the desired count between min_count and max_count (Terraform ignores it after creation); set both equal to pin a count."
   type        = number
-  default     = 1
 
   validation {
-    condition     = var.desired_count >= 0 && var.desired_count <= 20
-    error_message = "desired_count must be between 0 and 20."
+    condition     = var.min_count >= 1 && var.min_count <= 20
+    error_message = "min_count must be between 1 and 20 (the worker's backlog-per-task metric divides by the running tasks, so never 0)."
   }
+}
+
+variable "max_count" {
+  description = "Most tasks Application Auto Scaling may run. Bounded by what the database takes: each task holds up to DB_MAX_CONNS connections (docs/architecture.md)."
+  type        = number
+
+  validation {
+    condition     = var.max_count >= 1 && var.max_count <= 20
+    error_message = "max_count must be between 1 and 20."
+  }
+}
+
+variable "scaling_target" {
+  description = "Target of the target tracking policy. API (with a target group): ALB requests per task per minute (ALBRequestCountPerTarget). Worker: visible messages on the queue per running task (metric math ApproximateNumberOfMessagesVisible / RunningTaskCount, as AWS documents for SQS consumers)."
+  type        = number
+
+  validation {
+    condition     = var.scaling_target > 0
+    error_message = "scaling_target must be positive."
+  }
+}
+
+variable "alb_arn_suffix" {
+  description = "ARN suffix of the ALB (app/NAME/ID), with target_group_arn: the API scales on ALBRequestCountPerTarget of its target group. null for the worker."
+  type        = string
+  default     = null
 }
 
 variable "task_cpu" {

@@ -12,9 +12,13 @@ resource "aws_db_parameter_group" "this" {
   family      = local.family
   description = "Gift database: TLS required, slow statements logged"
 
+  # Already 1 by default on PostgreSQL 15 and later (the only versions engine_version admits); set
+  # here so that TLS-only is a decision in code, not a default. pending-reboot: the API accepts it
+  # for static and dynamic parameters alike, so no engine version can reject the apply.
   parameter {
-    name  = "rds.force_ssl"
-    value = "1"
+    name         = "rds.force_ssl"
+    value        = "1"
+    apply_method = "pending-reboot"
   }
 
   parameter {

@@ -38,23 +38,30 @@ import (
 
 // Kinds of findings. Each is proven able to fire by a fixture under testdata/.
 const (
-	KindParse              = "parse"                  // a file does not parse
-	KindFormat             = "hcl-format"             // a live/ file is not in canonical HCL format
-	KindInclude            = "include"                // an include Terragrunt would refuse (missing file, nested include)
-	KindDuplicateGenerate  = "duplicate-generate"     // the same generate block name in two merged files
-	KindSource             = "module-source"          // terraform.source names no module under modules/
-	KindDependencyPath     = "dependency-path"        // config_path (or dependencies.paths) has no unit
-	KindCycle              = "dependency-cycle"       // units depend on each other in a loop
-	KindUndeclaredInput    = "undeclared-input"       // an input the module has no variable for
-	KindMissingInput       = "missing-input"          // a required module variable not given
-	KindUnknownDependency  = "unknown-dependency"     // dependency.X used but no dependency "X" block
-	KindUnknownOutput      = "unknown-output"         // dependency.X.outputs.Y where X's module has no output Y
-	KindMockMissingOutput  = "mock-missing-output"    // dependency.X.outputs.Y used but not in X's mock_outputs
-	KindMockCommandMissing = "mock-commands-missing"  // mock_outputs without mock_outputs_allowed_terraform_commands
-	KindMockForApply       = "mock-allowed-for-apply" // mocks allowed for a command other than validate/plan
-	KindRunbookAnchor      = "runbook-anchor"         // a link to docs/runbook.md#x where no heading has anchor x
-	KindRunbookLinkMissing = "runbook-link-missing"   // a datadog_monitor whose message links no runbook section
+	KindParse              = "parse"                     // a file does not parse
+	KindFormat             = "hcl-format"                // a live/ file is not in canonical HCL format
+	KindInclude            = "include"                   // an include Terragrunt would refuse (missing file, nested include)
+	KindDuplicateGenerate  = "duplicate-generate"        // the same generate block name in two merged files
+	KindSource             = "module-source"             // terraform.source names no module under modules/
+	KindDependencyPath     = "dependency-path"           // config_path (or dependencies.paths) has no unit
+	KindCycle              = "dependency-cycle"          // units depend on each other in a loop
+	KindUndeclaredInput    = "undeclared-input"          // an input the module has no variable for
+	KindMissingInput       = "missing-input"             // a required module variable not given
+	KindUnknownDependency  = "unknown-dependency"        // dependency.X used but no dependency "X" block
+	KindUnknownOutput      = "unknown-output"            // dependency.X.outputs.Y where X's module has no output Y
+	KindMockMissingOutput  = "mock-missing-output"       // dependency.X.outputs.Y used but not in X's mock_outputs
+	KindMockCommandMissing = "mock-commands-missing"     // mock_outputs without mock_outputs_allowed_terraform_commands
+	KindMockForApply       = "mock-allowed-for-apply"    // mocks allowed for a command other than validate/plan
+	KindOIDCPullRequest    = "oidc-pull-request-subject" // a module trusts the GitHub OIDC subject repo:OWNER/NAME:pull_request
+	KindRunbookAnchor      = "runbook-anchor"            // a link to docs/runbook.md#x where no heading has anchor x
+	KindRunbookLinkMissing = "runbook-link-missing"      // a datadog_monitor whose message links no runbook section
 )
+
+// pullRequestSubjectRE matches a GitHub Actions OIDC subject for pull_request runs, the repository
+// part possibly interpolated: repo:OWNER/NAME:pull_request. GitHub issues it to the pull_request
+// runs of every branch, whose workflow files the branch itself may have edited, so a role that
+// trusts it is open to anyone who can push a branch (docs: modules/ci-iam/README.md).
+var pullRequestSubjectRE = regexp.MustCompile(`^repo:[^:]+:pull_request$`)
 
 // mockCommands are the only commands mocks may serve: anything that changes real infrastructure
 // (apply, destroy, import, ...) must see the dependency's real outputs.
@@ -287,6 +294,7 @@ func (c *checker) loadModules(dir string) error {
 			if pf == nil {
 				continue
 			}
+			c.checkOIDCSubjects(pf)
 			for _, b := range pf.body.Blocks {
 				switch {
 				case b.Type == "variable" && len(b.Labels) == 1:
@@ -300,6 +308,30 @@ func (c *checker) loadModules(dir string) error {
 		c.modules[e.Name()] = m
 	}
 	return nil
+}
+
+// checkOIDCSubjects reports every string of a module file that is a bare pull_request OIDC subject,
+// wherever it sits (a condition's values, a local, a default): the literal text of a template with
+// each interpolation standing for one non-empty value.
+func (c *checker) checkOIDCSubjects(pf *parsedFile) {
+	_ = hclsyntax.VisitAll(pf.body, func(n hclsyntax.Node) hcl.Diagnostics {
+		t, ok := n.(*hclsyntax.TemplateExpr)
+		if !ok {
+			return nil
+		}
+		var b strings.Builder
+		for _, part := range t.Parts {
+			if lit, ok := part.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
+				b.WriteString(lit.Val.AsString())
+			} else {
+				b.WriteString("${...}")
+			}
+		}
+		if s := b.String(); pullRequestSubjectRE.MatchString(s) {
+			c.add(KindOIDCPullRequest, pf.path, "line %d: trust policy subject %q admits the pull_request runs of every branch (which may edit the workflow); trust a GitHub environment with protection rules instead: repo:OWNER/NAME:environment:NAME (modules/ci-iam/README.md)", t.SrcRange.Start.Line, s)
+		}
+		return nil
+	})
 }
 
 // parse parses a file once; a file that does not parse is reported once and yields nil.

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Every check is proven able to fail: each fixture under testdata/ is testdata/valid with one
@@ -49,6 +52,7 @@ func TestCheckFindsEachMistake(t *testing.T) {
 		// The heading is "ECS running < desired": the "<" goes, both spaces stay, as on GitHub.
 		{"runbook_anchor_missing", KindRunbookAnchor, "modules/alerts/main.tf", []string{""}, "docs/runbook.md#ecs-running-desired, but no heading"},
 		{"runbook_link_missing", KindRunbookLinkMissing, "modules/alerts/main.tf", []string{""}, "datadog_monitor.backlog: the message links no runbook section"},
+		{"oidc_pull_request_subject", KindOIDCPullRequest, "modules/app/trust.tf", []string{""}, `subject "repo:${...}:pull_request" admits the pull_request runs of every branch`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -303,5 +307,102 @@ func TestAnchorsSkipCodeAndNumberRepeats(t *testing.T) {
 	want := []string{"a", "b", "b-1", "b-2"}
 	if got := Anchors([]byte(md)); !slices.Equal(got, want) {
 		t.Errorf("Anchors = %q, want %q", got, want)
+	}
+}
+
+// awsProviderProblems checks live/root.hcl's units_without_aws_provider against the modules: a unit
+// gets the generated provider "aws" exactly when its module requires hashicorp/aws, and the
+// generate "provider" block is disabled through that list.
+func awsProviderProblems(root string) ([]string, error) {
+	parse := func(file string) (*hclsyntax.Body, error) {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		f, diags := hclsyntax.ParseConfig(src, file, hcl.Pos{Line: 1, Column: 1})
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		return f.Body.(*hclsyntax.Body), nil
+	}
+	rootHCL, err := parse(filepath.Join(root, "live", "root.hcl"))
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	without := map[string]bool{}
+	disabled := false
+	for _, b := range rootHCL.Blocks {
+		switch {
+		case b.Type == "locals":
+			if a, ok := b.Body.Attributes["units_without_aws_provider"]; ok {
+				items, diags := hcl.ExprList(a.Expr)
+				if diags.HasErrors() {
+					return nil, diags
+				}
+				for _, it := range items {
+					if s, ok := literalString(it); ok {
+						without[s] = true
+					}
+				}
+			}
+		case b.Type == "generate" && len(b.Labels) == 1 && b.Labels[0] == "provider":
+			if a, ok := b.Body.Attributes["disable"]; ok {
+				for _, tr := range a.Expr.Variables() {
+					if s, _ := stepName(tr[1]); tr.RootName() == "local" && s == "units_without_aws_provider" {
+						disabled = true
+					}
+				}
+			}
+		}
+	}
+	if !disabled {
+		problems = append(problems, `generate "provider" in live/root.hcl is not disabled through local.units_without_aws_provider`)
+	}
+	common, err := filepath.Glob(filepath.Join(root, "live", "_envcommon", "*.hcl"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range common {
+		unit := strings.TrimSuffix(filepath.Base(f), ".hcl")
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		m := moduleSourceRE.FindSubmatch(src)
+		if m == nil {
+			problems = append(problems, unit+": no module source")
+			continue
+		}
+		versions, err := parse(filepath.Join(root, "modules", string(m[1]), "versions.tf"))
+		if err != nil {
+			return nil, err
+		}
+		needsAWS := false
+		for _, tb := range versions.Blocks {
+			for _, rp := range tb.Body.Blocks {
+				if rp.Type == "required_providers" {
+					_, needsAWS = rp.Body.Attributes["aws"]
+				}
+			}
+		}
+		switch {
+		case needsAWS && without[unit]:
+			problems = append(problems, fmt.Sprintf("unit %s: module %s requires hashicorp/aws but root.hcl lists the unit in units_without_aws_provider", unit, m[1]))
+		case !needsAWS && !without[unit]:
+			problems = append(problems, fmt.Sprintf("unit %s: module %s requires no hashicorp/aws; add the unit to units_without_aws_provider in live/root.hcl, or it gets an unconstrained AWS provider", unit, m[1]))
+		}
+	}
+	return problems, nil
+}
+
+// The AWS provider is generated into every unit whose module uses it, and into no other.
+func TestRootGeneratesTheAWSProviderOnlyWhereAModuleRequiresIt(t *testing.T) {
+	problems, err := awsProviderProblems(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
 	}
 }

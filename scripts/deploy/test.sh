@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Offline tests of the deploy scripts: wait-rollout.sh against describe-services responses
+# for each outcome (testdata/describe-services/<case>/NN.json, README there; replayed in order by the
+# fake `aws` in testdata/bin), and smoke.sh against a local stand-in of the public API
+# (testdata/fake-api.mjs) for its failures, the real local stack (devkit/cmd/devstack) for its
+# pass. Run by `make test` (test-deploy).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export PATH="$here/testdata/bin:$PATH"
+failures=0
+
+fail() {
+  echo "FAIL $1: $2" >&2
+  failures=$((failures + 1))
+}
+
+API=arn:aws:ecs:ap-northeast-1:111111111111:task-definition/gift-dev-api:42
+WORKER=arn:aws:ecs:ap-northeast-1:111111111111:task-definition/gift-dev-worker:38
+
+# wait_case NAME FIXTURES TIMEOUT WANT_EXIT WANT_CALLS WANT_OUTPUT...
+wait_case() {
+  local name=$1 fixtures=$2 timeout=$3 want_exit=$4 want_calls=$5 before=$failures
+  shift 5
+  export FAKE_AWS_FIXTURES="$here/testdata/describe-services/$fixtures" FAKE_AWS_LOG="$tmp/$name.calls"
+  : >"$FAKE_AWS_LOG"
+  local got=0
+  # timeout(1): a broken deadline must fail the test, not hang it.
+  POLL_INTERVAL=0 timeout 60 "$here/wait-rollout.sh" gift-dev "$timeout" \
+    "gift-dev-api=$API" "gift-dev-worker=$WORKER" >"$tmp/$name.out" 2>&1 || got=$?
+  [[ $got == "$want_exit" ]] || fail "$name" "exit $got, want $want_exit; output:$(printf '\n%s' "$(cat "$tmp/$name.out")")"
+  local calls
+  calls=$(wc -l <"$FAKE_AWS_LOG")
+  [[ $calls == "$want_calls" ]] || fail "$name" "$calls describe-services calls, want $want_calls"
+  grep -qx 'ecs describe-services --cluster gift-dev --services gift-dev-api gift-dev-worker --output json' "$FAKE_AWS_LOG" ||
+    fail "$name" "describe-services not called as expected: $(head -1 "$FAKE_AWS_LOG")"
+  local want
+  for want in "$@"; do
+    grep -qF -- "$want" "$tmp/$name.out" || fail "$name" "output lacks \"$want\":$(printf '\n%s' "$(cat "$tmp/$name.out")")"
+  done
+  ((failures > before)) || echo "ok   wait-rollout $name"
+}
+
+# Both services must complete: the API completes on the 2nd response, the worker on the 3rd.
+wait_case completed completed 600 0 3 "COMPLETED: gift-dev-api gift-dev-worker"
+# The circuit breaker marks the new API deployment FAILED and starts the rollback; the worker is
+# still in progress and is not waited for.
+wait_case rolled_back rolled_back 600 3 2 \
+  "ROLLED BACK: gift-dev-api" "ECS deployment circuit breaker: tasks failed to start."
+# The rollback already finished between two polls: the failed deployment is gone from the list,
+# the event that names its id (seen on the first poll) says why.
+wait_case rolled_back_gone rolled_back_gone 600 3 2 \
+  "ROLLED BACK: gift-dev-api" "(deployment ecs-svc/2001) deployment failed: tasks failed to start."
+# The worker never finishes: one poll, the deadline (0 s) has passed.
+wait_case timed_out timed_out 0 4 1 "TIMED OUT after 0s: gift-dev-worker still in progress (IN_PROGRESS running 1/2 pending 1)"
+wait_case missing_service missing_service 600 2 1 "no such service in cluster gift-dev: gift-dev-worker"
+
+# smoke.sh, passing: against the real local stack (devstack: PostgreSQL, the SQS emulator, the
+# API and the worker built from this tree), on free ports so that it runs beside `make run`.
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+
+smoke_real_stack() {
+  local root api_port log="$tmp/devstack.log"
+  root=$(cd "$here/../.." && pwd)
+  api_port=$(free_port)
+  (cd "$root" && go build -o "$tmp/devstack" ./devkit/cmd/devstack)
+  DEVSTACK_STATE_DIR="$tmp/stack" DEVSTACK_PG_PORT=$(free_port) SQS_EMULATOR_PORT=$(free_port) \
+    API_PORT=$api_port WORKER_HEALTH_ADDR="127.0.0.1:$(free_port)" "$tmp/devstack" >"$log" 2>&1 &
+  local pid=$! deadline=$((SECONDS + 180))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$api_port/readyz" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      fail "smoke real_stack" "the local stack did not become ready:$(printf '\n%s' "$(tail -20 "$log")")"
+      kill "$pid" 2>/dev/null || true
+      return
+    fi
+    sleep 0.5
+  done
+  local got=0
+  SMOKE_POLL_INTERVAL=0.2 SMOKE_TIMEOUT=60 "$here/smoke.sh" "http://127.0.0.1:$api_port" >"$tmp/real.out" 2>&1 || got=$?
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [[ $got != 0 ]] || ! grep -qF "smoke: PASSED" "$tmp/real.out" || ! grep -qF "status SENT" "$tmp/real.out"; then
+    fail "smoke real_stack" "exit $got, want 0 and PASSED:$(printf '\n%s' "$(cat "$tmp/real.out")")"
+    return
+  fi
+  echo "ok   smoke real_stack"
+}
+smoke_real_stack
+
+# smoke.sh, failing: a gift that stays QUEUED (no worker) fails when its deadline passes; an API
+# that answers 500 fails at once. A small stand-in of the API (testdata/fake-api.mjs) plays both.
+smoke_case() {
+  local name=$1 mode=$2 want_exit=$3 timeout=$4
+  shift 4
+  local port_file="$tmp/$name.port"
+  FAKE_API_MODE=$mode node "$here/testdata/fake-api.mjs" "$port_file" >"$tmp/$name.api.log" 2>&1 &
+  local pid=$! deadline=$((SECONDS + 10))
+  until [[ -s $port_file ]]; do
+    if ((SECONDS >= deadline)); then
+      fail "smoke $name" "fake API did not start: $(cat "$tmp/$name.api.log")"
+      kill "$pid" 2>/dev/null || true
+      return
+    fi
+    sleep 0.1
+  done
+  local got=0
+  SMOKE_TIMEOUT=$timeout SMOKE_POLL_INTERVAL=0 \
+    "$here/smoke.sh" "http://127.0.0.1:$(cat "$port_file")" >"$tmp/$name.out" 2>&1 || got=$?
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local before=$failures
+  [[ $got == "$want_exit" ]] || fail "smoke $name" "exit $got, want $want_exit; output:$(printf '\n%s' "$(cat "$tmp/$name.out")")"
+  local want
+  for want in "$@"; do
+    grep -qF -- "$want" "$tmp/$name.out" || fail "smoke $name" "output lacks \"$want\":$(printf '\n%s' "$(cat "$tmp/$name.out")")"
+  done
+  ((failures > before)) || echo "ok   smoke $name"
+}
+
+smoke_case stuck stuck 1 0 "status QUEUED" "not SENT within 0s"
+smoke_case broken broken 1 30 "POST /gifts: HTTP 500, want 201"
+
+if ((failures > 0)); then
+  echo "scripts/deploy/test.sh: $failures failure(s)" >&2
+  exit 1
+fi
+echo "scripts/deploy/test.sh: all passed"
