@@ -79,6 +79,7 @@ func Start(cfg Config, log *slog.Logger) (stop func()) {
 type quietLogger struct {
 	log      *slog.Logger
 	interval time.Duration
+	now      func() time.Time
 
 	mu         sync.Mutex
 	lastReport time.Time
@@ -86,7 +87,7 @@ type quietLogger struct {
 }
 
 func newQuietLogger(log *slog.Logger, interval time.Duration) *quietLogger {
-	return &quietLogger{log: log, interval: interval}
+	return &quietLogger{log: log, interval: interval, now: time.Now}
 }
 
 func (q *quietLogger) Log(msg string) {
@@ -95,7 +96,7 @@ func (q *quietLogger) Log(msg string) {
 		return
 	}
 	q.mu.Lock()
-	now := time.Now()
+	now := q.now()
 	if !q.lastReport.IsZero() && now.Sub(q.lastReport) < q.interval {
 		q.suppressed++
 		q.mu.Unlock()
