@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of the infrastructure code (make lint-terraform):
 #   1. terraform fmt -check on modules/
-#   2. canonical HCL format and wiring of live/ against modules/ (tools/iaccheck; make test-iac
+#   2. canonical HCL format and wiring of live/ against modules/, and every link into
+#      docs/runbook.md names an existing heading (tools/iaccheck; make test-iac
 #      runs the same checks plus the tests proving each can fail)
 #   3. tflint, bundled terraform ruleset with every rule on, once per module (zero findings)
 #   4. trivy config on modules/: zero HIGH/CRITICAL findings; accepted ones are suppressed inline

@@ -1,10 +1,12 @@
-# One dashboard, eight monitors (requirements 8.2 at most eight: the six required, RDS CPU, and the
-# outbox backlog; RDS connections is a dashboard graph, not a page) and the log pipeline. AWS metrics come from
-# the Datadog AWS integration (set up in the Datadog account, outside Terraform) and arrive about
-# 10 minutes late: those monitors wait aws_metric_delay_seconds before evaluating.
+# Ten monitors (docs/observability.md, "Alerts", explains the count against requirements 8.2):
+# five burn-rate alerts on the three SLOs (slo.tf) and five static ones for what an SLO cannot see
+# in time: no healthy API target, tasks missing, sends stuck before or in SQS, and the DLQ.
 #
-# Log monitors match on @error_code, not on status: the applications log a business "status" field
-# (QUEUED, SENT, FAILED) which Datadog would otherwise read as the log level (docs/infrastructure.md, "Datadog").
+# Each message links its own section of docs/runbook.md; `make lint` (tools/iaccheck) fails when a
+# linked heading does not exist or a monitor links none.
+#
+# AWS metrics come from the Datadog AWS integration (set up in the Datadog account, outside
+# Terraform) and arrive about 10 minutes late: those monitors wait aws_metric_delay_seconds.
 
 locals {
   t       = var.thresholds
@@ -12,38 +14,118 @@ locals {
   tg      = lower(var.target_group_arn_suffix)
   ecs     = "clustername:${var.cluster_name}"
   base    = ["app:gift", "env:${var.env}", "managed-by:terraform"]
-  footer  = "\n\nRunbook: ${var.runbook_url}\n${var.notify}"
   awsdely = local.t.aws_metric_delay_seconds
 
-  ecs_services = {
-    api    = { name = var.api_service_name, dd = "gift-api" }
-    worker = { name = var.worker_service_name, dd = "gift-worker" }
+  # burn_rate() query of a 30-day SLO, as Datadog's SLO alert expects it.
+  burn = {
+    fast = { long = "1h", short = "5m", rate = local.t.burn_rate_fast }
+    slow = { long = "6h", short = "30m", rate = local.t.burn_rate_slow }
   }
+  burn_query = { for k, w in local.burn : k => "over(\"30d\").long_window(\"${w.long}\").short_window(\"${w.short}\") > ${w.rate}" }
 }
 
-resource "datadog_monitor" "alb_5xx" {
-  name     = "[gift ${var.env}] ALB 5xx responses"
-  type     = "query alert"
-  priority = 2
-  query    = "sum(last_5m):sum:aws.applicationelb.httpcode_elb_5xx{loadbalancer:${local.lb}}.as_count() + sum:aws.applicationelb.httpcode_target_5xx{loadbalancer:${local.lb}}.as_count() > ${local.t.alb_5xx_per_5m}"
-  message  = "More than ${local.t.alb_5xx_per_5m} 5xx responses in 5 minutes at the ALB. Check ALB -> ECS (API tasks healthy? recent deploy?) -> DB, in that order.${local.footer}"
+# --- SLO burn rates: multi-window, multi-burn-rate (SRE workbook, chapter 5) ----------------------
+
+resource "datadog_monitor" "api_availability_fast_burn" {
+  name     = "[gift ${var.env}] API availability: error budget burning fast"
+  type     = "slo alert"
+  priority = 1
+  query    = "burn_rate(\"${datadog_service_level_objective.api_availability.id}\").${local.burn_query.fast}"
+  message  = <<-EOT
+    The API answers 5xx at ${local.burn.fast.rate}x the rate its ${var.slo_targets.api_availability} % SLO allows (over 1 h, still true over the last 5 min): 2 % of the 30-day budget gone in an hour.
+    Runbook: ${var.runbook_url}#api-availability-error-budget-burning
+    ${var.notify}
+  EOT
   tags     = concat(local.base, ["service:gift-api"])
 
   monitor_thresholds {
-    critical = local.t.alb_5xx_per_5m
+    critical = local.burn.fast.rate
   }
-
-  evaluation_delay    = local.awsdely
-  require_full_window = false
-  notify_no_data      = false
 }
 
+resource "datadog_monitor" "api_availability_slow_burn" {
+  name     = "[gift ${var.env}] API availability: error budget burning"
+  type     = "slo alert"
+  priority = 2
+  query    = "burn_rate(\"${datadog_service_level_objective.api_availability.id}\").${local.burn_query.slow}"
+  message  = <<-EOT
+    The API answers 5xx at ${local.burn.slow.rate}x the rate its ${var.slo_targets.api_availability} % SLO allows (over 6 h, still true over the last 30 min): 5 % of the 30-day budget gone.
+    Runbook: ${var.runbook_url}#api-availability-error-budget-burning
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-api"])
+
+  monitor_thresholds {
+    critical = local.burn.slow.rate
+  }
+}
+
+# Latency has the slow pair only: the target is provisional (low load), and a sudden collapse
+# (timeouts, database down) shows up as 5xx, which the availability alerts page on.
+resource "datadog_monitor" "api_latency_burn" {
+  name     = "[gift ${var.env}] API latency: POST /gifts and /send slower than 300 ms"
+  type     = "slo alert"
+  priority = 3
+  query    = "burn_rate(\"${datadog_service_level_objective.api_latency.id}\").${local.burn_query.slow}"
+  message  = <<-EOT
+    POST /gifts and /send miss 300 ms at ${local.burn.slow.rate}x the rate the p95 SLO allows (over 6 h, still true over the last 30 min).
+    Runbook: ${var.runbook_url}#api-latency-error-budget-burning
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-api"])
+
+  monitor_thresholds {
+    critical = local.burn.slow.rate
+  }
+}
+
+resource "datadog_monitor" "worker_freshness_fast_burn" {
+  name     = "[gift ${var.env}] Worker freshness: sends late or failing fast"
+  type     = "slo alert"
+  priority = 1
+  query    = "burn_rate(\"${datadog_service_level_objective.worker_freshness.id}\").${local.burn_query.fast}"
+  message  = <<-EOT
+    Finished sends miss "SENT within 5 minutes" at ${local.burn.fast.rate}x the rate the ${var.slo_targets.worker_freshness} % SLO allows (over 1 h, still true over the last 5 min).
+    Runbook: ${var.runbook_url}#worker-freshness-error-budget-burning
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-worker"])
+
+  monitor_thresholds {
+    critical = local.burn.fast.rate
+  }
+}
+
+resource "datadog_monitor" "worker_freshness_slow_burn" {
+  name     = "[gift ${var.env}] Worker freshness: sends late or failing"
+  type     = "slo alert"
+  priority = 2
+  query    = "burn_rate(\"${datadog_service_level_objective.worker_freshness.id}\").${local.burn_query.slow}"
+  message  = <<-EOT
+    Finished sends miss "SENT within 5 minutes" at ${local.burn.slow.rate}x the rate the ${var.slo_targets.worker_freshness} % SLO allows (over 6 h, still true over the last 30 min).
+    Runbook: ${var.runbook_url}#worker-freshness-error-budget-burning
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-worker"])
+
+  monitor_thresholds {
+    critical = local.burn.slow.rate
+  }
+}
+
+# --- Static monitors: what the SLOs cannot see (or not in time) ------------------------------------
+
+# With no healthy target the API emits nothing, so its availability SLO cannot burn: this pages.
 resource "datadog_monitor" "alb_healthy_hosts" {
   name     = "[gift ${var.env}] API has no healthy targets"
   type     = "query alert"
   priority = 1
   query    = "max(last_5m):min:aws.applicationelb.healthy_host_count{targetgroup:${local.tg}} < ${local.t.healthy_hosts_below}"
-  message  = "The API target group has fewer than ${local.t.healthy_hosts_below} healthy targets: clients get 502/503. Look at the API service events and the stopped tasks' reason.${local.footer}"
+  message  = <<-EOT
+    The API target group has fewer than ${local.t.healthy_hosts_below} healthy targets: clients get 502/503.
+    Runbook: ${var.runbook_url}#no-healthy-api-targets
+    ${var.notify}
+  EOT
   tags     = concat(local.base, ["service:gift-api"])
 
   monitor_thresholds {
@@ -55,16 +137,21 @@ resource "datadog_monitor" "alb_healthy_hosts" {
   notify_no_data      = false
 }
 
-# running < desired, sustained: tasks crash-loop, fail health checks or cannot be placed.
+# running < desired, sustained: tasks crash-loop, fail health checks or cannot be placed. One
+# multi-alert monitor: it alerts separately for each service of the cluster, the API and the worker
+# (requirements 8.2 #3 and #4; one-off migration tasks are not services).
 resource "datadog_monitor" "ecs_running_below_desired" {
-  for_each = local.ecs_services
-
-  name     = "[gift ${var.env}] ${each.value.dd}: running tasks below desired"
+  name     = "[gift ${var.env}] {{servicename.name}}: running tasks below desired"
   type     = "query alert"
   priority = 2
-  query    = "min(last_${local.t.ecs_missing_tasks_minutes}m):avg:aws.ecs.service.desired{${local.ecs},servicename:${each.value.name}} - avg:aws.ecs.service.running{${local.ecs},servicename:${each.value.name}} > 0"
-  message  = "ECS service ${each.value.name} has had fewer running tasks than desired for ${local.t.ecs_missing_tasks_minutes} minutes. Check the service events and the stopped reason of the last tasks (aws ecs describe-services / list-tasks --desired-status STOPPED).${local.footer}"
-  tags     = concat(local.base, ["service:${each.value.dd}"])
+  query    = "min(last_${local.t.ecs_missing_tasks_minutes}m):avg:aws.ecs.service.desired{${local.ecs}} by {servicename} - avg:aws.ecs.service.running{${local.ecs}} by {servicename} > 0"
+  message  = <<-EOT
+    ECS service {{servicename.name}} has had fewer running tasks than desired for ${local.t.ecs_missing_tasks_minutes} minutes.
+    {{#is_exact_match "servicename.name" "${var.worker_service_name}"}}Runbook: ${var.runbook_url}#worker-stopped{{/is_exact_match}}
+    {{#is_exact_match "servicename.name" "${var.api_service_name}"}}Runbook: ${var.runbook_url}#ecs-running--desired{{/is_exact_match}}
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-api", "service:gift-worker"])
 
   monitor_thresholds {
     critical = 0
@@ -75,12 +162,18 @@ resource "datadog_monitor" "ecs_running_below_desired" {
   notify_no_data      = false
 }
 
+# A stalled worker finishes nothing, so the freshness SLO only burns once the sends finish late:
+# the age of the oldest message pages first.
 resource "datadog_monitor" "queue_oldest_message" {
   name     = "[gift ${var.env}] SQS backlog: oldest message too old"
   type     = "query alert"
   priority = 2
   query    = "max(last_10m):max:aws.sqs.approximate_age_of_oldest_message{queuename:${var.queue_name}} > ${local.t.queue_oldest_age_seconds}"
-  message  = "The oldest message in ${var.queue_name} is older than ${local.t.queue_oldest_age_seconds} s: the worker is down, too slow or failing (SLO: 95% SENT within 5 minutes). Check the worker service, then its logs, then the DB.${local.footer}"
+  message  = <<-EOT
+    The oldest message in ${var.queue_name} is older than ${local.t.queue_oldest_age_seconds} s: the worker is down, paused, too slow or failing (SLO: 95 % SENT within 5 minutes).
+    Runbook: ${var.runbook_url}#queue-backlog
+    ${var.notify}
+  EOT
   tags     = concat(local.base, ["service:gift-worker"])
 
   monitor_thresholds {
@@ -92,27 +185,40 @@ resource "datadog_monitor" "queue_oldest_message" {
   notify_no_data      = false
 }
 
-resource "datadog_monitor" "worker_failures" {
-  name     = "[gift ${var.env}] Worker failure logs spiking"
-  type     = "log alert"
+# Requirements 8.1: DLQ 0 per day. Visible + in flight: a message someone is reading at that moment
+# (the worker's DLQ reconciler, an operator's receive) is not visible, but still in the DLQ.
+resource "datadog_monitor" "dlq_not_empty" {
+  name     = "[gift ${var.env}] DLQ not empty"
+  type     = "query alert"
   priority = 2
-  query    = "logs(\"service:gift-worker env:${var.env} @error_code:(SEND_FAILED_FINAL OR MESSAGE_INVALID OR GIFT_UNKNOWN)\").index(\"*\").rollup(\"count\").last(\"10m\") > ${local.t.worker_failures_per_10m}"
-  message  = "More than ${local.t.worker_failures_per_10m} gifts failed for good (or messages were unusable) in 10 minutes; they are on their way to the DLQ ${var.dlq_name}. Group the logs by @error_code and @error_message.${local.footer}"
+  query    = "max(last_5m):max:aws.sqs.approximate_number_of_messages_visible{queuename:${var.dlq_name}} + max:aws.sqs.approximate_number_of_messages_not_visible{queuename:${var.dlq_name}} > ${local.t.dlq_messages_above}"
+  message  = <<-EOT
+    ${var.dlq_name} holds messages: gifts that FAILED for good, or messages the worker could not use (MESSAGE_INVALID, GIFT_UNKNOWN). It stays red until the DLQ is emptied after the investigation.
+    Runbook: ${var.runbook_url}#worker-failures-and-the-dlq
+    ${var.notify}
+  EOT
   tags     = concat(local.base, ["service:gift-worker"])
 
   monitor_thresholds {
-    critical = local.t.worker_failures_per_10m
+    critical = local.t.dlq_messages_above
   }
 
-  notify_no_data = false
+  evaluation_delay    = local.awsdely
+  require_full_window = false
+  notify_no_data      = false
 }
 
+# Accepted sends that never reach SQS are invisible to every queue metric and to the freshness SLO.
 resource "datadog_monitor" "outbox_backlog" {
   name     = "[gift ${var.env}] Outbox not draining to SQS"
   type     = "query alert"
   priority = 2
-  query    = "min(last_10m):max:gift.outbox.oldest_age_seconds{env:${var.env},service:gift-api} > ${local.t.outbox_oldest_age_seconds}"
-  message  = "Accepted sends have waited more than ${local.t.outbox_oldest_age_seconds} s for 10 minutes without reaching SQS (gift.outbox.oldest_age_seconds). The API cannot publish: check SQS permissions/availability and the API logs.${local.footer}"
+  query    = "min(last_10m):max:gift.outbox.oldest_age_seconds{${local.api_scope}} > ${local.t.outbox_oldest_age_seconds}"
+  message  = <<-EOT
+    Accepted sends have waited more than ${local.t.outbox_oldest_age_seconds} s for 10 minutes without reaching SQS (gift.outbox.oldest_age_seconds).
+    Runbook: ${var.runbook_url}#outbox-not-draining
+    ${var.notify}
+  EOT
   tags     = concat(local.base, ["service:gift-api"])
 
   monitor_thresholds {
@@ -120,23 +226,6 @@ resource "datadog_monitor" "outbox_backlog" {
   }
 
   require_full_window = true
-  notify_no_data      = false
-}
-
-resource "datadog_monitor" "rds_cpu" {
-  name     = "[gift ${var.env}] RDS CPU high"
-  type     = "query alert"
-  priority = 3
-  query    = "avg(last_15m):avg:aws.rds.cpuutilization{dbinstanceidentifier:${var.rds_identifier}} > ${local.t.rds_cpu_percent}"
-  message  = "RDS ${var.rds_identifier} CPU has averaged above ${local.t.rds_cpu_percent}% for 15 minutes. Look for slow statements (log_min_duration_statement) and Performance Insights.${local.footer}"
-  tags     = concat(local.base, ["service:gift-db"])
-
-  monitor_thresholds {
-    critical = local.t.rds_cpu_percent
-  }
-
-  evaluation_delay    = local.awsdely
-  require_full_window = false
   notify_no_data      = false
 }
 
@@ -158,49 +247,4 @@ resource "datadog_logs_custom_pipeline" "gift" {
       sources    = ["level"]
     }
   }
-}
-
-# ALB -> ECS -> DB -> Queue, top to bottom: the order of the runbook's triage.
-resource "datadog_dashboard_json" "overview" {
-  dashboard = jsonencode({
-    title       = "Gift ${var.env}: API, worker, database, queue"
-    description = "Start here (docs/runbook.md). Managed by Terraform: edit modules/datadog, not the UI."
-    layout_type = "ordered"
-    widgets = [
-      { definition = { type = "manage_status", title = "Monitors", display_format = "countsAndList", query = "tag:app:gift tag:env:${var.env}", summary_type = "monitors" } },
-      { definition = { type = "timeseries", title = "ALB requests and 5xx", requests = [
-        { q = "sum:aws.applicationelb.request_count{loadbalancer:${local.lb}}.as_count()", display_type = "bars" },
-        { q = "sum:aws.applicationelb.httpcode_elb_5xx{loadbalancer:${local.lb}}.as_count()", display_type = "bars" },
-        { q = "sum:aws.applicationelb.httpcode_target_5xx{loadbalancer:${local.lb}}.as_count()", display_type = "bars" },
-      ] } },
-      { definition = { type = "timeseries", title = "ALB target response time p95 (s)", requests = [
-        { q = "avg:aws.applicationelb.target_response_time.p95{loadbalancer:${local.lb}}", display_type = "line" },
-      ] } },
-      { definition = { type = "timeseries", title = "Healthy API targets", requests = [
-        { q = "min:aws.applicationelb.healthy_host_count{targetgroup:${local.tg}}", display_type = "line" },
-      ] } },
-      { definition = { type = "timeseries", title = "ECS tasks: running vs desired", requests = [
-        for s in values(local.ecs_services) : { q = "avg:aws.ecs.service.running{${local.ecs},servicename:${s.name}}, avg:aws.ecs.service.desired{${local.ecs},servicename:${s.name}}", display_type = "line" }
-      ] } },
-      { definition = { type = "timeseries", title = "Task CPU % by service", requests = [
-        { q = "avg:ecs.fargate.cpu.percent{env:${var.env}} by {service}", display_type = "line" },
-      ] } },
-      { definition = { type = "timeseries", title = "Outbox: pending and oldest age (s)", requests = [
-        { q = "max:gift.outbox.pending{env:${var.env},service:gift-api}", display_type = "line" },
-        { q = "max:gift.outbox.oldest_age_seconds{env:${var.env},service:gift-api}", display_type = "line" },
-      ] } },
-      { definition = { type = "timeseries", title = "RDS CPU % and connections", requests = [
-        { q = "avg:aws.rds.cpuutilization{dbinstanceidentifier:${var.rds_identifier}}", display_type = "line" },
-        { q = "avg:aws.rds.database_connections{dbinstanceidentifier:${var.rds_identifier}}", display_type = "line" },
-      ] } },
-      { definition = { type = "timeseries", title = "Queue depth: main and DLQ", requests = [
-        { q = "max:aws.sqs.approximate_number_of_messages_visible{queuename:${var.queue_name}}", display_type = "line" },
-        { q = "max:aws.sqs.approximate_number_of_messages_visible{queuename:${var.dlq_name}}", display_type = "bars" },
-      ] } },
-      { definition = { type = "timeseries", title = "Oldest message age (s)", requests = [
-        { q = "max:aws.sqs.approximate_age_of_oldest_message{queuename:${var.queue_name}}", display_type = "line" },
-      ] } },
-      { definition = { type = "log_stream", title = "Worker and API errors", query = "service:(gift-api OR gift-worker) env:${var.env} @level:ERROR", columns = ["service", "@error_code", "@gift_id", "@request_id", "@error_message"], indexes = [] } },
-    ]
-  })
 }

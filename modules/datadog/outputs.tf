@@ -1,19 +1,29 @@
 output "dashboard_url" {
   description = "Path of the overview dashboard in the Datadog app (prefix with the site, for example https://app.datadoghq.com)."
-  value       = datadog_dashboard_json.overview.url
+  value       = datadog_dashboard.overview.url
+}
+
+output "slo_ids" {
+  description = "SLO IDs by name (the SLO widgets and the burn-rate monitors use them)."
+  value = {
+    api_availability = datadog_service_level_objective.api_availability.id
+    api_latency      = datadog_service_level_objective.api_latency.id
+    worker_freshness = datadog_service_level_objective.worker_freshness.id
+  }
 }
 
 output "monitor_ids" {
   description = "Monitor IDs by purpose, for the runbook."
-  value = merge(
-    {
-      alb_5xx              = datadog_monitor.alb_5xx.id
-      alb_healthy_hosts    = datadog_monitor.alb_healthy_hosts.id
-      queue_oldest_message = datadog_monitor.queue_oldest_message.id
-      worker_failures      = datadog_monitor.worker_failures.id
-      outbox_backlog       = datadog_monitor.outbox_backlog.id
-      rds_cpu              = datadog_monitor.rds_cpu.id
-    },
-    { for k, m in datadog_monitor.ecs_running_below_desired : "ecs_${k}_running_below_desired" => m.id },
-  )
+  value = {
+    api_availability_fast_burn = datadog_monitor.api_availability_fast_burn.id
+    api_availability_slow_burn = datadog_monitor.api_availability_slow_burn.id
+    api_latency_burn           = datadog_monitor.api_latency_burn.id
+    worker_freshness_fast_burn = datadog_monitor.worker_freshness_fast_burn.id
+    worker_freshness_slow_burn = datadog_monitor.worker_freshness_slow_burn.id
+    alb_healthy_hosts          = datadog_monitor.alb_healthy_hosts.id
+    ecs_running_below_desired  = datadog_monitor.ecs_running_below_desired.id
+    queue_oldest_message       = datadog_monitor.queue_oldest_message.id
+    dlq_not_empty              = datadog_monitor.dlq_not_empty.id
+    outbox_backlog             = datadog_monitor.outbox_backlog.id
+  }
 }

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     datadog = {
       source  = "DataDog/datadog"
-      version = ">= 3.60, < 4.0"
+      version = ">= 3.82, < 4.0"
     }
   }
 }

@@ -1,20 +1,19 @@
-// Package dogstatsd sends gauges to the Datadog Agent (the ECS sidecar) over DogStatsD UDP. It is
-// deliberately tiny: the services report a handful of gauges, and metrics must never block or
-// fail a request, so every send is fire-and-forget.
+// Package dogstatsd sends the services' metrics to the Datadog Agent (the ECS sidecar) through the
+// official client, github.com/DataDog/datadog-go/v5: buffered, aggregated client-side, sent from a
+// background goroutine. A metric never blocks or fails a request. docs/observability.md, "Metric
+// catalogue", lists the names and tags.
 package dogstatsd
 
 import (
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
+
+	"github.com/DataDog/datadog-go/v5/statsd"
 )
 
-// Client sends metrics with a fixed set of tags. The zero value and a nil *Client discard
-// everything (no agent configured).
+// Client sends metrics with a fixed set of tags (the unified service tags env, service, version).
+// The zero value and a nil *Client discard everything (no agent configured).
 type Client struct {
-	conn net.Conn
-	tags string
+	c statsd.ClientInterface
 }
 
 // New connects to the agent at addr (host:port) when addr is not empty; tags ("key:value") are put
@@ -23,29 +22,45 @@ func New(addr string, tags ...string) (*Client, error) {
 	if addr == "" {
 		return &Client{}, nil
 	}
-	conn, err := net.Dial("udp", addr)
+	c, err := statsd.New(addr,
+		statsd.WithTags(tags),
+		statsd.WithoutTelemetry(), // the client's own datadog.dogstatsd.client.* metrics
+	)
 	if err != nil {
 		return nil, fmt.Errorf("dogstatsd %s: %w", addr, err)
 	}
-	c := &Client{conn: conn}
-	if len(tags) > 0 {
-		c.tags = "|#" + strings.Join(tags, ",")
-	}
-	return c, nil
+	return &Client{c: c}, nil
 }
 
 // Gauge reports the current value of name.
 func (c *Client) Gauge(name string, value float64) {
-	if c == nil || c.conn == nil {
+	if c == nil || c.c == nil {
 		return
 	}
-	_, _ = c.conn.Write([]byte(name + ":" + strconv.FormatFloat(value, 'f', -1, 64) + "|g" + c.tags))
+	_ = c.c.Gauge(name, value, nil, 1)
 }
 
-// Close releases the socket.
+// Count adds value to the counter name, with extra tags.
+func (c *Client) Count(name string, value int64, tags ...string) {
+	if c == nil || c.c == nil {
+		return
+	}
+	_ = c.c.Count(name, value, tags, 1)
+}
+
+// Distribution records one value of name (a duration in seconds, a size), with extra tags;
+// Datadog computes percentiles across all tasks.
+func (c *Client) Distribution(name string, value float64, tags ...string) {
+	if c == nil || c.c == nil {
+		return
+	}
+	_ = c.c.Distribution(name, value, tags, 1)
+}
+
+// Close flushes what is buffered and releases the socket.
 func (c *Client) Close() error {
-	if c == nil || c.conn == nil {
+	if c == nil || c.c == nil {
 		return nil
 	}
-	return c.conn.Close()
+	return c.c.Close()
 }

@@ -10,6 +10,9 @@ type OutboxMessage struct {
 	Body      string
 	CreatedAt time.Time
 	Attempts  int // failed publish attempts so far
+	// TraceContext is the trace context of the request that accepted the send (tracing.Carrier;
+	// "" for none), published with the message so the worker continues that trace.
+	TraceContext string
 }
 
 // OutboxRetry is an outbox message SQS did not accept: it is due again after Delay.

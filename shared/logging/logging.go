@@ -25,6 +25,7 @@ const (
 // "timestamp" in RFC 3339 UTC with milliseconds. Durations are written as Go duration strings
 // ("1.5s", "250ms"), whichever service logs them; slog's default would be integer nanoseconds.
 // Latencies measured per request stay numbers in milliseconds (Since), for Datadog measures.
+// A line logged while a span is active carries dd.trace_id and dd.span_id (trace.go).
 func New(w io.Writer, service string, level slog.Level) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: level,
@@ -38,7 +39,7 @@ func New(w io.Writer, service string, level slog.Level) *slog.Logger {
 			return a
 		},
 	})
-	return slog.New(h).With(KeyService, service)
+	return slog.New(traceHandler{Handler: h}).With(KeyService, service)
 }
 
 // ParseLevel reads DEBUG, INFO, WARN or ERROR (any case).

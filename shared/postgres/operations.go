@@ -11,6 +11,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // This file holds what operators do to gifts (giftctl): look at them, retry a FAILED one,
@@ -97,7 +98,7 @@ func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, re
 		if err != nil {
 			return err
 		}
-		out.OutboxID, err = insertOutbox(ctx, tx, giftID, out.RequestID, body, 0)
+		out.OutboxID, err = insertOutbox(ctx, tx, giftID, out.RequestID, body, 0, string(tracing.FromContext(ctx)))
 		return err
 	})
 	if err != nil {
@@ -182,7 +183,7 @@ func (s *Store) Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reas
 		if err != nil {
 			return err
 		}
-		outboxID, err = insertOutbox(ctx, tx, giftID, m.RequestID, body, 0)
+		outboxID, err = insertOutbox(ctx, tx, giftID, m.RequestID, body, 0, string(tracing.FromContext(ctx)))
 		return err
 	})
 	if errors.Is(err, ErrNotOrphaned) {

@@ -37,7 +37,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration)
 			FOR UPDATE SKIP LOCKED)
 		UPDATE outbox_messages o SET claim_token = $2, available_at = now() + $3::interval
 		FROM due WHERE o.id = due.id
-		RETURNING o.id, o.body, o.created_at, o.attempts, due.available_at`, limit, token, lease)
+		RETURNING o.id, o.body, o.created_at, o.attempts, coalesce(o.trace_context, ''), due.available_at`, limit, token, lease)
 	if err != nil {
 		return uuid.Nil, nil, classify("claim outbox messages", err)
 	}
@@ -47,7 +47,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration)
 	}
 	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
 		var d due
-		return d, r.Scan(&d.msg.ID, &d.msg.Body, &d.msg.CreatedAt, &d.msg.Attempts, &d.at)
+		return d, r.Scan(&d.msg.ID, &d.msg.Body, &d.msg.CreatedAt, &d.msg.Attempts, &d.msg.TraceContext, &d.at)
 	})
 	if err != nil {
 		return uuid.Nil, nil, classify("claim outbox messages", err)

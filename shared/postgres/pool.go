@@ -31,6 +31,8 @@ type PoolConfig struct {
 	MaxConns    int32
 	// ConnectTimeout bounds one connection attempt, so an unreachable database fails fast.
 	ConnectTimeout time.Duration
+	// Tracer, when set, sees every statement, batch and connection (tracing.PGX: APM spans).
+	Tracer pgx.QueryTracer
 }
 
 // CredentialSource returns the current database user and password.
@@ -58,6 +60,9 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	}
 	if cfg.ConnectTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	}
+	if cfg.Tracer != nil {
+		pc.ConnConfig.Tracer = cfg.Tracer
 	}
 	if src := cfg.Credentials; src != nil {
 		pc.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Store keeps gifts, send requests and the outbox. Every call runs under its own deadline
@@ -79,6 +80,8 @@ type SendOutcome struct {
 	Response []byte
 	// OutboxID is the outbox row holding the queue message (zero when Replayed).
 	OutboxID int64
+	// TraceContext is the trace context stored with that row (OutboxMessage.TraceContext).
+	TraceContext string
 }
 
 // Send accepts a send request exactly as requirements 5.1.1 describe, in one transaction: lock the
@@ -132,7 +135,8 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 			req.GiftID, gift.StatusQueued, status, gift.ActorAPI, req.RequestID); err != nil {
 			return fmt.Errorf("queue gift: %w", err)
 		}
-		if out.OutboxID, err = insertOutbox(ctx, tx, req.GiftID, req.RequestID, message, relayDelay); err != nil {
+		out.TraceContext = string(tracing.FromContext(ctx)) // the request's span, for the publisher
+		if out.OutboxID, err = insertOutbox(ctx, tx, req.GiftID, req.RequestID, message, relayDelay, out.TraceContext); err != nil {
 			return err
 		}
 		out.Response = response

@@ -5,6 +5,7 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -22,6 +23,9 @@ type Message struct {
 	// own send). A message of an earlier attempt series left in the DLQ is recognised by it and
 	// never fails the retried gift.
 	Retry int `json:"retry,omitempty"`
+	// AcceptedAt is when the API accepted the send: the worker measures "SENT within 5 minutes"
+	// (the freshness SLO) from it. Zero in messages of an API that did not write it.
+	AcceptedAt time.Time `json:"accepted_at,omitzero"`
 }
 
 // Marshal encodes m as the JSON message body.
@@ -38,10 +42,11 @@ func (m Message) Marshal() ([]byte, error) {
 // so is a request_id that is not a valid Idempotency-Key.
 func Parse(body []byte) (Message, error) {
 	var raw struct {
-		GiftID       *string `json:"gift_id"`
-		RequestID    *string `json:"request_id"`
-		ForceFailure *bool   `json:"force_failure"`
-		Retry        *int    `json:"retry"`
+		GiftID       *string    `json:"gift_id"`
+		RequestID    *string    `json:"request_id"`
+		ForceFailure *bool      `json:"force_failure"`
+		Retry        *int       `json:"retry"`
+		AcceptedAt   *time.Time `json:"accepted_at"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return Message{}, fmt.Errorf("decode queue message: %w", err)
@@ -71,6 +76,9 @@ func Parse(body []byte) (Message, error) {
 			return Message{}, fmt.Errorf("decode queue message: retry %d is negative", *raw.Retry)
 		}
 		m.Retry = *raw.Retry
+	}
+	if raw.AcceptedAt != nil {
+		m.AcceptedAt = *raw.AcceptedAt
 	}
 	return m, nil
 }

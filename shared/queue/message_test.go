@@ -3,6 +3,7 @@ package queue_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -14,6 +15,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{GiftID: uuid.New(), RequestID: "key-1"},
 		{GiftID: uuid.New(), RequestID: "key-2", ForceFailure: true},
 		{GiftID: uuid.New(), RequestID: "key-3", Retry: 2},
+		{GiftID: uuid.New(), RequestID: "key-4", AcceptedAt: time.Date(2026, 12, 3, 7, 0, 0, 123456789, time.UTC)},
 	} {
 		b, err := m.Marshal()
 		if err != nil {
@@ -24,6 +26,9 @@ func TestMessageRoundTrip(t *testing.T) {
 		}
 		if strings.Contains(string(b), `"retry"`) != (m.Retry > 0) {
 			t.Errorf("retry should be present only after an operator retry: %s", b)
+		}
+		if strings.Contains(string(b), "accepted_at") == m.AcceptedAt.IsZero() {
+			t.Errorf("accepted_at should be present only when set: %s", b)
 		}
 		got, err := queue.Parse(b)
 		if err != nil || got != m {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // MaxVisibility is the longest visibility timeout SQS accepts (12 hours).
@@ -29,6 +31,10 @@ type Received struct {
 	// SentAt is when the message was first sent to SQS (SentTimestamp; a move to the DLQ keeps
 	// it); zero when SQS did not report it.
 	SentAt time.Time
+	// Trace is the trace context the publisher sent with the message (TraceAttribute), "" for none.
+	Trace tracing.Carrier
+	// Queue is the name of the queue it came from.
+	Queue string
 }
 
 // Consumer receives, deletes and hides messages of one queue.
@@ -61,13 +67,18 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 		VisibilityTimeout:   seconds(visibility),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp},
+		MessageAttributeNames: []string{TraceAttribute},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", c.queueURL, err)
 	}
 	msgs := make([]Received, 0, len(out.Messages))
 	for _, m := range out.Messages {
-		r := Received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle)}
+		r := Received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Queue: queueName(c.queueURL)}
+		if a, ok := m.MessageAttributes[TraceAttribute]; ok {
+			r.Trace = tracing.Carrier(aws.ToString(a.StringValue))
+		}
 		if n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil {
 			r.ReceiveCount = n
 		}
@@ -79,13 +90,15 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 	return msgs, nil
 }
 
-// Delete removes a received message for good.
+// Delete removes a received message for good (an sqs.delete span when ctx has a span).
 func (c *Consumer) Delete(ctx context.Context, receiptHandle string) error {
+	span, ctx := c.queueCall(ctx, tracing.SpanDelete)
 	_, err := c.client.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(receiptHandle)})
 	if err != nil {
-		return fmt.Errorf("delete message from %s: %w", c.queueURL, err)
+		err = fmt.Errorf("delete message from %s: %w", c.queueURL, err)
 	}
-	return nil
+	finish(span, err)
+	return err
 }
 
 // ChangeVisibility makes a received message visible again after d from now: 0 releases it at
@@ -93,12 +106,14 @@ func (c *Consumer) Delete(ctx context.Context, receiptHandle string) error {
 // rounded up to whole seconds and capped at MaxVisibility. Changing visibility does not count as
 // a receive.
 func (c *Consumer) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
+	span, ctx := c.queueCall(ctx, "sqs.change_visibility")
 	_, err := c.client.ChangeMessageVisibility(ctx, &awssqs.ChangeMessageVisibilityInput{
 		QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: seconds(d)})
 	if err != nil {
-		return fmt.Errorf("change visibility of a message of %s to %s: %w", c.queueURL, d, err)
+		err = fmt.Errorf("change visibility of a message of %s to %s: %w", c.queueURL, d, err)
 	}
-	return nil
+	finish(span, err)
+	return err
 }
 
 // seconds rounds d up to whole seconds within [0, MaxVisibility], as SQS wants them.

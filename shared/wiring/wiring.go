@@ -7,12 +7,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/awssecrets"
@@ -36,6 +39,8 @@ type Database struct {
 	MaxConns       int           // DB_MAX_CONNS
 	ConnectTimeout time.Duration // DB_CONNECT_TIMEOUT
 	QueryTimeout   time.Duration // DB_QUERY_TIMEOUT
+	// Tracer is set by the service when tracing is on (tracing.PGX); not read from the environment.
+	Tracer pgx.QueryTracer
 	// Secrets is where the DB_SECRET_ARN secret is read: Secrets Manager (built from the AWS
 	// configuration) when nil; tests put a stand-in here.
 	Secrets awssecrets.SecretGetter
@@ -54,7 +59,7 @@ func ReadDatabase(r *envconfig.Reader) Database {
 
 // Open builds the pool (without connecting) and the store.
 func (d Database) Open(ctx context.Context, region string) (*pgxpool.Pool, *postgres.Store, error) {
-	pc := postgres.PoolConfig{URL: d.URL, MaxConns: int32(d.MaxConns), ConnectTimeout: d.ConnectTimeout} //nolint:gosec // bounded to 1000 by ReadDatabase
+	pc := postgres.PoolConfig{URL: d.URL, MaxConns: int32(d.MaxConns), ConnectTimeout: d.ConnectTimeout, Tracer: d.Tracer} //nolint:gosec // bounded to 1000 by ReadDatabase
 	if d.SecretARN != "" {
 		secrets := d.Secrets
 		if secrets == nil {
@@ -113,4 +118,26 @@ func Logger(r *envconfig.Reader, defaultService string) *slog.Logger {
 	level, err := logging.ParseLevel(levelName)
 	r.Check(err != nil, "LOG_LEVEL=%q: want DEBUG, INFO, WARN or ERROR", levelName)
 	return logging.New(os.Stdout, r.String("DD_SERVICE", defaultService), level)
+}
+
+// DogStatsD is where metrics go and the tags every metric carries.
+type DogStatsD struct {
+	Addr string   // DD_AGENT_HOST:DD_DOGSTATSD_PORT; empty (DD_AGENT_HOST unset): no metrics
+	Tags []string // the unified service tags service, env, version (DD_SERVICE, DD_ENV, DD_VERSION)
+}
+
+// ReadDogStatsD reads the metrics settings; defaultService names the service when DD_SERVICE is unset.
+func ReadDogStatsD(r *envconfig.Reader, defaultService string) DogStatsD {
+	var d DogStatsD
+	if host := r.String("DD_AGENT_HOST", ""); host != "" {
+		d.Addr = net.JoinHostPort(host, strconv.Itoa(r.Int("DD_DOGSTATSD_PORT", 8125, 1, 65535)))
+	}
+	d.Tags = []string{"service:" + r.String("DD_SERVICE", defaultService)}
+	if env := r.String("DD_ENV", ""); env != "" {
+		d.Tags = append(d.Tags, "env:"+env)
+	}
+	if v := r.String("DD_VERSION", ""); v != "" {
+		d.Tags = append(d.Tags, "version:"+v)
+	}
+	return d
 }

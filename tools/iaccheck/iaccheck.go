@@ -12,6 +12,9 @@
 // It parses the HCL only; it evaluates nothing but literals and the path functions of include and
 // config_path (find_in_parent_folders, get_terragrunt_dir, dirname, basename), so it needs no
 // provider, no network and no Terragrunt binary.
+//
+// It also checks the links into docs/runbook.md (runbook.go): monitors must land on an existing
+// section.
 package iaccheck
 
 import (
@@ -50,6 +53,8 @@ const (
 	KindMockCommandMissing = "mock-commands-missing"     // mock_outputs without mock_outputs_allowed_terraform_commands
 	KindMockForApply       = "mock-allowed-for-apply"    // mocks allowed for a command other than validate/plan
 	KindOIDCPullRequest    = "oidc-pull-request-subject" // a module trusts the GitHub OIDC subject repo:OWNER/NAME:pull_request
+	KindRunbookAnchor      = "runbook-anchor"            // a link to docs/runbook.md#x where no heading has anchor x
+	KindRunbookLinkMissing = "runbook-link-missing"      // a datadog_monitor whose message links no runbook section
 )
 
 // pullRequestSubjectRE matches a GitHub Actions OIDC subject for pull_request runs, the repository
@@ -156,6 +161,9 @@ func Check(root string) ([]Finding, error) {
 		c.checkUnit(c.units[dir])
 	}
 	c.checkCycles()
+	if err := c.checkRunbook(); err != nil {
+		return nil, err
+	}
 	sort.Slice(c.findings, func(i, j int) bool {
 		a, b := c.findings[i], c.findings[j]
 		if a.File != b.File {

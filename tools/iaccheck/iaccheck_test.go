@@ -49,6 +49,9 @@ func TestCheckFindsEachMistake(t *testing.T) {
 		{"include_nested", KindInclude, envcommonApp, []string{devApp}, "has an include block itself"},
 		{"duplicate_generate", KindDuplicateGenerate, envcommonNet, []string{devNet}, `generate "provider" is also defined in live/root.hcl`},
 		{"envcommon_mistake", KindUndeclaredInput, envcommonApp, []string{devApp, "live/prod/app"}, `input "colour" is not a variable of module "app"`},
+		// The heading is "ECS running < desired": the "<" goes, both spaces stay, as on GitHub.
+		{"runbook_anchor_missing", KindRunbookAnchor, "modules/alerts/main.tf", []string{""}, "docs/runbook.md#ecs-running-desired, but no heading"},
+		{"runbook_link_missing", KindRunbookLinkMissing, "modules/alerts/main.tf", []string{""}, "datadog_monitor.backlog: the message links no runbook section"},
 		{"oidc_pull_request_subject", KindOIDCPullRequest, "modules/app/trust.tf", []string{""}, `subject "repo:${...}:pull_request" admits the pull_request runs of every branch`},
 	}
 	for _, tt := range tests {
@@ -275,6 +278,35 @@ func TestLayoutProblemsFindsEachMistake(t *testing.T) {
 	}
 	if len(problems) != 6 {
 		t.Errorf("want exactly the 6 problems above, got %d: %q", len(problems), problems)
+	}
+}
+
+// GitHub's anchors, as its renderer makes them; a wrong rule here would let a broken link pass.
+func TestAnchorFollowsGitHub(t *testing.T) {
+	tests := []struct{ heading, want string }{
+		{"Worker stopped", "worker-stopped"},
+		{"ECS running < desired", "ecs-running--desired"},
+		{"ALB 5xx / API errors", "alb-5xx--api-errors"},
+		{"0. Before anything", "0-before-anything"},
+		{"`giftctl` and the [DLQ](https://example.com)", "giftctl-and-the-dlq"},
+		{"API availability: error budget burning", "api-availability-error-budget-burning"},
+		{"snake_case stays", "snake_case-stays"},
+		{"Émoji é", "émoji-é"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := Anchor(tt.heading); got != tt.want {
+				t.Errorf("Anchor(%q) = %q, want %q", tt.heading, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAnchorsSkipCodeAndNumberRepeats(t *testing.T) {
+	md := "# A\n\n```bash\n# not a heading\n```\n\n## B\n## B\n~~~\n## hidden\n~~~\n### B\n"
+	want := []string{"a", "b", "b-1", "b-2"}
+	if got := Anchors([]byte(md)); !slices.Equal(got, want) {
+		t.Errorf("Anchors = %q, want %q", got, want)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 func main() {
@@ -54,7 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case "serve":
+		stopTracing := tracing.Start(cfg.Tracing, cfg.Log)
 		err = app.Serve(ctx, cfg, nil)
+		stopTracing()
 	case "migrate":
 		err = migrate(ctx, cfg)
 	case "healthcheck":

@@ -16,7 +16,9 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/outbox"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Timeouts of the HTTP server. IdleTimeout is longer than the ALB's 60 s idle timeout, so the
@@ -33,6 +35,9 @@ const (
 // the relay and closes the pool. ready, when not nil, receives the listening address.
 func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	log := cfg.Log
+	if cfg.Tracing.Enabled {
+		cfg.Database.Tracer = tracing.PGX{}
+	}
 	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
 	if err != nil {
 		return err
@@ -65,6 +70,7 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	})
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); relay.Run(bgCtx) }()
+	go postgres.ReportPool(bgCtx, pool, metrics, 10*time.Second)
 
 	handler, err := httpapi.NewHandler(httpapi.Options{
 		Gifts:            gifts.NewService(store, dispatcher, log, cfg.Outbox.RelayDelay),
@@ -72,6 +78,8 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 		Log:              log,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		FailureInjection: cfg.FailureInjection,
+		Metrics:          metrics,
+		Traced:           cfg.Tracing.Enabled,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
@@ -26,6 +27,8 @@ type Config struct {
 	// DogStatsDAddr is DD_AGENT_HOST:DD_DOGSTATSD_PORT, empty when DD_AGENT_HOST is unset.
 	DogStatsDAddr string
 	MetricTags    []string // env, service, version from DD_ENV, DD_SERVICE, DD_VERSION
+
+	Tracing tracing.Config // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
 
 	Log *slog.Logger
 }
@@ -63,17 +66,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		Database: wiring.ReadDatabase(r),
 		Queue:    wiring.ReadQueue(r),
 	}
-	if host := r.String("DD_AGENT_HOST", ""); host != "" {
-		c.DogStatsDAddr = net.JoinHostPort(host, strconv.Itoa(r.Int("DD_DOGSTATSD_PORT", 8125, 1, 65535)))
-	}
-	service := r.String("DD_SERVICE", "api")
-	c.MetricTags = []string{"service:" + service}
-	if env := r.String("DD_ENV", ""); env != "" {
-		c.MetricTags = append(c.MetricTags, "env:"+env)
-	}
-	if v := r.String("DD_VERSION", ""); v != "" {
-		c.MetricTags = append(c.MetricTags, "version:"+v)
-	}
+	metrics := wiring.ReadDogStatsD(r, "api")
+	c.DogStatsDAddr, c.MetricTags = metrics.Addr, metrics.Tags
+	c.Tracing = tracing.ReadConfig(r, "api")
 	c.Log = wiring.Logger(r, "api")
 	r.Check(c.Outbox.ClaimLease <= c.Outbox.PublishTimeout+c.Database.QueryTimeout,
 		"OUTBOX_CLAIM_LEASE (%s) must be longer than OUTBOX_PUBLISH_TIMEOUT + DB_QUERY_TIMEOUT (%s): the relay starts a chunk only when its publish and its delete fit in the lease",

@@ -14,6 +14,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Store is what the use cases need from the database (postgres.Store).
@@ -25,7 +26,7 @@ type Store interface {
 
 // Dispatcher publishes a freshly committed outbox message right away (outbox.Dispatcher).
 type Dispatcher interface {
-	Dispatch(outboxID int64, body string, giftID uuid.UUID, requestID string)
+	Dispatch(outboxID int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier)
 }
 
 // Service runs the use cases.
@@ -75,7 +76,7 @@ func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse 
 	if err := gift.ValidateIdempotencyKey(req.RequestID); err != nil {
 		return SendResult{}, err
 	}
-	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure}.Marshal()
+	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure, AcceptedAt: s.now().UTC()}.Marshal()
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -88,6 +89,6 @@ func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse 
 	}
 	s.log.InfoContext(ctx, "send accepted", logging.KeyStatus, gift.StatusQueued,
 		logging.KeyGiftID, req.GiftID, logging.KeyRequestID, req.RequestID, "force_failure", req.ForceFailure)
-	s.dispatcher.Dispatch(out.OutboxID, string(msg), req.GiftID, req.RequestID)
+	s.dispatcher.Dispatch(out.OutboxID, string(msg), req.GiftID, req.RequestID, tracing.Carrier(out.TraceContext))
 	return SendResult{Body: out.Response}, nil
 }

@@ -13,8 +13,9 @@ type requestFields struct {
 	giftStatus   string
 	errorCode    string
 	errorMessage string
-	cause        error // the internal error behind a 5xx; logged, never sent
-	canceled     bool  // the client closed the request before it was answered
+	cause        error  // the internal error behind a 5xx; logged, never sent
+	canceled     bool   // the client closed the request before it was answered
+	route        string // the route pattern the router matched ("POST /gifts/{gift_id}/send")
 }
 
 type fieldsKey struct{}

@@ -24,6 +24,7 @@ func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (C
 		return nil, err
 	}
 	noteGift(ctx, g.ID, string(g.Status))
+	s.count("gift.api.gifts.created")
 	return CreateGift201JSONResponse{
 		Body:    CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()},
 		Headers: CreateGift201ResponseHeaders{Location: "/gifts/" + g.ID.String()},
@@ -62,13 +63,24 @@ func (s *server) SendGift(ctx context.Context, req SendGiftRequestObject) (SendG
 		ForceFailure: req.Params.XForceFailure != nil && *req.Params.XForceFailure,
 	}, first)
 	if err != nil {
+		if gift.KindOf(err) == gift.KindConflict {
+			s.count("gift.api.sends", "result:conflicted")
+		}
 		return nil, err
 	}
 	noteGift(ctx, req.GiftId, string(gift.StatusQueued))
 	if res.Replayed {
+		s.count("gift.api.sends", "result:replayed")
 		return storedSendResponse{status: http.StatusOK, body: res.Body}, nil
 	}
+	s.count("gift.api.sends", "result:accepted")
 	return storedSendResponse{status: http.StatusAccepted, body: res.Body}, nil
+}
+
+func (s *server) count(name string, tags ...string) {
+	if s.metrics != nil {
+		s.metrics.Count(name, 1, tags...)
+	}
 }
 
 // storedSendResponse writes a send response body as stored, so a replay is byte for byte the

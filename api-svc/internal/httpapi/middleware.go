@@ -114,6 +114,7 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String(logging.KeyErrorCode, f.errorCode), slog.String(logging.KeyErrorMessage, msg))
 		}
 		s.log.LogAttrs(r.Context(), level, "http request", attrs...)
+		s.observeRequest(r, f, code, time.Since(start))
 	})
 }
 

@@ -27,6 +27,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// FailureInjection honours X-Force-Failure (FAILURE_INJECTION_ENABLED); else it is a 400.
 	FailureInjection bool
+	// Metrics receives the request and send metrics; nil sends none.
+	Metrics Metrics
+	// Traced puts every request in an APM span (tracing on).
+	Traced bool
 }
 
 type server struct {
@@ -36,10 +40,11 @@ type server struct {
 	maxBody          int64
 	failureInjection bool
 	router           routers.Router
+	metrics          Metrics
 }
 
-// NewHandler returns the API's http.Handler: recover -> access log -> body limit -> OpenAPI
-// request validation -> generated routing and binding -> strict handlers.
+// NewHandler returns the API's http.Handler: (APM span) -> recover -> access log and metrics ->
+// body limit -> OpenAPI request validation -> generated routing and binding -> strict handlers.
 func NewHandler(opts Options) (http.Handler, error) {
 	spec, err := GetSwagger()
 	if err != nil {
@@ -52,7 +57,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("build OpenAPI router: %w", err)
 	}
 	s := &server{gifts: opts.Gifts, ready: opts.Ready, log: opts.Log, maxBody: opts.MaxBodyBytes,
-		failureInjection: opts.FailureInjection, router: router}
+		failureInjection: opts.FailureInjection, router: router, metrics: opts.Metrics}
 
 	strict := NewStrictHandlerWithOptions(s, nil, StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.writeBodyError,
@@ -69,7 +74,11 @@ func NewHandler(opts Options) (http.Handler, error) {
 		DoNotValidateServers:  true,
 		SilenceServersWarning: true,
 	})
-	return s.recoverPanics(s.accessLog(s.limitBody(validate(routes)))), nil
+	h := s.recoverPanics(s.accessLog(s.limitBody(validate(recordRoute(routes)))))
+	if opts.Traced {
+		h = traced(h)
+	}
+	return h, nil
 }
 
 // allowedMethods lists the methods the spec defines for the request's path (the Allow header of

@@ -12,11 +12,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
-// Publisher puts one message on the queue (sqs.Publisher).
+// Publisher puts one message on the queue with its trace context (sqs.Publisher).
 type Publisher interface {
-	Publish(ctx context.Context, body string) error
+	PublishTraced(ctx context.Context, m sqs.Outgoing) error
 }
 
 // Deleter removes published messages from the outbox (postgres.Store).
@@ -54,8 +56,9 @@ func NewDispatcher(ctx context.Context, publisher Publisher, store Deleter, log 
 
 // Dispatch publishes the message of outbox row id in the background and deletes the row once SQS
 // has accepted it. The publish and the delete have a deadline each: a slow SQS call does not eat
-// into the delete's time (a published message left in the outbox is published again).
-func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID string) {
+// into the delete's time (a published message left in the outbox is published again). trace is
+// the trace context stored with the row: the publish joins that trace.
+func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier) {
 	select {
 	case d.slots <- struct{}{}:
 	default:
@@ -67,7 +70,7 @@ func (d *Dispatcher) Dispatch(id int64, body string, giftID uuid.UUID, requestID
 	go func() {
 		defer func() { <-d.slots; d.wg.Done() }()
 		pctx, cancel := context.WithTimeout(d.ctx, d.cfg.PublishTimeout)
-		err := d.publisher.Publish(pctx, body)
+		err := d.publisher.PublishTraced(pctx, sqs.Outgoing{Body: body, Trace: trace})
 		cancel()
 		if err != nil {
 			d.log.Warn("immediate publish failed; the relay will retry", logging.KeyStatus, "deferred",

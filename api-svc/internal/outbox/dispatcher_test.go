@@ -65,7 +65,7 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 
 	d := outbox.NewDispatcher(ctx, sqs.NewPublisher(client, q.URL), store, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		outbox.DispatcherConfig{MaxInFlight: 1, PublishTimeout: 3 * time.Second, DeleteTimeout: 10 * time.Second})
-	d.Dispatch(out.OutboxID, `{"m":1}`, uuid.New(), "k")
+	d.Dispatch(out.OutboxID, `{"m":1}`, uuid.New(), "k", "")
 	d.Wait()
 
 	db.RemoveAll()

@@ -10,12 +10,13 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
-// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call and reports, per
-// message, nil or why SQS did not accept it (sqs.Publisher).
+// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call, each with its trace
+// context, and reports per message nil or why SQS did not accept it (sqs.Publisher).
 type BatchPublisher interface {
-	PublishBatch(ctx context.Context, bodies []string) []error
+	PublishBatchTraced(ctx context.Context, msgs []sqs.Outgoing) []error
 }
 
 // RelayStore is the outbox side of the store (postgres.Store). Every call is one short statement:
@@ -225,12 +226,12 @@ type failure struct {
 
 // publish sends one chunk and splits it into the accepted ids and the failures.
 func (r *Relay) publish(ctx context.Context, chunk []gift.OutboxMessage) (accepted []int64, failed []failure) {
-	bodies := make([]string, len(chunk))
+	out := make([]sqs.Outgoing, len(chunk))
 	for i, m := range chunk {
-		bodies[i] = m.Body
+		out[i] = outgoing(m)
 	}
 	pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-	errs := r.publisher.PublishBatch(pctx, bodies)
+	errs := r.publisher.PublishBatchTraced(pctx, out)
 	cancel()
 	for i, err := range errs {
 		if err != nil {
@@ -285,4 +286,10 @@ func (r *Relay) report(ctx context.Context) {
 				logging.KeyErrorCode, "OUTBOX_STALE", "pending", b.Pending, "oldest_age_seconds", b.OldestAge.Seconds())
 		}
 	}
+}
+
+// outgoing is the message of an outbox row with the trace context stored with it, so the publish
+// joins the trace of the request that accepted the send, however late it happens.
+func outgoing(m gift.OutboxMessage) sqs.Outgoing {
+	return sqs.Outgoing{Body: m.Body, Trace: tracing.Carrier(m.TraceContext)}
 }

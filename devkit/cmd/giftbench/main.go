@@ -47,9 +47,11 @@ import (
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each measurement")
 	levelsFlag := flag.String("levels", "1,4,16", "client concurrency levels (also the API's and pgbench's connection count)")
+	overheadConns := flag.Int("overhead-conns", 4, "connections of the tracing/metrics on-vs-off comparison (0: skip it)")
+	overheadPairs := flag.Int("overhead-pairs", 3, "off/on pairs of that comparison")
 	flag.Parse()
 	var levels []int
-	for _, f := range strings.Split(*levelsFlag, ",") {
+	for _, f := range strings.FieldsFunc(*levelsFlag, func(r rune) bool { return r == ',' }) {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
 			fmt.Fprintf(os.Stderr, "giftbench: bad level %q\n", f)
@@ -59,7 +61,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *duration, levels); err != nil {
+	if err := run(ctx, *duration, levels, *overheadConns, *overheadPairs); err != nil {
 		fmt.Fprintln(os.Stderr, "giftbench:", err)
 		os.Exit(1)
 	}
@@ -74,7 +76,7 @@ type bench struct {
 	duration           time.Duration
 }
 
-func run(ctx context.Context, duration time.Duration, levels []int) error {
+func run(ctx context.Context, duration time.Duration, levels []int, overheadConns, overheadPairs int) error {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return err
@@ -140,6 +142,11 @@ func run(ctx context.Context, duration time.Duration, levels []int) error {
 		}
 	}
 	fmt.Println("\ntargets: POST /gifts >= 0.8 of the pgbench ceiling; p99 < 25 ms at half the saturated rate; RSS < 60 MiB")
+	if overheadConns > 0 {
+		if err := b.overhead(ctx, overheadConns, overheadPairs); err != nil {
+			return err
+		}
+	}
 	return b.endToEnd(ctx)
 }
 
@@ -381,11 +388,16 @@ func (b *bench) start(ctx context.Context, name string, extraEnv []string, args 
 }
 
 func (b *bench) startAPI(ctx context.Context, conns int) (*process, string, error) {
+	return b.startAPIWith(ctx, conns, nil)
+}
+
+// startAPIWith starts the api with extra environment variables and waits until it is ready.
+func (b *bench) startAPIWith(ctx context.Context, conns int, extraEnv []string) (*process, string, error) {
 	port, err := devstack.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := b.start(ctx, "api", []string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, "serve")
+	p, err := b.start(ctx, "api", append([]string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, extraEnv...), "serve")
 	if err != nil {
 		return nil, "", err
 	}

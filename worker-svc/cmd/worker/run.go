@@ -14,9 +14,12 @@ import (
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
@@ -43,6 +46,8 @@ func run() int {
 		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "CONFIG_INVALID"), logging.Err(err))
 		return 2
 	}
+	stopTracing := tracing.Start(cfg.Tracing, log)
+	defer stopTracing()
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "STARTUP_FAILED"), logging.Err(err))
 		return 1
@@ -52,11 +57,19 @@ func run() int {
 
 // serve builds the worker's dependencies, runs it until ctx ends and shuts it down.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.Tracing.Enabled {
+		cfg.Database.Tracer = tracing.PGX{}
+	}
 	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	metrics, err := dogstatsd.New(cfg.Metrics.Addr, cfg.Metrics.Tags...)
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
 
 	startup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -95,6 +108,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go gate.Run(background)
+	go postgres.ReportPool(background, pool, metrics, 10*time.Second)
+	go reportGate(background, gate, metrics, 10*time.Second)
 	if reconciler != nil {
 		go reconciler.Run(ctx)
 	}
@@ -114,6 +129,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Gate:     gate,
 		Liveness: live,
 		Log:      log,
+		Metrics:  metrics,
 	})
 	log.Info("worker started", slog.String(logging.KeyStatus, "RUNNING"),
 		slog.String("queue_url", queueURL), slog.String("dlq_url", dlqURL), slog.Int("max_receive_count", redrive.MaxReceiveCount),
@@ -145,6 +161,25 @@ func deadLetterQueue(ctx context.Context, client *awssqs.Client, cfg config.Conf
 		return "", fmt.Errorf("the DLQ %s (SQS_DLQ_URL or SQS_DLQ_NAME) is %s, but the queue's RedrivePolicy sends to %s", dlqURL, arn, target)
 	}
 	return dlqURL, nil
+}
+
+// reportGate sends gift.worker.gate.open every interval: 1 while receiving, 0 while paused
+// because PostgreSQL is unreachable.
+func reportGate(ctx context.Context, g *dbgate.Gate, m *dogstatsd.Client, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		open := 0.0
+		if g.State().Open {
+			open = 1
+		}
+		m.Gauge("gift.worker.gate.open", open)
+	}
 }
 
 // paused says why receiving is paused, for /healthz.

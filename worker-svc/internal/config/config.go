@@ -9,6 +9,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
@@ -53,6 +54,8 @@ type Config struct {
 
 	Database wiring.Database
 	Queue    wiring.Queue
+	Metrics  wiring.DogStatsD // DD_AGENT_HOST, DD_DOGSTATSD_PORT, DD_SERVICE, DD_ENV, DD_VERSION
+	Tracing  tracing.Config   // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
 }
 
 // Read reads the configuration; problems are collected in r (check r.Err()).
@@ -72,6 +75,8 @@ func Read(r *envconfig.Reader) Config {
 		DLQReconcileInterval: r.Duration("WORKER_DLQ_RECONCILE_INTERVAL", DefaultDLQReconcileInterval, 0),
 		Database:             wiring.ReadDatabase(r),
 		Queue:                wiring.ReadQueue(r),
+		Metrics:              wiring.ReadDogStatsD(r, "worker"),
+		Tracing:              tracing.ReadConfig(r, "worker"),
 	}
 	if r.String("DB_MAX_CONNS", "") == "" {
 		// Unset: the pool the worker needs, rather than the API's default.

@@ -1,11 +1,14 @@
 package config_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/config"
 )
 
@@ -27,7 +30,9 @@ func TestDefaults(t *testing.T) {
 		DLQReconcileInterval: time.Minute,
 	}
 	want.Database, want.Queue = c.Database, c.Queue // shared/wiring's own defaults
-	if c != want {
+	want.Metrics = wiring.DogStatsD{Tags: []string{"service:worker"}}
+	want.Tracing = tracing.Config{Enabled: true, AgentAddr: "localhost:8126", Service: "worker"}
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
 	}
 	if c.Database.MaxConns != c.Concurrency+2 {

@@ -34,7 +34,7 @@ func Queued(ctx context.Context, store *postgres.Store, force bool) (Send, error
 		return Send{}, err
 	}
 	s := Send{GiftID: g.ID, RequestID: "req-" + uuid.NewString()}
-	body, err := queue.Message{GiftID: g.ID, RequestID: s.RequestID, ForceFailure: force}.Marshal()
+	body, err := queue.Message{GiftID: g.ID, RequestID: s.RequestID, ForceFailure: force, AcceptedAt: time.Now().UTC()}.Marshal()
 	if err != nil {
 		return Send{}, err
 	}

@@ -57,6 +57,8 @@ type options struct {
 	// sqsEndpoint, when set, is where the worker's SQS client connects (a fault proxy); the test
 	// itself still reaches the emulator directly.
 	sqsEndpoint string
+	// metrics, when set, receives the worker's metrics.
+	metrics worker.Metrics
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -159,6 +161,7 @@ func newHarness(t *testing.T, o options) *harness {
 		Gate:     h.gate,
 		Liveness: h.live,
 		Log:      log,
+		Metrics:  o.metrics,
 	})
 	go func() {
 		defer close(h.stopped)

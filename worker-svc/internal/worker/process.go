@@ -12,6 +12,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/backoff"
 )
 
@@ -36,9 +37,10 @@ const (
 )
 
 type outcome struct {
-	action action
-	delay  time.Duration
-	status string // the status logged with the decision, repeated if settling fails
+	action    action
+	delay     time.Duration
+	status    string // the status logged with the decision, repeated if settling fails
+	duplicate bool   // the gift was already finished (status is then its SENT or FAILED)
 }
 
 // handle processes one received message and settles it with SQS. ctx is cancelled only when the
@@ -46,7 +48,10 @@ type outcome struct {
 // the gift_id and request_id).
 func (w *Worker) handle(ctx context.Context, m sqs.Received) {
 	start := time.Now()
-	log := w.Log.With(slog.String("message_id", m.ID), slog.Int("attempt", m.ReceiveCount), slog.Int("max_attempts", w.cfg.MaxReceiveCount))
+	// The message's trace continues here (the API request that accepted the send); every line
+	// logged about it carries the trace's ids.
+	span, ctx := tracing.StartConsume(ctx, m.Trace, m.Queue, start)
+	log := logging.Bind(ctx, w.Log).With(slog.String("message_id", m.ID), slog.Int("attempt", m.ReceiveCount), slog.Int("max_attempts", w.cfg.MaxReceiveCount))
 	msg, err := queue.Parse([]byte(m.Body))
 	if err == nil {
 		log = log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID))
@@ -63,6 +68,10 @@ func (w *Worker) handle(ctx context.Context, m sqs.Received) {
 	}
 	stop()
 	w.settle(ctx, log, m, o)
+	w.observe(span, m, msg, o, start)
+	if span != nil {
+		span.Finish()
+	}
 }
 
 // process decides what happens to one parsed message, exactly as requirements 5.1.2 lay it out.
@@ -83,7 +92,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, msg queue.Messag
 		return unknown(log, fmt.Sprintf("no send request %q for this gift", msg.RequestID))
 	case st.Status.Terminal():
 		log.Info("duplicate delivery: the gift was already finished, message deleted", slog.String(logging.KeyStatus, string(st.Status)))
-		return outcome{action: actDelete, status: string(st.Status)}
+		return outcome{action: actDelete, status: string(st.Status), duplicate: true}
 	case st.Status != gift.StatusQueued:
 		return unknown(log, fmt.Sprintf("gift is %s: no send was accepted for it", st.Status))
 	}

@@ -90,6 +90,7 @@ type Deps struct {
 	Gate     Gate
 	Liveness *health.Liveness
 	Log      *slog.Logger
+	Metrics  Metrics // nil: none
 }
 
 // Worker consumes the send queue.

@@ -1,0 +1,175 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/DataDog/dd-trace-go/v2/ddtrace/mocktracer"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
+)
+
+// traceOfSend sends one gift and returns the id of the trace of its request and the request's
+// span, as the mock tracer recorded them.
+func traceOfSend(t *testing.T, mt mocktracer.Tracer, s *stack) (*mocktracer.Span, string) {
+	t.Helper()
+	g := s.createGift(t)
+	resp, err := s.Client.SendGiftWithResponse(context.Background(), g.GiftId, sendParams(uuid.NewString()))
+	if err != nil || resp.StatusCode() != http.StatusAccepted {
+		t.Fatalf("send: %v %d %s", err, resp.StatusCode(), resp.Body)
+	}
+	var request *mocktracer.Span
+	testenv.Eventually(t, 5*time.Second, "the send request's span", func() (bool, string) {
+		for _, sp := range mt.FinishedSpans() {
+			if sp.OperationName() == "http.request" && sp.Tag("resource.name") == "POST /gifts/{gift_id}/send" {
+				request = sp
+			}
+		}
+		return request != nil, ""
+	})
+	return request, g.GiftId.String()
+}
+
+// queuedTrace receives the one message on q and returns the trace context it carries.
+func queuedTrace(t *testing.T, client *awssqs.Client, url string) (traceID, parentID uint64) {
+	t.Helper()
+	var carrier string
+	testenv.Eventually(t, 30*time.Second, "the message on the queue", func() (bool, string) {
+		out, err := client.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url),
+			MaxNumberOfMessages: 1, WaitTimeSeconds: 1, MessageAttributeNames: []string{sqs.TraceAttribute}})
+		if err != nil || len(out.Messages) == 0 {
+			return false, "no message yet"
+		}
+		a, ok := out.Messages[0].MessageAttributes[sqs.TraceAttribute]
+		if !ok {
+			t.Fatalf("message without the %s attribute: %+v", sqs.TraceAttribute, out.Messages[0])
+		}
+		carrier = aws.ToString(a.StringValue)
+		return true, ""
+	})
+	sc := tracing.Extract(tracing.Carrier(carrier))
+	if sc == nil {
+		t.Fatalf("attribute %s holds no trace context: %s", sqs.TraceAttribute, carrier)
+	}
+	return sc.TraceIDLower(), sc.SpanID()
+}
+
+// checkPublished holds the request span, its database spans, the sqs.send span and the message's
+// attribute to one trace: sqs.send is the request's child, and the message carries sqs.send.
+func checkPublished(t *testing.T, mt mocktracer.Tracer, request *mocktracer.Span, giftID string, traceID, parentID uint64) {
+	t.Helper()
+	var send *mocktracer.Span
+	db := 0
+	for _, sp := range mt.FinishedSpans() {
+		if sp.TraceID() != request.TraceID() {
+			continue
+		}
+		switch sp.OperationName() {
+		case tracing.SpanSend:
+			send = sp
+		case tracing.SpanQuery:
+			db++
+			if sp.ParentID() != request.SpanID() {
+				t.Errorf("postgres span %v is not the request's child", sp.Tag("resource.name"))
+			}
+			if r, _ := sp.Tag("resource.name").(string); strings.Contains(r, giftID) {
+				t.Errorf("a database span records a parameter value: %s", r)
+			}
+		}
+	}
+	if db == 0 {
+		t.Error("no postgres.query span in the request's trace")
+	}
+	if send == nil {
+		t.Fatal("no sqs.send span in the request's trace")
+	}
+	if send.ParentID() != request.SpanID() {
+		t.Errorf("sqs.send's parent is %d, want the request %d", send.ParentID(), request.SpanID())
+	}
+	if traceID != request.TraceID() || parentID != send.SpanID() {
+		t.Errorf("the message carries trace %d / parent %d, want trace %d / sqs.send %d", traceID, parentID, request.TraceID(), send.SpanID())
+	}
+	if code := request.Tag("http.status_code"); code != "202" && code != 202 {
+		t.Errorf("request span http.status_code = %v", code)
+	}
+}
+
+// The request that accepts a send, and the immediate publish after it, are one trace, and the
+// message carries it on to the worker. The "send accepted" line has the request's trace id.
+func TestSendRequestAndItsPublishAreOneTrace(t *testing.T) {
+	mt := mocktracer.Start()
+	defer mt.Stop()
+	s := startStack(t)
+
+	request, giftID := traceOfSend(t, mt, s)
+	traceID, parentID := queuedTrace(t, s.Queues.Client, s.Queues.URL)
+	checkPublished(t, mt, request, giftID, traceID, parentID)
+
+	var accepted map[string]any
+	for _, l := range strings.Split(s.Logs.String(), "\n") {
+		if strings.Contains(l, `"send accepted"`) && strings.Contains(l, giftID) {
+			if err := json.Unmarshal([]byte(l), &accepted); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := strconv.FormatUint(request.TraceID(), 10)
+	if request.Context().TraceIDUpper() != 0 {
+		want = request.Context().TraceID()
+	}
+	if accepted[logging.KeyTraceID] != want {
+		t.Errorf("'send accepted' line has dd.trace_id %v, want %s: %v", accepted[logging.KeyTraceID], want, accepted)
+	}
+}
+
+// With SQS down the relay publishes the message later, from the outbox, outside the request: it
+// still joins the request's trace, from the context stored with the outbox row.
+func TestRelayedPublishJoinsTheRequestsTrace(t *testing.T) {
+	mt := mocktracer.Start()
+	defer mt.Stop()
+	ctx := context.Background()
+	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { emu.Stop() }()
+	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: emu.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := sqs.QueuePair{Name: "traced", DLQName: "traced-dlq", MaxReceiveCount: 5}
+	urls, err := sqs.EnsureQueues(ctx, client, pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, withEnv("SQS_ENDPOINT", emu.Endpoint), withEnv("SQS_QUEUE_URL", urls.URL),
+		withEnv("OUTBOX_RELAY_DELAY", "100ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
+
+	emu.Stop()
+	request, giftID := traceOfSend(t, mt, s)
+	testenv.Eventually(t, 10*time.Second, "a failed relay attempt", func() (bool, string) {
+		var tried int
+		_ = s.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox_messages WHERE attempts > 0 AND trace_context IS NOT NULL`).Scan(&tried)
+		return tried == 1, ""
+	})
+	if emu, err = devstack.StartSQSEmulator(ctx, emu.Port, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqs.EnsureQueues(ctx, client, pair); err != nil {
+		t.Fatal(err)
+	}
+	traceID, parentID := queuedTrace(t, client, urls.URL)
+	checkPublished(t, mt, request, giftID, traceID, parentID)
+}

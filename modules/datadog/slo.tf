@@ -1,0 +1,113 @@
+# The three SLOs of requirements 8.1, all metric-based (count-based): good events / all events over
+# 30 days, from the counters the services send through DogStatsD (docs/observability.md, "Metric
+# catalogue"). Metric-based because each SLI is a ratio of events (requests, sends) and
+# Datadog computes burn rates from the same counts; a monitor-based SLO would count minutes in
+# which a monitor was OK, weighting a quiet night like a busy hour, and a time-slice SLO on p95 would
+# judge five-minute slices holding a handful of requests at this project's load.
+
+locals {
+  api_scope    = "service:gift-api,env:${var.env}"
+  worker_scope = "service:gift-worker,env:${var.env}"
+  # Load balancer probes are not user traffic: at a few requests a second they would dominate.
+  api_traffic = "${local.api_scope},!operation:healthz,!operation:readyz"
+  # The two operations requirement 8.1 puts a latency target on.
+  latency_ops = ["create_gift", "send_gift"]
+
+  slo_tags = concat(local.base, ["slo:requirements-8.1"])
+}
+
+resource "datadog_service_level_objective" "api_availability" {
+  name        = "[gift ${var.env}] API availability"
+  type        = "metric"
+  description = "Share of API requests not answered 5xx (4xx are the client's mistake and count as good), health probes excluded. gift.api.requests from gift-api."
+  tags        = concat(local.slo_tags, ["service:gift-api"])
+
+  query {
+    numerator   = "sum:gift.api.requests{${local.api_traffic},!status_class:5xx}.as_count()"
+    denominator = "sum:gift.api.requests{${local.api_traffic}}.as_count()"
+  }
+
+  thresholds {
+    timeframe = "30d"
+    target    = var.slo_targets.api_availability
+  }
+
+  thresholds {
+    timeframe = "7d"
+    target    = var.slo_targets.api_availability
+  }
+
+  timeframe        = "30d"
+  target_threshold = var.slo_targets.api_availability
+}
+
+# p95 < 300 ms as a count: 95 % of the requests answered within 300 ms (the fast:true tag the API
+# sets from the measured duration). Answers that are 5xx belong to the availability SLO.
+resource "datadog_service_level_objective" "api_latency" {
+  name        = "[gift ${var.env}] API latency: POST /gifts and /send within 300 ms"
+  type        = "metric"
+  description = "Share of POST /gifts and POST /gifts/{gift_id}/send requests (non-5xx) answered within 300 ms: the SLO of p95 < 300 ms. gift.api.requests from gift-api, tag fast."
+  tags        = concat(local.slo_tags, ["service:gift-api"])
+
+  query {
+    numerator   = join(" + ", [for op in local.latency_ops : "sum:gift.api.requests{${local.api_scope},operation:${op},!status_class:5xx,fast:true}.as_count()"])
+    denominator = join(" + ", [for op in local.latency_ops : "sum:gift.api.requests{${local.api_scope},operation:${op},!status_class:5xx}.as_count()"])
+  }
+
+  thresholds {
+    timeframe = "30d"
+    target    = var.slo_targets.api_latency
+  }
+
+  thresholds {
+    timeframe = "7d"
+    target    = var.slo_targets.api_latency
+  }
+
+  timeframe        = "30d"
+  target_threshold = var.slo_targets.api_latency
+}
+
+# A send counts once, when the worker finishes it: SENT (fresh:true when within 5 minutes of the
+# API accepting it) or FAILED. A send still waiting is not counted yet: the queue-age and outbox
+# monitors watch those.
+resource "datadog_service_level_objective" "worker_freshness" {
+  name        = "[gift ${var.env}] Worker freshness: sends SENT within 5 minutes"
+  type        = "metric"
+  description = "Share of finished sends that were SENT within 5 minutes of acceptance (FAILED counts as bad). gift.worker.results from gift-worker, tags outcome and fresh."
+  tags        = concat(local.slo_tags, ["service:gift-worker"])
+
+  query {
+    numerator   = "sum:gift.worker.results{${local.worker_scope},outcome:sent,fresh:true}.as_count()"
+    denominator = "sum:gift.worker.results{${local.worker_scope},outcome:sent}.as_count() + sum:gift.worker.results{${local.worker_scope},outcome:failed}.as_count()"
+  }
+
+  thresholds {
+    timeframe = "30d"
+    target    = var.slo_targets.worker_freshness
+  }
+
+  thresholds {
+    timeframe = "7d"
+    target    = var.slo_targets.worker_freshness
+  }
+
+  timeframe        = "30d"
+  target_threshold = var.slo_targets.worker_freshness
+}
+
+# Distributions get global percentiles (across tasks) only when percentiles are enabled for them.
+# The tag list is also the list of tags Datadog keeps for queries (host and task tags are dropped).
+resource "datadog_metric_tag_configuration" "durations" {
+  for_each = {
+    "gift.api.request.duration"    = ["env", "service", "version", "operation", "status_class"]
+    "gift.worker.attempt.duration" = ["env", "service", "version", "outcome"]
+    "gift.worker.send.age"         = ["env", "service", "version", "outcome"]
+    "gift.worker.receive_count"    = ["env", "service", "version"]
+  }
+
+  metric_name         = each.key
+  metric_type         = "distribution"
+  tags                = each.value
+  include_percentiles = true
+}

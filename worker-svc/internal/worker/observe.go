@@ -1,0 +1,90 @@
+package worker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+)
+
+// Metrics receives the worker's counters and distributions (dogstatsd.Client);
+// docs/observability.md, "Metric catalogue".
+type Metrics interface {
+	Count(name string, value int64, tags ...string)
+	Distribution(name string, value float64, tags ...string)
+}
+
+// FreshWithin is the freshness SLO's bound: a send SENT within it of being accepted is fresh
+// (requirements 8.1: 95 % SENT within 5 minutes).
+const FreshWithin = 5 * time.Minute
+
+// Results of a processed message, the outcome tag of gift.worker.results.
+const (
+	resultSent        = "sent"
+	resultRetried     = "retried"
+	resultFailed      = "failed"
+	resultDuplicate   = "duplicate"
+	resultInvalid     = "invalid"     // not a send request, or an unknown gift or send request
+	resultInterrupted = "interrupted" // shutdown released it before it was finished
+)
+
+// result names what the decision o did with a message.
+func (o outcome) result() string {
+	switch {
+	case o.duplicate || o.status == statusDone:
+		return resultDuplicate
+	case o.action == actRetry:
+		return resultRetried
+	case o.status == string(gift.StatusSent):
+		return resultSent
+	case o.status == string(gift.StatusFailed):
+		return resultFailed
+	case o.status == statusInvalid || o.status == statusUnknown:
+		return resultInvalid
+	default:
+		return resultInterrupted
+	}
+}
+
+// observe reports one processed message: its span's tags and error, and the result metrics (the
+// freshness SLO counts sent and failed sends, tag fresh from the time the API accepted them).
+func (w *Worker) observe(span *tracer.Span, m sqs.Received, msg queue.Message, o outcome, start time.Time) {
+	result := o.result()
+	if span != nil {
+		span.SetTag("outcome", result)
+		span.SetTag("attempt", m.ReceiveCount)
+		if msg.RequestID != "" {
+			span.SetTag(logging.KeyGiftID, msg.GiftID.String())
+			span.SetTag(logging.KeyRequestID, msg.RequestID)
+		}
+		if result == resultFailed || result == resultInvalid {
+			span.SetTag("error.message", o.status)
+			span.SetTag("error", true)
+		}
+	}
+	if w.Metrics == nil {
+		return
+	}
+	outcome := "outcome:" + result
+	w.Metrics.Distribution("gift.worker.attempt.duration", time.Since(start).Seconds(), outcome)
+	switch result {
+	case resultSent, resultFailed:
+		fresh := false
+		if !msg.AcceptedAt.IsZero() {
+			age := time.Since(msg.AcceptedAt)
+			fresh = result == resultSent && age <= FreshWithin
+			w.Metrics.Distribution("gift.worker.send.age", age.Seconds(), outcome)
+		}
+		w.Metrics.Count("gift.worker.results", 1, outcome, "fresh:"+strconv.FormatBool(fresh))
+		if result == resultSent {
+			w.Metrics.Distribution("gift.worker.receive_count", float64(m.ReceiveCount))
+		}
+	default:
+		w.Metrics.Count("gift.worker.results", 1, outcome)
+	}
+}
