@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
@@ -20,25 +22,12 @@ import (
 // delivered once SQS is back, by the relay, with no operator.
 func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 	ctx := context.Background()
-	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { emu.Stop() }()
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: emu.Endpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair := sqs.QueuePair{Name: "outage", DLQName: "outage-dlq", MaxReceiveCount: 5}
-	urls, err := sqs.EnsureQueues(ctx, client, pair)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := startOwnSQS(t, "outage")
 	s := startStack(t,
-		withEnv("SQS_ENDPOINT", emu.Endpoint), withEnv("SQS_QUEUE_URL", urls.URL),
+		withEnv("SQS_ENDPOINT", q.Endpoint()), withEnv("SQS_QUEUE_URL", q.URLs.URL),
 		withEnv("OUTBOX_RELAY_DELAY", "100ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
 
-	emu.Stop()
+	q.Down()
 	const n = 5
 	want := make([]string, 0, n)
 	for i := range n {
@@ -58,19 +47,11 @@ func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 		return pending == n && untried == 0, fmt.Sprintf("%d pending, %d never tried", pending, untried)
 	})
 
-	// SQS comes back (the emulator restarts empty: the queues are recreated as Terraform would
-	// have kept them).
-	emu, err = devstack.StartSQSEmulator(ctx, emu.Port, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqs.EnsureQueues(ctx, client, pair); err != nil {
-		t.Fatal(err)
-	}
+	q.Up(t) // SQS comes back
 	testenv.Eventually(t, 15*time.Second, "the outbox to drain", func() (bool, string) { return s.outboxPending(t) == 0, "" })
 
 	var got []string
-	for _, b := range receiveAll(t, testenv.Queues{Client: client, QueuePairURLs: urls}) {
+	for _, b := range receiveAll(t, testenv.Queues{Client: q.Client, QueuePairURLs: q.URLs}) {
 		m, err := queue.Parse([]byte(b))
 		if err != nil {
 			t.Fatal(err)
@@ -81,6 +62,52 @@ func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 	sort.Strings(want)
 	if len(got) != n || got[0] != want[0] || got[n-1] != want[n-1] {
 		t.Fatalf("delivered %v, want %v", got, want)
+	}
+}
+
+// ownSQS is an SQS emulator of one test's own, with one queue pair, so that the test can take
+// SQS down and bring it back on the same address. It comes back empty, and the queues are
+// recreated, as Terraform keeps them in AWS.
+type ownSQS struct {
+	emu    *devstack.SQSEmulator
+	pair   sqs.QueuePair
+	Client *awssqs.Client
+	URLs   sqs.QueuePairURLs
+}
+
+func startOwnSQS(t *testing.T, name string) *ownSQS {
+	t.Helper()
+	ctx := context.Background()
+	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &ownSQS{emu: emu, pair: sqs.QueuePair{Name: name, DLQName: name + "-dlq", MaxReceiveCount: 5}}
+	t.Cleanup(func() { q.emu.Stop() })
+	if q.Client, err = sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: emu.Endpoint}); err != nil {
+		t.Fatal(err)
+	}
+	if q.URLs, err = sqs.EnsureQueues(ctx, q.Client, q.pair); err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func (q *ownSQS) Endpoint() string { return q.emu.Endpoint }
+
+// Down stops the emulator: SQS refuses connections.
+func (q *ownSQS) Down() { q.emu.Stop() }
+
+// Up starts it again on the same port and recreates the queue pair.
+func (q *ownSQS) Up(t *testing.T) {
+	t.Helper()
+	emu, err := devstack.StartSQSEmulator(context.Background(), q.emu.Port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.emu = emu
+	if _, err := sqs.EnsureQueues(context.Background(), q.Client, q.pair); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
@@ -158,36 +157,18 @@ func TestRelayedPublishJoinsTheRequestsTrace(t *testing.T) {
 	mt := mocktracer.Start()
 	defer mt.Stop()
 	ctx := context.Background()
-	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { emu.Stop() }()
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: emu.Endpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair := sqs.QueuePair{Name: "traced", DLQName: "traced-dlq", MaxReceiveCount: 5}
-	urls, err := sqs.EnsureQueues(ctx, client, pair)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startStack(t, withEnv("SQS_ENDPOINT", emu.Endpoint), withEnv("SQS_QUEUE_URL", urls.URL),
+	q := startOwnSQS(t, "traced")
+	s := startStack(t, withEnv("SQS_ENDPOINT", q.Endpoint()), withEnv("SQS_QUEUE_URL", q.URLs.URL),
 		withEnv("OUTBOX_RELAY_DELAY", "100ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
 
-	emu.Stop()
+	q.Down()
 	request, giftID := traceOfSend(t, mt, s)
 	testenv.Eventually(t, 10*time.Second, "a failed relay attempt", func() (bool, string) {
 		var tried int
 		_ = s.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox_messages WHERE attempts > 0 AND trace_context IS NOT NULL`).Scan(&tried)
 		return tried == 1, ""
 	})
-	if emu, err = devstack.StartSQSEmulator(ctx, emu.Port, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqs.EnsureQueues(ctx, client, pair); err != nil {
-		t.Fatal(err)
-	}
-	traceID, parentID := queuedTrace(t, client, urls.URL)
+	q.Up(t)
+	traceID, parentID := queuedTrace(t, q.Client, q.URLs.URL)
 	checkPublished(t, mt, request, giftID, traceID, parentID)
 }
