@@ -58,15 +58,26 @@ wait_case missing_service missing_service 600 2 1 "no such service in cluster gi
 
 # smoke.sh, passing: against the real local stack (devstack: PostgreSQL, the SQS emulator, the
 # API and the worker built from this tree), on free ports so that it runs beside `make run`.
-free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+# All four ports are held open together while they are chosen: ports taken one at a time, each
+# released before the next is asked for, can come back twice (the API once got the emulator's).
+free_ports() {
+  node -e '
+    const net = require("net");
+    const servers = [];
+    for (let i = 0; i < Number(process.argv[1]); i++) servers.push(net.createServer().listen(0, "127.0.0.1"));
+    Promise.all(servers.map((s) => new Promise((ok) => s.on("listening", ok)))).then(() => {
+      console.log(servers.map((s) => s.address().port).join(" "));
+      servers.forEach((s) => s.close());
+    });' "$1"
+}
 
 smoke_real_stack() {
-  local root api_port log="$tmp/devstack.log"
+  local root api_port pg_port sqs_port health_port log="$tmp/devstack.log"
   root=$(cd "$here/../.." && pwd)
-  api_port=$(free_port)
+  read -r api_port pg_port sqs_port health_port < <(free_ports 4)
   (cd "$root" && go build -o "$tmp/devstack" ./devkit/cmd/devstack)
-  DEVSTACK_STATE_DIR="$tmp/stack" DEVSTACK_PG_PORT=$(free_port) SQS_EMULATOR_PORT=$(free_port) \
-    API_PORT=$api_port WORKER_HEALTH_ADDR="127.0.0.1:$(free_port)" "$tmp/devstack" >"$log" 2>&1 &
+  DEVSTACK_STATE_DIR="$tmp/stack" DEVSTACK_PG_PORT=$pg_port SQS_EMULATOR_PORT=$sqs_port \
+    API_PORT=$api_port WORKER_HEALTH_ADDR="127.0.0.1:$health_port" "$tmp/devstack" >"$log" 2>&1 &
   local pid=$! deadline=$((SECONDS + 180))
   until curl -fsS -o /dev/null "http://127.0.0.1:$api_port/readyz" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then

@@ -60,13 +60,14 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 	if r.bin, err = devstack.Build(ctx, root, filepath.Join(dir, "bin")); err != nil {
 		return r, err
 	}
-	apiPort, err := devstack.FreePort()
-	if err != nil {
-		return r, err
-	}
 	quiet := logging.New(io.Discard, "drill", slog.LevelInfo)
 	queue := devstack.Queue{Region: wiring.DefaultRegion, Name: wiring.DefaultQueueName, DLQName: wiring.DefaultDLQName}
 	r.deps, err = devstack.StartDeps(ctx, devstack.DepsOptions{StateDir: dir, Queue: queue, API: r.bin.API, MigrateOutput: io.Discard, Log: quiet})
+	if err != nil {
+		return r, err
+	}
+	// Chosen once PostgreSQL and the emulator listen, so that neither can take it.
+	apiPort, err := devstack.FreePort()
 	if err != nil {
 		return r, err
 	}

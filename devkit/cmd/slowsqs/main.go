@@ -68,11 +68,9 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(state)
-	ports := make([]int, 4)
-	for i := range ports {
-		if ports[i], err = devstack.FreePort(); err != nil {
-			return err
-		}
+	ports, err := devstack.FreePorts(4)
+	if err != nil {
+		return err
 	}
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports[2])
 	sqsEndpoint := fmt.Sprintf("http://127.0.0.1:%d", ports[1])

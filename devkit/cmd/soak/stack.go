@@ -104,20 +104,18 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return s, fmt.Errorf("api migrate: %w: %s", err, out)
 	}
-	for i := range 2 {
-		port, err := devstack.FreePort()
-		if err != nil {
-			return s, err
-		}
+	// Two APIs and the worker's health port.
+	ports, err := devstack.FreePorts(3)
+	if err != nil {
+		return s, err
+	}
+	for i, port := range ports[:2] {
 		api := &service{name: fmt.Sprintf("api-%d", i+1), argv: []string{filepath.Join(dir, "api"), "serve"},
 			env: append(slices.Clone(env), "API_PORT="+strconv.Itoa(port)), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			ready: "/readyz", dir: dir}
 		s.apis = append(s.apis, api)
 	}
-	port, err := devstack.FreePort()
-	if err != nil {
-		return s, err
-	}
+	port := ports[2]
 	health := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.worker = &service{name: "worker", argv: []string{filepath.Join(dir, "worker"), "run"},
 		env: append(slices.Clone(env), "WORKER_HEALTH_ADDR="+health), addr: health, ready: "/healthz", dir: dir}
