@@ -25,6 +25,14 @@ func New(addr string, tags ...string) (*Client, error) {
 	c, err := statsd.New(addr,
 		statsd.WithTags(tags),
 		statsd.WithoutTelemetry(), // the client's own datadog.dogstatsd.client.* metrics
+		// Distributions too are collected in the client and sent as one line per metric and tag
+		// set each flush, not a packet write per request: the per-request sample cost 3 µs of a
+		// POST /gifts, counts (aggregated by default) a tenth of that.
+		statsd.WithExtendedClientSideAggregation(),
+		// Aggregated, a flush is a few packets: 64 buffers instead of the 2,048 (3 MiB) that the
+		// client keeps for unaggregated UDP traffic.
+		statsd.WithBufferPoolSize(64),
+		statsd.WithSenderQueueSize(64),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dogstatsd %s: %w", addr, err)

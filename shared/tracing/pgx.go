@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
@@ -18,15 +20,19 @@ const (
 )
 
 // PGX traces PostgreSQL through pgx's tracer hooks: one span per statement, batch and connection,
-// child of the span in the caller's context. The resource is the statement's SQL text with its
-// placeholders ($1...) or its prepared-statement name; argument values are never recorded.
-type PGX struct{}
+// child of the span in the caller's context. The resource is the statement's SQL text on one line,
+// with its placeholders ($1...), or its prepared-statement name; argument values are never
+// recorded. Make one with NewPGX.
+type PGX struct{ resources *resources }
 
 var (
 	_ pgx.QueryTracer   = PGX{}
 	_ pgx.BatchTracer   = PGX{}
 	_ pgx.ConnectTracer = PGX{}
 )
+
+// NewPGX returns a pgx tracer for one pool.
+func NewPGX() PGX { return PGX{resources: &resources{}} }
 
 type spanKey struct{}
 
@@ -49,15 +55,40 @@ func finishDB(ctx context.Context, err error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = nil // an answer, not a failure
 	}
-	span.Finish(tracer.WithError(err))
+	span.Finish(tracer.WithError(err), tracer.NoDebugStack()) // the stack would be pgx's, not the caller's
+}
+
+// maxResources bounds the statements a PGX remembers: the services run a fixed set, and SQL built
+// at run time must not grow the map without end.
+const maxResources = 256
+
+// resources remembers the one-line text of each statement seen: putting it on one line on every
+// call cost as much as a fifth of the statement's span.
+type resources struct {
+	texts sync.Map // SQL as sent -> its resource
+	count atomic.Int64
+}
+
+func (c *resources) of(sql string) string {
+	if c == nil {
+		return statement(sql)
+	}
+	if text, ok := c.texts.Load(sql); ok {
+		return text.(string)
+	}
+	text := statement(sql)
+	if c.count.Add(1) <= maxResources {
+		c.texts.Store(sql, text)
+	}
+	return text
 }
 
 // statement is the resource of a statement: its text on one line.
 func statement(sql string) string { return strings.Join(strings.Fields(sql), " ") }
 
 // TraceQueryStart implements pgx.QueryTracer.
-func (PGX) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	return startDB(ctx, SpanQuery, statement(data.SQL))
+func (p PGX) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	return startDB(ctx, SpanQuery, p.resources.of(data.SQL))
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
@@ -66,12 +97,12 @@ func (PGX) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEn
 }
 
 // TraceBatchStart implements pgx.BatchTracer: one span for the batch, named by its statements.
-func (PGX) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+func (p PGX) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
 	resource := "batch"
 	if data.Batch != nil {
 		stmts := make([]string, 0, len(data.Batch.QueuedQueries))
 		for _, q := range data.Batch.QueuedQueries {
-			stmts = append(stmts, statement(q.SQL))
+			stmts = append(stmts, p.resources.of(q.SQL))
 		}
 		resource = strings.Join(stmts, "; ")
 	}

@@ -1,6 +1,7 @@
 // Package tracing starts Datadog APM (dd-trace-go) for a service and gives the adapters what they
-// need to take part in one trace: a pgx tracer (pgx.go) and the trace context carried with a
-// queue message (propagation.go). docs/observability.md, "Following one send", shows the result.
+// need to take part in one trace: the span of an HTTP request served (http.go), a pgx tracer
+// (pgx.go) and the trace context carried with a queue message (propagation.go).
+// docs/observability.md, "Following one send", shows the result.
 //
 // dd-trace-go keeps its tracer in a package variable: Start is called once, from main, and a
 // process that never calls it (tests, DD_TRACE_ENABLED=false) creates no-op spans.

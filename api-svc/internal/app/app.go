@@ -36,7 +36,7 @@ const (
 func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	log := cfg.Log
 	if cfg.Tracing.Enabled {
-		cfg.Database.Tracer = tracing.PGX{}
+		cfg.Database.Tracer = tracing.NewPGX()
 	}
 	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
 	if err != nil {

@@ -102,7 +102,7 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			level, outcome = slog.LevelError, "error"
 		case code >= 400:
 			outcome = "rejected"
-		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+		case isProbe(r):
 			level = slog.LevelDebug
 		}
 		attrs = append(attrs, slog.String(logging.KeyStatus, outcome))

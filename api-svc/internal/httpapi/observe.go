@@ -1,13 +1,16 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
-	httptrace "github.com/DataDog/dd-trace-go/contrib/net/http/v2"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Metrics receives the API's counters and distributions (dogstatsd.Client); docs/observability.md,
@@ -56,15 +59,35 @@ func (s *server) routeOf(r *http.Request, f *requestFields) string {
 	return ""
 }
 
-// traced wraps the whole handler in an APM span per request (dd-trace-go's net/http
-// integration): status code and error are set when the response is done. The resource starts as
-// the method alone and becomes the route pattern once routing is known (observeRequest), never
-// the raw path. Health probes (the load balancer's and ECS's, every few seconds) get no trace.
+// traced wraps the whole handler in an APM span per request (tracing.StartRequest) and sets its
+// status code when the response is done; a 5xx marks it as an error. The resource starts as the
+// method alone and becomes the route pattern once routing is known (observeRequest), never the
+// raw path. Health probes (the load balancer's and ECS's, every few seconds) get no trace.
 func traced(h http.Handler) http.Handler {
-	return httptrace.WrapHandler(h, "", "",
-		httptrace.WithResourceNamer(func(r *http.Request) string { return r.Method }),
-		httptrace.WithIgnoreRequest(func(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isProbe(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		span, ctx := tracing.StartRequest(r)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			code := rec.status
+			if code == 0 {
+				code = http.StatusOK
+			}
+			span.SetTag(ext.HTTPCode, strconv.Itoa(code)) // a string, as Datadog's integrations record it
+			var err error
+			if code >= http.StatusInternalServerError {
+				err = fmt.Errorf("%d: %s", code, http.StatusText(code))
+			}
+			span.Finish(tracer.WithError(err), tracer.NoDebugStack()) // the stack would be this middleware's
+		}()
+		h.ServeHTTP(rec, r.WithContext(ctx))
+	})
 }
+
+func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
 
 // observeRequest reports one finished request: the span's resource and error, and the request
 // metrics of the availability and latency SLOs.

@@ -58,7 +58,7 @@ func run() int {
 // serve builds the worker's dependencies, runs it until ctx ends and shuts it down.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.Tracing.Enabled {
-		cfg.Database.Tracer = tracing.PGX{}
+		cfg.Database.Tracer = tracing.NewPGX()
 	}
 	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
 	if err != nil {

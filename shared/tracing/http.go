@@ -1,0 +1,46 @@
+package tracing
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
+	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
+)
+
+// SpanRequest is the span of one HTTP request served.
+const SpanRequest = "http.request"
+
+// carriesTrace reports whether h holds a trace context in one of the tracer's default extraction
+// styles (Datadog's headers, W3C traceparent). Most requests carry none, and Extract walks every
+// header of the request for each style to find that out. A style configured in addition
+// (DD_TRACE_PROPAGATION_STYLE_EXTRACT=b3...) would need its header added here.
+func carriesTrace(h http.Header) bool {
+	return h.Get("X-Datadog-Trace-Id") != "" || h.Get("Traceparent") != ""
+}
+
+// StartRequest starts the server span of r: child of the trace context in its headers (Datadog or
+// W3C tracecontext, as a caller or a load balancer with tracing sent it), else the root of a new
+// trace. Its resource is the method until the caller knows the route; the caller finishes it and
+// sets the status code.
+//
+// It records what the dashboards, monitors and SLOs read (method, route, status, error) and no
+// more: dd-trace-go's net/http integration also records the full URL, host, user agent and client
+// IP and runs its AppSec hooks on every request, which doubled the cost of tracing a request
+// (docs/observability.md, "What tracing costs").
+func StartRequest(r *http.Request) (*tracer.Span, context.Context) {
+	opts := []tracer.StartSpanOption{
+		tracer.ResourceName(r.Method),
+		tracer.SpanType(ext.SpanTypeWeb),
+		tracer.Tag(ext.HTTPMethod, r.Method),
+		tracer.Tag(ext.SpanKind, ext.SpanKindServer),
+		tracer.Tag(ext.Component, "net/http"),
+		tracer.Measured(),
+	}
+	if carriesTrace(r.Header) {
+		if sc, err := tracer.Extract(tracer.HTTPHeadersCarrier(r.Header)); err == nil {
+			opts = append(opts, childOf(sc))
+		}
+	}
+	return tracer.StartSpanFromContext(r.Context(), SpanRequest, opts...)
+}
