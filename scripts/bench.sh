@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: benchmarks, not tests. They print figures beside their targets and fail only when
-# they cannot run. Takes about five minutes on 2 cores.
+# they cannot run. Takes about ten minutes on 2 cores.
 #   1. giftbench: the API (POST /gifts, POST send) against the pgbench ceiling, latency at half the
-#      saturated rate, peak RSS; tracing and metrics off vs on side by side (POST /gifts, against a
-#      local fake Datadog Agent); and the end-to-end send -> SENT latency with the worker.
+#      saturated rate, peak RSS; tracing and metrics off, on as deployed and on keeping every trace,
+#      side by side (POST /gifts, against a local fake Datadog Agent, docs/observability.md
+#      "Overhead"); and the end-to-end send -> SENT latency with the worker.
 #   2. workerbench: the worker's drain rate against the emulator's raw receive+delete rate.
 # Saturation is measured with wrk (Debian package) when it is installed; as root this script
 # installs it, elsewhere it falls back to a Go load generator and says so.

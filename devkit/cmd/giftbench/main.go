@@ -48,7 +48,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each measurement")
 	levelsFlag := flag.String("levels", "1,4,16", "client concurrency levels (also the API's and pgbench's connection count)")
 	overheadConns := flag.Int("overhead-conns", 4, "connections of the tracing/metrics on-vs-off comparison (0: skip it)")
-	overheadPairs := flag.Int("overhead-pairs", 3, "off/on pairs of that comparison")
+	overheadRounds := flag.Int("overhead-rounds", 5, "rounds of that comparison (each runs every mode once)")
 	flag.Parse()
 	var levels []int
 	for _, f := range strings.FieldsFunc(*levelsFlag, func(r rune) bool { return r == ',' }) {
@@ -61,7 +61,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *duration, levels, *overheadConns, *overheadPairs); err != nil {
+	if err := run(ctx, *duration, levels, *overheadConns, *overheadRounds); err != nil {
 		fmt.Fprintln(os.Stderr, "giftbench:", err)
 		os.Exit(1)
 	}
@@ -76,7 +76,7 @@ type bench struct {
 	duration           time.Duration
 }
 
-func run(ctx context.Context, duration time.Duration, levels []int, overheadConns, overheadPairs int) error {
+func run(ctx context.Context, duration time.Duration, levels []int, overheadConns, overheadRounds int) error {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func run(ctx context.Context, duration time.Duration, levels []int, overheadConn
 	}
 	fmt.Println("\ntargets: POST /gifts >= 0.8 of the pgbench ceiling; p99 < 25 ms at half the saturated rate; RSS < 60 MiB")
 	if overheadConns > 0 {
-		if err := b.overhead(ctx, overheadConns, overheadPairs); err != nil {
+		if err := b.overhead(ctx, overheadConns, overheadRounds); err != nil {
 			return err
 		}
 	}

@@ -2,32 +2,49 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// fakeAgent stands in for the Datadog Agent sidecar: an HTTP trace intake that reads and drops
-// what the tracer sends (so the API pays the real encoding and sending), and a DogStatsD UDP
-// socket that reads and drops metrics.
+// agentTargetTPS is the Datadog Agent's default ingestion target: it sets the services' sampling
+// rates so that about 10 traces a second are kept per Agent (DD_APM_TARGET_TPS).
+const agentTargetTPS = 10
+
+// fakeAgent stands in for the Datadog Agent sidecar as the tracer sees it: it advertises what a
+// current Agent does (client-computed stats on /v0.6/stats, and that the tracer may drop the
+// traces it does not keep), answers each trace payload with the service's sampling rate the way
+// the Agent's priority sampler does (agentTargetTPS over the traces per second it is told about,
+// kept and dropped), and reads and drops everything, so the API pays the real encoding and
+// sending. A DogStatsD UDP socket reads and drops metrics.
 type fakeAgent struct {
 	srv         *http.Server
 	udp         net.PacketConn
 	tracePort   int
 	statsdPort  int
-	traces      atomic.Int64
+	traces      atomic.Int64 // traces received (kept by the tracer)
+	dropped     atomic.Int64 // traces the tracer reported dropping
 	metricLines atomic.Int64
+
+	mu       sync.Mutex
+	since    time.Time
+	seen     int64
+	rates    map[string]float64
+	services map[string]bool
 }
 
 func startFakeAgent() (*fakeAgent, error) {
-	a := &fakeAgent{}
+	a := &fakeAgent{since: time.Now(), rates: map[string]float64{}, services: map[string]bool{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -35,14 +52,18 @@ func startFakeAgent() (*fakeAgent, error) {
 	a.tracePort = ln.Addr().(*net.TCPAddr).Port
 	mux := http.NewServeMux()
 	mux.HandleFunc("/info", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, `{"endpoints":["/v0.4/traces"]}`)
+		_, _ = io.WriteString(w, `{"endpoints":["/v0.4/traces","/v0.6/stats"],"client_drop_p0s":true}`)
+	})
+	mux.HandleFunc("/v0.6/stats", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if n, err := strconv.Atoi(r.Header.Get("X-Datadog-Trace-Count")); err == nil {
-			a.traces.Add(int64(n))
-		}
+		kept, _ := strconv.ParseInt(r.Header.Get("X-Datadog-Trace-Count"), 10, 64)
+		dropped, _ := strconv.ParseInt(r.Header.Get("Datadog-Client-Dropped-P0-Traces"), 10, 64)
+		a.traces.Add(kept)
+		a.dropped.Add(dropped)
 		_, _ = io.Copy(io.Discard, r.Body)
-		_, _ = io.WriteString(w, `{"rate_by_service":{}}`)
+		_ = json.NewEncoder(w).Encode(map[string]any{"rate_by_service": a.sample(kept + dropped)})
 	})
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = a.srv.Serve(ln) }()
@@ -64,72 +85,163 @@ func startFakeAgent() (*fakeAgent, error) {
 	return a, nil
 }
 
+// serve registers the service and env whose traces the agent will rate (the key the tracer looks
+// its rate up by).
+func (a *fakeAgent) serve(service, env string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.services["service:"+service+",env:"+env] = true
+}
+
+// sample counts traces the tracer told about and, once a second, sets every service's rate to
+// keep agentTargetTPS of them a second.
+func (a *fakeAgent) sample(traces int64) map[string]float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen += traces
+	if elapsed := time.Since(a.since).Seconds(); elapsed >= 1 {
+		rate := 1.0
+		if tps := float64(a.seen) / elapsed; tps > agentTargetTPS {
+			rate = agentTargetTPS / tps
+		}
+		for key := range a.services {
+			a.rates[key] = rate
+		}
+		a.since, a.seen = time.Now(), 0
+	}
+	return a.rates
+}
+
 func (a *fakeAgent) stop() {
 	_ = a.srv.Close()
 	_ = a.udp.Close()
 }
 
-// overhead measures POST /gifts with tracing and metrics off and on (sending to the fake agent)
-// in pairs, one right after the other, so that a drift of the shared machine hits both runs of a
-// pair alike; each pair is judged by its own ratio, and the median pair is the figure. Each run
-// measures the saturated rate, then the latency at half of the pair's "off" rate: the same offered
-// load for both modes.
-func (b *bench) overhead(ctx context.Context, conns, pairs int) error {
+// overheadMode is one configuration of the comparison.
+type overheadMode struct {
+	name, about string
+	env         []string
+}
+
+// overhead measures POST /gifts with tracing and metrics off, on as deployed (the Agent's
+// default sampling), and on keeping every trace (the worst case: DD_TRACE_SAMPLE_RATE=1), run
+// one right after the other in rounds, so that a drift of the shared machine hits every mode of a
+// round alike; each round is judged by its own ratios, and the median round is the figure. Each
+// run measures the saturated rate, then the latency at half of the round's "off" rate: the same
+// offered load for every mode.
+func (b *bench) overhead(ctx context.Context, conns, rounds int) error {
 	agent, err := startFakeAgent()
 	if err != nil {
 		return err
 	}
 	defer agent.stop()
-	modes := map[string][]string{
-		"off": {"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="},
-		"on": {"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1", "DD_TRACE_AGENT_PORT=" + strconv.Itoa(agent.tracePort),
-			"DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort), "DD_SERVICE=gift-api", "DD_ENV=bench"},
+	agent.serve("gift-api", "bench")
+	on := []string{"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1", "DD_TRACE_AGENT_PORT=" + strconv.Itoa(agent.tracePort),
+		"DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort), "DD_SERVICE=gift-api", "DD_ENV=bench"}
+	modes := []overheadMode{
+		{"off", "DD_TRACE_ENABLED=false, no Agent", []string{"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="}},
+		{"on", fmt.Sprintf("as deployed: the Agent's default sampling (%d traces/s kept), client-side stats", agentTargetTPS), on},
+		{"all", "every trace kept and sent (DD_TRACE_SAMPLE_RATE=1): the worst case", append(slices.Clone(on), "DD_TRACE_SAMPLE_RATE=1")},
 	}
-	fmt.Printf("\nObservability overhead: POST /gifts, %d connections, tracing + metrics off vs on (spans and metrics sent to a local fake agent), %d pairs\n", conns, pairs)
-	fmt.Printf("%-4s %-4s %10s %9s %9s %11s | %-32s %8s\n", "pair", "mode", "req/s", "p50 ms", "p99 ms", "API CPU µs", "half of off's rate: p50/p95/p99 ms", "RSS MiB")
-	var ratios, p99Off, p99On, cpuOff, cpuOn []float64
-	for pair := 1; pair <= pairs; pair++ {
+	fmt.Printf("\nObservability overhead: POST /gifts, %d connections, %d rounds; spans and metrics go to a local fake Agent\n", conns, rounds)
+	for _, m := range modes {
+		fmt.Printf("  %-4s %s\n", m.name, m.about)
+	}
+	fmt.Printf("%-5s %-4s %10s %9s %9s %11s | %-32s %8s\n", "round", "mode", "req/s", "p50 ms", "p99 ms", "API CPU µs", "half of off's rate: p50/p95/p99 ms", "RSS MiB")
+	rate, p50, p99 := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	cpu, rss := map[string][]float64{}, map[string][]float64{}
+	for round := 1; round <= rounds; round++ {
 		var offRate float64
-		results := map[string][2]result{}
-		for _, mode := range []string{"off", "on"} {
-			sat, half, rss, cpu, err := b.overheadRun(ctx, conns, modes[mode], offRate)
+		for _, m := range modes {
+			sat, half, peak, perReq, err := b.overheadRun(ctx, conns, m.env, offRate)
 			if err != nil {
 				return err
 			}
-			if mode == "off" {
+			if m.name == "off" {
 				offRate = sat.rate
 			}
-			results[mode] = [2]result{sat, half}
-			if mode == "off" {
-				cpuOff = append(cpuOff, cpu)
-			} else {
-				cpuOn = append(cpuOn, cpu)
-			}
-			fmt.Printf("%-4d %-4s %10.0f %9.2f %9.2f %11.0f | %10.2f/%9.2f/%9.2f %8.1f\n", pair, mode, sat.rate, sat.p50, sat.p99, cpu, half.p50, half.p95, half.p99, rss)
+			rate[m.name] = append(rate[m.name], sat.rate)
+			p50[m.name] = append(p50[m.name], half.p50)
+			p99[m.name] = append(p99[m.name], half.p99)
+			cpu[m.name] = append(cpu[m.name], perReq)
+			rss[m.name] = append(rss[m.name], peak)
+			fmt.Printf("%-5d %-4s %10.0f %9.2f %9.2f %11.0f | %10.2f/%9.2f/%9.2f %8.1f\n", round, m.name, sat.rate, sat.p50, sat.p99, perReq, half.p50, half.p95, half.p99, peak)
 		}
-		ratios = append(ratios, results["on"][0].rate/results["off"][0].rate)
-		p99Off = append(p99Off, results["off"][1].p99)
-		p99On = append(p99On, results["on"][1].p99)
 	}
-	med := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
-	fmt.Printf("throughput cost (median pair): %.1f %% (pairs: %s; target <= 10 %%)\n", 100*(1-med(ratios)), pct(ratios))
-	fmt.Printf("p99 at half rate, median: off %.2f ms, on %.2f ms (target: no measurable difference)\n", med(p99Off), med(p99On))
-	fmt.Printf("API CPU per request, median: off %.0f µs, on %.0f µs (+%.0f %%): the cost itself, steadier than req/s on a shared machine\n",
-		med(cpuOff), med(cpuOn), 100*(med(cpuOn)/med(cpuOff)-1))
-	fmt.Printf("the fake agent received %d traces and %d metric lines from the \"on\" runs\n", agent.traces.Load(), agent.metricLines.Load())
+	for _, m := range modes[1:] {
+		costs := make([]float64, rounds)
+		for i := range costs {
+			costs[i] = 100 * (1 - rate[m.name][i]/rate["off"][i])
+		}
+		fmt.Printf("%s vs off:\n", m.name)
+		fmt.Printf("  throughput cost %.1f %% (median round; rounds %s; target <= 10 %%)\n", median(costs), pcts(costs))
+		fmt.Printf("  half rate p99 %.2f -> %.2f ms: %s (target: not measurable)\n",
+			median(p99["off"]), median(p99[m.name]), latencyVerdict(p99["off"], p99[m.name]))
+		fmt.Printf("  half rate p50 %.2f -> %.2f ms: %s\n", median(p50["off"]), median(p50[m.name]), latencyVerdict(p50["off"], p50[m.name]))
+		fmt.Printf("  API CPU per request %.0f -> %.0f µs (%+.0f %%); peak RSS %.0f -> %.0f MiB\n",
+			median(cpu["off"]), median(cpu[m.name]), 100*(median(cpu[m.name])/median(cpu["off"])-1), median(rss["off"]), median(rss[m.name]))
+	}
+	fmt.Printf("the fake Agent received %d traces, was told of %d dropped by the tracer, and read %d metric lines\n",
+		agent.traces.Load(), agent.dropped.Load(), agent.metricLines.Load())
 	return nil
 }
 
-func pct(ratios []float64) string {
-	parts := make([]string, len(ratios))
-	for i, r := range ratios {
-		parts[i] = fmt.Sprintf("%.1f %%", 100*(1-r))
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// latencyVerdict says whether a mode's latency (on) is measurably above off's, by a one-sided
+// sign test over the rounds, paired as they ran: the chance that a mode no slower than off comes
+// out higher in at least as many rounds. "Measurable" when that chance is at most 5 %: with 5
+// rounds, higher in all 5. Fewer than 5 rounds cannot show it, and the verdict says so.
+func latencyVerdict(off, on []float64) string {
+	higher, diffs := 0, make([]float64, len(off))
+	for i := range off {
+		diffs[i] = on[i] - off[i]
+		if diffs[i] > 0 {
+			higher++
+		}
+	}
+	p := signTestP(higher, len(off))
+	verdict := "not measurable"
+	switch {
+	case len(off) < 5:
+		verdict = "too few rounds to tell (5 needed)"
+	case p <= 0.05:
+		verdict = "MEASURABLE"
+	}
+	return fmt.Sprintf("higher in %d of %d rounds (median %+.2f ms, sign test p = %.2f): %s", higher, len(off), median(diffs), p, verdict)
+}
+
+// signTestP is the chance of at least k heads in n fair coin tosses.
+func signTestP(k, n int) float64 {
+	p := 0.0
+	for i := k; i <= n; i++ {
+		p += binomial(n, i)
+	}
+	return p / math.Pow(2, float64(n))
+}
+
+func binomial(n, k int) float64 {
+	c := 1.0
+	for i := 1; i <= k; i++ {
+		c = c * float64(n-k+i) / float64(i)
+	}
+	return c
+}
+
+func pcts(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.1f %%", x)
 	}
 	return strings.Join(parts, ", ")
 }
 
 // overheadRun starts the api with env, saturates it, then offers half of halfOf (its own rate
-// when halfOf is 0) and returns both measurements and the peak RSS.
+// when halfOf is 0) and returns both measurements, the peak RSS and the API's CPU per request.
 func (b *bench) overheadRun(ctx context.Context, conns int, env []string, halfOf float64) (sat, half result, rss, cpuPerReq float64, err error) {
 	api, base, err := b.startAPIWith(ctx, conns, env)
 	if err != nil {
