@@ -20,14 +20,13 @@ func carriesTrace(h http.Header) bool {
 }
 
 // StartRequest starts the server span of r: child of the trace context in its headers (Datadog or
-// W3C tracecontext, as a caller or a load balancer with tracing sent it), else the root of a new
-// trace. Its resource is the method until the caller knows the route; the caller finishes it and
-// sets the status code.
+// W3C tracecontext, as a traced caller sent it), else the root of a new trace. Its resource is the
+// method until the caller knows the route; the caller finishes it and sets the status code.
 //
 // It records what the dashboards, monitors and SLOs read (method, route, status, error) and no
 // more: dd-trace-go's net/http integration also records the full URL, host, user agent and client
-// IP and runs its AppSec hooks on every request, which doubled the cost of tracing a request
-// (docs/observability.md, "What tracing costs").
+// IP and runs its AppSec hooks on every request, about a fifth of what tracing a request cost
+// (docs/observability.md, "Overhead").
 func StartRequest(r *http.Request) (*tracer.Span, context.Context) {
 	opts := []tracer.StartSpanOption{
 		tracer.ResourceName(r.Method),
