@@ -59,10 +59,9 @@ func (s *server) routeOf(r *http.Request, f *requestFields) string {
 	return ""
 }
 
-// traced wraps the whole handler in an APM span per request (tracing.StartRequest) and sets its
-// status code when the response is done; a 5xx marks it as an error. The resource starts as the
-// method alone and becomes the route pattern once routing is known (observeRequest), never the
-// raw path. Health probes (the load balancer's and ECS's, every few seconds) get no trace.
+// traced wraps the whole handler in an APM span per request (tracing.StartRequest); observeRequest
+// names it by route (never the raw path) and sets its status once the answer is known. Health
+// probes (the load balancer's and ECS's, every few seconds) get no trace.
 func traced(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isProbe(r) {
@@ -70,27 +69,15 @@ func traced(h http.Handler) http.Handler {
 			return
 		}
 		span, ctx := tracing.StartRequest(r)
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			code := rec.status
-			if code == 0 {
-				code = http.StatusOK
-			}
-			span.SetTag(ext.HTTPCode, strconv.Itoa(code)) // a string, as Datadog's integrations record it
-			var err error
-			if code >= http.StatusInternalServerError {
-				err = fmt.Errorf("%d: %s", code, http.StatusText(code))
-			}
-			span.Finish(tracer.WithError(err), tracer.NoDebugStack()) // the stack would be this middleware's
-		}()
-		h.ServeHTTP(rec, r.WithContext(ctx))
+		defer span.Finish()
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
 
-// observeRequest reports one finished request: the span's resource and error, and the request
-// metrics of the availability and latency SLOs.
+// observeRequest reports one finished request: the span's resource, status and error, and the
+// request metrics of the availability and latency SLOs.
 func (s *server) observeRequest(r *http.Request, f *requestFields, code int, took time.Duration) {
 	route := s.routeOf(r, f)
 	op, ok := operations[route]
@@ -98,6 +85,11 @@ func (s *server) observeRequest(r *http.Request, f *requestFields, code int, too
 		op = unmatched
 	}
 	if span, ok := tracer.SpanFromContext(r.Context()); ok {
+		span.SetTag(ext.HTTPCode, strconv.Itoa(code)) // a string, as Datadog's integrations record it
+		if code >= http.StatusInternalServerError {
+			// No stack: it would be this middleware's. The message becomes the cause below.
+			span.SetTag(ext.ErrorNoStackTrace, fmt.Errorf("%d: %s", code, http.StatusText(code)))
+		}
 		if route != "" {
 			span.SetTag(ext.ResourceName, route)
 			span.SetTag(ext.HTTPRoute, route[strings.IndexByte(route, ' ')+1:])

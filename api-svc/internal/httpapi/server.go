@@ -43,8 +43,10 @@ type server struct {
 	metrics          Metrics
 }
 
-// NewHandler returns the API's http.Handler: (APM span) -> recover -> access log and metrics ->
+// NewHandler returns the API's http.Handler: (APM span) -> access log and metrics -> recover ->
 // body limit -> OpenAPI request validation -> generated routing and binding -> strict handlers.
+// The access log is outside the recovery so that a panic's 500 is logged, counted and put on the
+// span like any other answer.
 func NewHandler(opts Options) (http.Handler, error) {
 	spec, err := GetSwagger()
 	if err != nil {
@@ -74,7 +76,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		DoNotValidateServers:  true,
 		SilenceServersWarning: true,
 	})
-	h := s.recoverPanics(s.accessLog(s.limitBody(validate(recordRoute(routes)))))
+	h := s.accessLog(s.recoverPanics(s.limitBody(validate(recordRoute(routes)))))
 	if opts.Traced {
 		h = traced(h)
 	}
