@@ -36,15 +36,17 @@ type fakeAgent struct {
 	dropped     atomic.Int64 // traces the tracer reported dropping
 	metricLines atomic.Int64
 
-	mu       sync.Mutex
-	since    time.Time
-	seen     int64
-	rates    map[string]float64
-	services map[string]bool
+	rateKey string // the service and env the sampling rate is for, as the tracer looks it up
+
+	mu    sync.Mutex
+	since time.Time
+	seen  int64
+	rates map[string]float64
 }
 
-func startFakeAgent() (*fakeAgent, error) {
-	a := &fakeAgent{since: time.Now(), rates: map[string]float64{}, services: map[string]bool{}}
+// startFakeAgent starts an agent that rates the traces of service in env.
+func startFakeAgent(service, env string) (*fakeAgent, error) {
+	a := &fakeAgent{since: time.Now(), rates: map[string]float64{}, rateKey: "service:" + service + ",env:" + env}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -85,16 +87,8 @@ func startFakeAgent() (*fakeAgent, error) {
 	return a, nil
 }
 
-// serve registers the service and env whose traces the agent will rate (the key the tracer looks
-// its rate up by).
-func (a *fakeAgent) serve(service, env string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.services["service:"+service+",env:"+env] = true
-}
-
-// sample counts traces the tracer told about and, once a second, sets every service's rate to
-// keep agentTargetTPS of them a second.
+// sample counts traces the tracer told about and, once a second, sets the service's rate to keep
+// agentTargetTPS of them a second.
 func (a *fakeAgent) sample(traces int64) map[string]float64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -104,9 +98,7 @@ func (a *fakeAgent) sample(traces int64) map[string]float64 {
 		if tps := float64(a.seen) / elapsed; tps > agentTargetTPS {
 			rate = agentTargetTPS / tps
 		}
-		for key := range a.services {
-			a.rates[key] = rate
-		}
+		a.rates[a.rateKey] = rate
 		a.since, a.seen = time.Now(), 0
 	}
 	return a.rates
@@ -130,14 +122,14 @@ type overheadMode struct {
 // run measures the saturated rate, then the latency at half of the round's "off" rate: the same
 // offered load for every mode.
 func (b *bench) overhead(ctx context.Context, conns, rounds int) error {
-	agent, err := startFakeAgent()
+	const service, env = "gift-api", "bench"
+	agent, err := startFakeAgent(service, env)
 	if err != nil {
 		return err
 	}
 	defer agent.stop()
-	agent.serve("gift-api", "bench")
 	on := []string{"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1", "DD_TRACE_AGENT_PORT=" + strconv.Itoa(agent.tracePort),
-		"DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort), "DD_SERVICE=gift-api", "DD_ENV=bench"}
+		"DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort), "DD_SERVICE=" + service, "DD_ENV=" + env}
 	modes := []overheadMode{
 		{"off", "DD_TRACE_ENABLED=false, no Agent", []string{"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="}},
 		{"on", fmt.Sprintf("as deployed: the Agent's default sampling (%d traces/s kept), client-side stats", agentTargetTPS), on},
