@@ -97,16 +97,19 @@ dependency "logging" {
 }
 
 inputs = {
-  name_prefix             = local.env.name_prefix
-  github_repository       = local.env.github_repository
-  github_environment      = local.env.env
-  github_plan_environment = "plan-${local.env.env}"
-  ecr_repository_arns     = values(dependency.ecr.outputs.repository_arns)
-  ecs_cluster_arn         = dependency.ecs_cluster.outputs.cluster_arn
-  ecs_service_arns        = [dependency.api.outputs.service_arn, dependency.worker.outputs.service_arn]
-  migration_task_family   = dependency.migration.outputs.task_definition_family
-  migration_log_group_arn = dependency.logging.outputs.log_group_arns["migrate"]
-  state_bucket_name       = local.env.state_bucket
+  name_prefix              = local.env.name_prefix
+  github_repository        = local.env.github_repository
+  github_owner_id          = local.env.github_owner_id
+  github_repository_id     = local.env.github_repository_id
+  github_oidc_provider_arn = local.env.github_oidc_provider_arn
+  github_environment       = local.env.env
+  github_plan_environment  = "plan-${local.env.env}"
+  ecr_repository_arns      = values(dependency.ecr.outputs.repository_arns)
+  ecs_cluster_arn          = dependency.ecs_cluster.outputs.cluster_arn
+  ecs_service_arns         = [dependency.api.outputs.service_arn, dependency.worker.outputs.service_arn]
+  migration_task_family    = dependency.migration.outputs.task_definition_family
+  migration_log_group_arn  = dependency.logging.outputs.log_group_arns["migrate"]
+  state_bucket_name        = local.env.state_bucket
 
   pass_role_arns = [
     dependency.api.outputs.task_role_arn,

@@ -17,8 +17,16 @@ locals {
   modules_ref    = "modules-v0.1.0"
 
   github_repository = "gift-platform/ecs-sre-gift-worker"
-  datadog_site      = "datadoghq.com"
-  datadog_notify    = "@slack-gift-alerts @pagerduty-gift"
+  # Numeric ids of the owner and the repository (placeholders: set them before the first apply,
+  # from `gh api repos/OWNER/NAME --jq '.owner.id, .id'`): the immutable OIDC subject names them
+  # (modules/ci-iam/README.md, "Subject claims").
+  github_owner_id      = "100000001"
+  github_repository_id = "200000002"
+  # ARN of the account's GitHub OIDC provider when another stack already created it; null: the
+  # ci-iam unit creates it.
+  github_oidc_provider_arn = null
+  datadog_site             = "datadoghq.com"
+  datadog_notify           = "@slack-gift-alerts @pagerduty-gift"
 
   # Where dev and prod differ, and nothing else:
   tasks_in_private_subnets = true # private subnets behind one NAT gateway per zone

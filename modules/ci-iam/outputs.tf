@@ -9,6 +9,6 @@ output "plan_role_arn" {
 }
 
 output "oidc_provider_arn" {
-  description = "ARN of the GitHub Actions OIDC provider of this account."
-  value       = aws_iam_openid_connect_provider.github.arn
+  description = "ARN of the GitHub Actions OIDC provider the roles trust (created here, or github_oidc_provider_arn)."
+  value       = local.oidc_provider_arn
 }

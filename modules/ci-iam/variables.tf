@@ -18,6 +18,48 @@ variable "github_repository" {
   }
 }
 
+variable "github_owner_id" {
+  description = "Numeric id of the repository's owner (gh api repos/OWNER/NAME --jq .owner.id). GitHub's immutable OIDC subject carries it as repo:OWNER@OWNER_ID/NAME@REPO_ID:...; the roles trust that form and the name-only one (README.md, \"Subject claims\")."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.github_owner_id))
+    error_message = "github_owner_id must be the owner's numeric id, digits only."
+  }
+}
+
+variable "github_repository_id" {
+  description = "Numeric id of the repository (gh api repos/OWNER/NAME --jq .id), the REPO_ID of the immutable OIDC subject repo:OWNER@OWNER_ID/NAME@REPO_ID:..."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.github_repository_id))
+    error_message = "github_repository_id must be the repository's numeric id, digits only."
+  }
+}
+
+variable "github_oidc_provider_arn" {
+  description = "ARN of the account's existing GitHub Actions OIDC provider (https://token.actions.githubusercontent.com), when another stack already created it; null: this module creates it. An account holds one provider per URL, so creating a second fails with EntityAlreadyExists."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_oidc_provider_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.github_oidc_provider_arn))
+    error_message = "github_oidc_provider_arn must be the ARN of the token.actions.githubusercontent.com OIDC provider, or null."
+  }
+}
+
+variable "deploy_session_seconds" {
+  description = "Maximum session of the deploy role, in seconds. deploy-env.yml asks for this long (role-duration-seconds): it must cover the job's timeout-minutes plus the restore step that runs after a timeout or cancellation (docs/deploy.md, \"Time budget of a deploy job\")."
+  type        = number
+  default     = 10800
+
+  validation {
+    condition     = var.deploy_session_seconds >= 3600 && var.deploy_session_seconds <= 43200
+    error_message = "deploy_session_seconds must be between 3600 and 43200 (the IAM limits)."
+  }
+}
+
 variable "github_environment" {
   description = "GitHub environment of the deploy job (dev or prod). Its deployment branch rule allows only main, so the OIDC subject repo:OWNER/NAME:environment:ENV can only come from a workflow run on main."
   type        = string

@@ -53,6 +53,7 @@ const (
 	KindMockCommandMissing = "mock-commands-missing"     // mock_outputs without mock_outputs_allowed_terraform_commands
 	KindMockForApply       = "mock-allowed-for-apply"    // mocks allowed for a command other than validate/plan
 	KindOIDCPullRequest    = "oidc-pull-request-subject" // a module trusts the GitHub OIDC subject repo:OWNER/NAME:pull_request
+	KindOIDCSubjectForm    = "oidc-subject-form"         // an OIDC subject not in one of the two exact environment forms, or matched with a test other than StringEquals
 	KindRunbookAnchor      = "runbook-anchor"            // a link to docs/runbook.md#x where no heading has anchor x
 	KindRunbookLinkMissing = "runbook-link-missing"      // a datadog_monitor whose message links no runbook section
 )
@@ -62,6 +63,19 @@ const (
 // runs of every branch, whose workflow files the branch itself may have edited, so a role that
 // trusts it is open to anyone who can push a branch (docs: modules/ci-iam/README.md).
 var pullRequestSubjectRE = regexp.MustCompile(`^repo:[^:]+:pull_request$`)
+
+// subjectFormRE matches the two GitHub OIDC subjects a role may trust, each part one literal name
+// or one interpolation: repo:OWNER/NAME:environment:ENV (by name) and
+// repo:OWNER@OWNER_ID/NAME@REPO_ID:environment:ENV (immutable subject claims, GitHub's "@" form).
+// No wildcard, no other context (a branch, a tag, pull_request), no other id separator.
+var subjectFormRE = func() *regexp.Regexp {
+	part := `(?:\$\{\.\.\.\}|[A-Za-z0-9_.-]+)`
+	return regexp.MustCompile(`^repo:` + part + `(?:@` + part + `)?/` + part + `(?:@` + part + `)?:environment:` + part + `$`)
+}()
+
+// subjectIDsRE tells the immutable form (both ids) from the name form (neither): one id without the
+// other is no subject GitHub issues.
+var subjectIDsRE = regexp.MustCompile(`^repo:[^@/]+(@[^/]+)?/[^@:]+(@[^:]+)?:`)
 
 // mockCommands are the only commands mocks may serve: anything that changes real infrastructure
 // (apply, destroy, import, ...) must see the dependency's real outputs.
@@ -310,29 +324,69 @@ func (c *checker) loadModules(dir string) error {
 	return nil
 }
 
-// checkOIDCSubjects reports every string of a module file that is a bare pull_request OIDC subject,
-// wherever it sits (a condition's values, a local, a default): the literal text of a template with
-// each interpolation standing for one non-empty value.
+// checkOIDCSubjects reports every string of a module file that is an OIDC subject GitHub Actions
+// roles must not trust, wherever it sits (a condition's values, a local, a default): the literal
+// text of a template with each interpolation standing for one non-empty value. A bare pull_request
+// subject is its own finding; any other "repo:..." string must be one of the two exact environment
+// forms (subjectFormRE). A condition on the "...:sub" claim must test StringEquals: StringLike
+// would let a "*" stand for an id or an environment.
 func (c *checker) checkOIDCSubjects(pf *parsedFile) {
 	_ = hclsyntax.VisitAll(pf.body, func(n hclsyntax.Node) hcl.Diagnostics {
-		t, ok := n.(*hclsyntax.TemplateExpr)
-		if !ok {
-			return nil
-		}
-		var b strings.Builder
-		for _, part := range t.Parts {
-			if lit, ok := part.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
-				b.WriteString(lit.Val.AsString())
-			} else {
-				b.WriteString("${...}")
+		switch n := n.(type) {
+		case *hclsyntax.TemplateExpr:
+			s := templateText(n)
+			line := n.SrcRange.Start.Line
+			switch {
+			case pullRequestSubjectRE.MatchString(s):
+				c.add(KindOIDCPullRequest, pf.path, "line %d: trust policy subject %q admits the pull_request runs of every branch (which may edit the workflow); trust a GitHub environment with protection rules instead: repo:OWNER/NAME:environment:NAME (modules/ci-iam/README.md)", line, s)
+			case strings.HasPrefix(s, "repo:"):
+				if !SubjectFormOK(s) {
+					c.add(KindOIDCSubjectForm, pf.path, "line %d: OIDC subject %q is neither repo:OWNER/NAME:environment:ENV nor repo:OWNER@OWNER_ID/NAME@REPO_ID:environment:ENV, each part exact (no wildcard; modules/ci-iam/README.md, \"Subject claims\")", line, s)
+				}
 			}
-		}
-		if s := b.String(); pullRequestSubjectRE.MatchString(s) {
-			c.add(KindOIDCPullRequest, pf.path, "line %d: trust policy subject %q admits the pull_request runs of every branch (which may edit the workflow); trust a GitHub environment with protection rules instead: repo:OWNER/NAME:environment:NAME (modules/ci-iam/README.md)", t.SrcRange.Start.Line, s)
+		case *hclsyntax.Block:
+			if n.Type != "condition" {
+				return nil
+			}
+			v, okV := n.Body.Attributes["variable"]
+			t, okT := n.Body.Attributes["test"]
+			if !okV || !okT {
+				return nil
+			}
+			vt, ok := v.Expr.(*hclsyntax.TemplateExpr)
+			if !ok || !strings.HasSuffix(templateText(vt), ":sub") {
+				return nil
+			}
+			if test, ok := literalString(t.Expr); !ok || test != "StringEquals" {
+				c.add(KindOIDCSubjectForm, pf.path, "line %d: the OIDC subject condition must test StringEquals (exact subjects), not %s", t.SrcRange.Start.Line, hclText(pf.src, t.Expr.Range()))
+			}
 		}
 		return nil
 	})
 }
+
+// SubjectFormOK reports whether s (a template's text, interpolations as "${...}") is one of the two
+// subject forms a role may trust: repo:OWNER/NAME:environment:ENV or
+// repo:OWNER@OWNER_ID/NAME@REPO_ID:environment:ENV.
+func SubjectFormOK(s string) bool {
+	m := subjectIDsRE.FindStringSubmatch(s)
+	return subjectFormRE.MatchString(s) && m != nil && (m[1] == "") == (m[2] == "")
+}
+
+// templateText is the literal text of a template, each interpolation written as "${...}".
+func templateText(t *hclsyntax.TemplateExpr) string {
+	var b strings.Builder
+	for _, part := range t.Parts {
+		if lit, ok := part.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
+			b.WriteString(lit.Val.AsString())
+		} else {
+			b.WriteString("${...}")
+		}
+	}
+	return b.String()
+}
+
+func hclText(src []byte, r hcl.Range) string { return string(src[r.Start.Byte:r.End.Byte]) }
 
 // parse parses a file once; a file that does not parse is reported once and yields nil.
 func (c *checker) parse(file string) *parsedFile {

@@ -53,6 +53,8 @@ func TestCheckFindsEachMistake(t *testing.T) {
 		{"runbook_anchor_missing", KindRunbookAnchor, "modules/alerts/main.tf", []string{""}, "docs/runbook.md#ecs-running-desired, but no heading"},
 		{"runbook_link_missing", KindRunbookLinkMissing, "modules/alerts/main.tf", []string{""}, "datadog_monitor.backlog: the message links no runbook section"},
 		{"oidc_pull_request_subject", KindOIDCPullRequest, "modules/app/trust.tf", []string{""}, `subject "repo:${...}:pull_request" admits the pull_request runs of every branch`},
+		{"oidc_subject_form", KindOIDCSubjectForm, "modules/app/trust.tf", []string{""}, `OIDC subject "repo:${...}:ref:refs/heads/main" is neither`},
+		{"oidc_subject_stringlike", KindOIDCSubjectForm, "modules/app/trust.tf", []string{""}, `must test StringEquals (exact subjects), not "StringLike"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -278,6 +280,32 @@ func TestLayoutProblemsFindsEachMistake(t *testing.T) {
 	}
 	if len(problems) != 6 {
 		t.Errorf("want exactly the 6 problems above, got %d: %q", len(problems), problems)
+	}
+}
+
+// The two subject forms a role may trust, and the near misses: GitHub's "@" form is the immutable
+// one (its changelog's first example joined the id with "-"), and every id is exact.
+func TestSubjectFormOK(t *testing.T) {
+	tests := []struct {
+		subject string
+		ok      bool
+	}{
+		{"repo:${...}/${...}:environment:${...}", true},
+		{"repo:${...}@${...}/${...}@${...}:environment:${...}", true},
+		{"repo:octo-org/app:environment:prod", true},
+		{"repo:octo-org@123456/app@456789:environment:prod", true},
+		{"repo:${...}:environment:${...}", false},                      // OWNER/NAME as one value: its form cannot be checked
+		{"repo:${...}@*/${...}@*:environment:${...}", false},           // wildcard ids
+		{"repo:octo-org@123456/app:environment:prod", false},           // one id without the other
+		{"repo:${...}-${...}/${...}-${...}:environment:${...}", false}, // "-" joined ids: not what GitHub issues
+		{"repo:octo-org/app:environment:*", false},
+		{"repo:octo-org/app:ref:refs/heads/main", false},
+		{"repo:octo-org/app:environment:prod:extra", false},
+	}
+	for _, tt := range tests {
+		if got := SubjectFormOK(tt.subject); got != tt.ok {
+			t.Errorf("SubjectFormOK(%q) = %v, want %v", tt.subject, got, tt.ok)
+		}
 	}
 }
 
