@@ -108,4 +108,5 @@ inputs = {
   queue_name              = dependency.sqs.outputs.queue_name
   dlq_name                = dependency.sqs.outputs.dlq_name
   rds_identifier          = dependency.rds.outputs.identifier
+  metrics_emitted         = local.env.datadog_metrics_emitted
 }

@@ -27,6 +27,11 @@ locals {
   github_oidc_provider_arn = null
   datadog_site             = "datadoghq.com"
   datadog_notify           = "@slack-gift-alerts @pagerduty-gift"
+  # Distributions the services have already sent to Datadog (modules/datadog, metrics_emitted):
+  # empty until the first deploy of this environment has run (docs/deploy.md, "First apply of an
+  # empty account", step 7), then the four gift.* distributions. Datadog refuses a tag
+  # configuration for a metric it has never received.
+  datadog_metrics_emitted = []
 
   # Where dev and prod differ, and nothing else:
   tasks_in_private_subnets = true # private subnets behind one NAT gateway per zone

@@ -1,12 +1,17 @@
-# Ten monitors (docs/observability.md, "Alerts", explains the count against requirements 8.2):
-# five burn-rate alerts on the three SLOs (slo.tf) and five static ones for what an SLO cannot see
-# in time: no healthy API target, tasks missing, sends stuck before or in SQS, and the DLQ.
+# Monitors (docs/observability.md, "Alerts", explains the choice against requirements 8.2). Eight
+# notify (`${var.notify}` in the message), at most eight by rule (tools/iaccheck counts them):
+#   two SLO burn-rate alerts (API availability, worker freshness: page at 14.4x over 1 h / 5 min,
+#   warn without notifying at 6x), no healthy API target, 5xx the ALB answers itself, ECS tasks
+#   below desired, SQS backlog, worker failure logs (8.2 #6), and AWS metrics no longer arriving.
+# Three more are state on the dashboard and notify nobody: the latency burn rate (a weekly SLO
+# review item), the DLQ holding messages (each arrival already paged through its ERROR log line),
+# and the outbox backlog (its OUTBOX_STALE ERROR line pages through the failure-log monitor).
 #
 # Each message links its own section of docs/runbook.md; `make lint` (tools/iaccheck) fails when a
 # linked heading does not exist or a monitor links none.
 #
-# AWS metrics come from the Datadog AWS integration (set up in the Datadog account, outside
-# Terraform) and arrive about 10 minutes late: those monitors wait aws_metric_delay_seconds.
+# AWS metrics come from the Datadog AWS integration (modules/datadog-aws) and arrive about 10
+# minutes late: those monitors wait aws_metric_delay_seconds.
 
 locals {
   t       = var.thresholds
@@ -17,103 +22,72 @@ locals {
   awsdely = local.t.aws_metric_delay_seconds
 
   # burn_rate() query of a 30-day SLO, as Datadog's SLO alert expects it.
-  burn = {
-    fast = { long = "1h", short = "5m", rate = local.t.burn_rate_fast }
-    slow = { long = "6h", short = "30m", rate = local.t.burn_rate_slow }
-  }
-  burn_query = { for k, w in local.burn : k => "over(\"30d\").long_window(\"${w.long}\").short_window(\"${w.short}\") > ${w.rate}" }
+  burn_query = "over(\"30d\").long_window(\"1h\").short_window(\"5m\") > ${local.t.burn_rate_fast}"
+
+  # A warning shows on the dashboard and in the monitor's state; only the alert (and its recovery)
+  # notifies.
+  notify_on_alert = "{{#is_alert}}${var.notify}{{/is_alert}}{{#is_alert_recovery}}${var.notify}{{/is_alert_recovery}}"
 }
 
-# --- SLO burn rates: multi-window, multi-burn-rate (SRE workbook, chapter 5) ----------------------
+# --- SLO burn rates: the SRE workbook's fast window pages, a lower rate over the same windows warns --
 
-resource "datadog_monitor" "api_availability_fast_burn" {
-  name     = "[gift ${var.env}] API availability: error budget burning fast"
-  type     = "slo alert"
-  priority = 1
-  query    = "burn_rate(\"${datadog_service_level_objective.api_availability.id}\").${local.burn_query.fast}"
-  message  = <<-EOT
-    The API answers 5xx at ${local.burn.fast.rate}x the rate its ${var.slo_targets.api_availability} % SLO allows (over 1 h, still true over the last 5 min): 2 % of the 30-day budget gone in an hour.
-    Runbook: ${var.runbook_url}#api-availability-error-budget-burning
-    ${var.notify}
-  EOT
-  tags     = concat(local.base, ["service:gift-api"])
-
-  monitor_thresholds {
-    critical = local.burn.fast.rate
-  }
-}
-
-resource "datadog_monitor" "api_availability_slow_burn" {
+resource "datadog_monitor" "api_availability_burn" {
   name     = "[gift ${var.env}] API availability: error budget burning"
   type     = "slo alert"
-  priority = 2
-  query    = "burn_rate(\"${datadog_service_level_objective.api_availability.id}\").${local.burn_query.slow}"
+  priority = 1
+  query    = "burn_rate(\"${datadog_service_level_objective.api_availability.id}\").${local.burn_query}"
   message  = <<-EOT
-    The API answers 5xx at ${local.burn.slow.rate}x the rate its ${var.slo_targets.api_availability} % SLO allows (over 6 h, still true over the last 30 min): 5 % of the 30-day budget gone.
+    {{#is_alert}}The API answers 5xx at ${local.t.burn_rate_fast}x the rate its ${var.slo_targets.api_availability} % SLO allows (over 1 h, still true over the last 5 min): 2 % of the 30-day budget gone in an hour.{{/is_alert}}
+    {{#is_warning}}The API answers 5xx at ${local.t.burn_rate_slow}x the rate its SLO allows over the last hour: a leak, not an outage (no notification; see the 7-day budget on the dashboard).{{/is_warning}}
     Runbook: ${var.runbook_url}#api-availability-error-budget-burning
-    ${var.notify}
+    ${local.notify_on_alert}
   EOT
   tags     = concat(local.base, ["service:gift-api"])
 
   monitor_thresholds {
-    critical = local.burn.slow.rate
+    critical = local.t.burn_rate_fast
+    warning  = local.t.burn_rate_slow
   }
 }
 
-# Latency has the slow pair only: the target is provisional (low load), and a sudden collapse
-# (timeouts, database down) shows up as 5xx, which the availability alerts page on.
+resource "datadog_monitor" "worker_freshness_burn" {
+  name     = "[gift ${var.env}] Worker freshness: sends late or failing"
+  type     = "slo alert"
+  priority = 1
+  query    = "burn_rate(\"${datadog_service_level_objective.worker_freshness.id}\").${local.burn_query}"
+  message  = <<-EOT
+    {{#is_alert}}Finished sends miss "SENT within 5 minutes" at ${local.t.burn_rate_fast}x the rate the ${var.slo_targets.worker_freshness} % SLO allows (over 1 h, still true over the last 5 min).{{/is_alert}}
+    {{#is_warning}}Finished sends miss "SENT within 5 minutes" at ${local.t.burn_rate_slow}x the rate the SLO allows over the last hour (no notification).{{/is_warning}}
+    Runbook: ${var.runbook_url}#worker-freshness-error-budget-burning
+    ${local.notify_on_alert}
+  EOT
+  tags     = concat(local.base, ["service:gift-worker"])
+
+  monitor_thresholds {
+    critical = local.t.burn_rate_fast
+    warning  = local.t.burn_rate_slow
+  }
+}
+
+# Dashboard state, no notification: the latency target is provisional (low load), and a sudden
+# collapse (timeouts, database down) shows up as 5xx, which the availability alert pages on.
 resource "datadog_monitor" "api_latency_burn" {
   name     = "[gift ${var.env}] API latency: POST /gifts and /send slower than 300 ms"
   type     = "slo alert"
-  priority = 3
-  query    = "burn_rate(\"${datadog_service_level_objective.api_latency.id}\").${local.burn_query.slow}"
+  priority = 4
+  query    = "burn_rate(\"${datadog_service_level_objective.api_latency.id}\").over(\"30d\").long_window(\"6h\").short_window(\"30m\") > ${local.t.burn_rate_slow}"
   message  = <<-EOT
-    POST /gifts and /send miss 300 ms at ${local.burn.slow.rate}x the rate the p95 SLO allows (over 6 h, still true over the last 30 min).
+    POST /gifts and /send miss 300 ms at ${local.t.burn_rate_slow}x the rate the p95 SLO allows (over 6 h, still true over the last 30 min). Notifies nobody: reviewed with the SLOs each week.
     Runbook: ${var.runbook_url}#api-latency-error-budget-burning
-    ${var.notify}
   EOT
   tags     = concat(local.base, ["service:gift-api"])
 
   monitor_thresholds {
-    critical = local.burn.slow.rate
+    critical = local.t.burn_rate_slow
   }
 }
 
-resource "datadog_monitor" "worker_freshness_fast_burn" {
-  name     = "[gift ${var.env}] Worker freshness: sends late or failing fast"
-  type     = "slo alert"
-  priority = 1
-  query    = "burn_rate(\"${datadog_service_level_objective.worker_freshness.id}\").${local.burn_query.fast}"
-  message  = <<-EOT
-    Finished sends miss "SENT within 5 minutes" at ${local.burn.fast.rate}x the rate the ${var.slo_targets.worker_freshness} % SLO allows (over 1 h, still true over the last 5 min).
-    Runbook: ${var.runbook_url}#worker-freshness-error-budget-burning
-    ${var.notify}
-  EOT
-  tags     = concat(local.base, ["service:gift-worker"])
-
-  monitor_thresholds {
-    critical = local.burn.fast.rate
-  }
-}
-
-resource "datadog_monitor" "worker_freshness_slow_burn" {
-  name     = "[gift ${var.env}] Worker freshness: sends late or failing"
-  type     = "slo alert"
-  priority = 2
-  query    = "burn_rate(\"${datadog_service_level_objective.worker_freshness.id}\").${local.burn_query.slow}"
-  message  = <<-EOT
-    Finished sends miss "SENT within 5 minutes" at ${local.burn.slow.rate}x the rate the ${var.slo_targets.worker_freshness} % SLO allows (over 6 h, still true over the last 30 min).
-    Runbook: ${var.runbook_url}#worker-freshness-error-budget-burning
-    ${var.notify}
-  EOT
-  tags     = concat(local.base, ["service:gift-worker"])
-
-  monitor_thresholds {
-    critical = local.burn.slow.rate
-  }
-}
-
-# --- Static monitors: what the SLOs cannot see (or not in time) ------------------------------------
+# --- What the SLOs cannot see, or not in time ------------------------------------------------------
 
 # With no healthy target the API emits nothing, so its availability SLO cannot burn: this pages.
 resource "datadog_monitor" "alb_healthy_hosts" {
@@ -130,6 +104,30 @@ resource "datadog_monitor" "alb_healthy_hosts" {
 
   monitor_thresholds {
     critical = local.t.healthy_hosts_below
+  }
+
+  evaluation_delay    = local.awsdely
+  require_full_window = false
+  notify_no_data      = false
+}
+
+# 502/503/504 the load balancer answers itself (no target, a target that reset the connection or
+# timed out): the API never sees these requests, so its availability SLO cannot count them.
+# CloudWatch sends the metric only when it is not zero, so missing data is the normal, quiet state.
+resource "datadog_monitor" "alb_5xx" {
+  name     = "[gift ${var.env}] ALB answers 5xx itself (502/503/504)"
+  type     = "query alert"
+  priority = 2
+  query    = "sum(last_10m):sum:aws.applicationelb.httpcode_elb_5xx{loadbalancer:${local.lb}}.as_count() > ${local.t.alb_5xx_above}"
+  message  = <<-EOT
+    The load balancer answered more than ${local.t.alb_5xx_above} requests with its own 5xx in 10 minutes (HTTPCode_ELB_5XX_Count): requests that never reached a healthy API task.
+    Runbook: ${var.runbook_url}#alb-5xx--api-errors
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-api"])
+
+  monitor_thresholds {
+    critical = local.t.alb_5xx_above
   }
 
   evaluation_delay    = local.awsdely
@@ -185,17 +183,71 @@ resource "datadog_monitor" "queue_oldest_message" {
   notify_no_data      = false
 }
 
-# Requirements 8.1: DLQ 0 per day. Visible + in flight: a message someone is reading at that moment
-# (the worker's DLQ reconciler, an operator's receive) is not visible, but still in the DLQ.
+# Requirements 8.2 #6, log-based. The worker logs a failed attempt at WARN (SEND_ATTEMPT_FAILED: the
+# pseudo send fails 20 % of attempts by design, SQS retries it) and at ERROR only what will not
+# resolve itself: SEND_FAILED_FINAL, MESSAGE_INVALID, GIFT_UNKNOWN (each one a message bound for the
+# DLQ), PROCESSING_FAILED, HEALTH_ENDPOINT_FAILED, CONFIG_INVALID, STARTUP_FAILED. The API's
+# OUTBOX_STALE (accepted sends that have not reached SQS for OUTBOX_STALE_AFTER) is the same kind of
+# failure, a send that will not arrive, seen from the other side of the queue. One ERROR line pages.
+resource "datadog_monitor" "worker_failure_logs" {
+  name     = "[gift ${var.env}] Sends failing: worker ERROR logs or a stale outbox"
+  type     = "log alert"
+  priority = 2
+  query    = "logs(\"env:${var.env} ((service:gift-worker status:error) OR (service:gift-api @error_code:OUTBOX_STALE))\").index(\"*\").rollup(\"count\").last(\"${local.t.failure_log_window}\") > ${local.t.failure_logs_above}"
+  message  = <<-EOT
+    More than ${local.t.failure_logs_above} ERROR lines in ${local.t.failure_log_window} of gift-worker, or OUTBOX_STALE from gift-api: sends that will not arrive without help (bound for the DLQ, unprocessable, or stuck in the outbox). The sample below names the error_code.
+    Runbook: ${var.runbook_url}#worker-failure-logs
+    ${var.notify}
+  EOT
+  tags     = concat(local.base, ["service:gift-worker"])
+
+  monitor_thresholds {
+    critical = local.t.failure_logs_above
+  }
+
+  enable_logs_sample = true
+  notify_no_data     = false
+}
+
+# The canary: metrics every AWS resource of the stack reports all the time (healthy targets of the
+# target group, desired tasks of the cluster, database CPU), summed so that any one missing leaves
+# no value. The threshold can never be crossed (all three are >= 0): the monitor exists for its
+# no-data notification, which fires when the AWS integration, its role or a namespace filter
+# stops delivering, and with it the ALB, ECS and SQS monitors above would sit silent in No Data.
+resource "datadog_monitor" "aws_metrics_missing" {
+  name     = "[gift ${var.env}] AWS metrics stopped arriving"
+  type     = "query alert"
+  priority = 2
+  query    = "max(last_30m):max:aws.applicationelb.healthy_host_count{targetgroup:${local.tg}} + max:aws.ecs.service.desired{${local.ecs}} + max:aws.rds.cpuutilization{dbinstanceidentifier:${var.rds_identifier}} < 0"
+  message  = <<-EOT
+    No ALB, ECS or RDS metric of ${var.env} has reached Datadog for ${local.t.aws_no_data_minutes} minutes: the AWS integration is broken, so the ALB, ECS and SQS monitors cannot fire.
+    Runbook: ${var.runbook_url}#aws-metrics-stopped-arriving
+    ${var.notify}
+  EOT
+  tags     = local.base
+
+  monitor_thresholds {
+    critical = 0
+  }
+
+  evaluation_delay    = local.awsdely
+  require_full_window = false
+  notify_no_data      = true
+  no_data_timeframe   = local.t.aws_no_data_minutes
+}
+
+# Dashboard state, no notification: requirements 8.1 "DLQ 0 per day". Visible + in flight (a message
+# the DLQ reconciler or an operator is reading is not visible, but still in the DLQ). Stays red until
+# the DLQ is emptied; each message that arrived already paged through its ERROR line
+# (worker_failure_logs).
 resource "datadog_monitor" "dlq_not_empty" {
   name     = "[gift ${var.env}] DLQ not empty"
   type     = "query alert"
-  priority = 2
+  priority = 3
   query    = "max(last_5m):max:aws.sqs.approximate_number_of_messages_visible{queuename:${var.dlq_name}} + max:aws.sqs.approximate_number_of_messages_not_visible{queuename:${var.dlq_name}} > ${local.t.dlq_messages_above}"
   message  = <<-EOT
-    ${var.dlq_name} holds messages: gifts that FAILED for good, or messages the worker could not use (MESSAGE_INVALID, GIFT_UNKNOWN). It stays red until the DLQ is emptied after the investigation.
+    ${var.dlq_name} holds messages: gifts that FAILED for good, or messages the worker could not use (MESSAGE_INVALID, GIFT_UNKNOWN). Notifies nobody (the failure-log monitor paged when each arrived); red on the dashboard until the DLQ is emptied after the investigation.
     Runbook: ${var.runbook_url}#worker-failures-and-the-dlq
-    ${var.notify}
   EOT
   tags     = concat(local.base, ["service:gift-worker"])
 
@@ -208,16 +260,16 @@ resource "datadog_monitor" "dlq_not_empty" {
   notify_no_data      = false
 }
 
-# Accepted sends that never reach SQS are invisible to every queue metric and to the freshness SLO.
+# Dashboard state, no notification: accepted sends that never reach SQS are invisible to every queue
+# metric and to the freshness SLO; the API's OUTBOX_STALE ERROR line pages (worker_failure_logs).
 resource "datadog_monitor" "outbox_backlog" {
   name     = "[gift ${var.env}] Outbox not draining to SQS"
   type     = "query alert"
-  priority = 2
+  priority = 3
   query    = "min(last_10m):max:gift.outbox.oldest_age_seconds{${local.api_scope}} > ${local.t.outbox_oldest_age_seconds}"
   message  = <<-EOT
-    Accepted sends have waited more than ${local.t.outbox_oldest_age_seconds} s for 10 minutes without reaching SQS (gift.outbox.oldest_age_seconds).
+    Accepted sends have waited more than ${local.t.outbox_oldest_age_seconds} s for 10 minutes without reaching SQS (gift.outbox.oldest_age_seconds). Notifies nobody: the API's OUTBOX_STALE log line pages.
     Runbook: ${var.runbook_url}#outbox-not-draining
-    ${var.notify}
   EOT
   tags     = concat(local.base, ["service:gift-api"])
 

@@ -15,15 +15,21 @@ output "slo_ids" {
 output "monitor_ids" {
   description = "Monitor IDs by purpose, for the runbook."
   value = {
-    api_availability_fast_burn = datadog_monitor.api_availability_fast_burn.id
-    api_availability_slow_burn = datadog_monitor.api_availability_slow_burn.id
-    api_latency_burn           = datadog_monitor.api_latency_burn.id
-    worker_freshness_fast_burn = datadog_monitor.worker_freshness_fast_burn.id
-    worker_freshness_slow_burn = datadog_monitor.worker_freshness_slow_burn.id
-    alb_healthy_hosts          = datadog_monitor.alb_healthy_hosts.id
-    ecs_running_below_desired  = datadog_monitor.ecs_running_below_desired.id
-    queue_oldest_message       = datadog_monitor.queue_oldest_message.id
-    dlq_not_empty              = datadog_monitor.dlq_not_empty.id
-    outbox_backlog             = datadog_monitor.outbox_backlog.id
+    api_availability_burn     = datadog_monitor.api_availability_burn.id
+    worker_freshness_burn     = datadog_monitor.worker_freshness_burn.id
+    api_latency_burn          = datadog_monitor.api_latency_burn.id
+    alb_healthy_hosts         = datadog_monitor.alb_healthy_hosts.id
+    alb_5xx                   = datadog_monitor.alb_5xx.id
+    ecs_running_below_desired = datadog_monitor.ecs_running_below_desired.id
+    queue_oldest_message      = datadog_monitor.queue_oldest_message.id
+    worker_failure_logs       = datadog_monitor.worker_failure_logs.id
+    aws_metrics_missing       = datadog_monitor.aws_metrics_missing.id
+    dlq_not_empty             = datadog_monitor.dlq_not_empty.id
+    outbox_backlog            = datadog_monitor.outbox_backlog.id
   }
+}
+
+output "tag_configured_metrics" {
+  description = "Distributions that have a tag configuration (percentiles) now: the intersection of the module's distributions and metrics_emitted."
+  value       = sort(keys(datadog_metric_tag_configuration.durations))
 }

@@ -98,13 +98,19 @@ resource "datadog_service_level_objective" "worker_freshness" {
 
 # Distributions get global percentiles (across tasks) only when percentiles are enabled for them.
 # The tag list is also the list of tags Datadog keeps for queries (host and task tags are dropped).
-resource "datadog_metric_tag_configuration" "durations" {
-  for_each = {
+locals {
+  distribution_tags = {
     "gift.api.request.duration"    = ["env", "service", "version", "operation", "status_class"]
     "gift.worker.attempt.duration" = ["env", "service", "version", "outcome"]
     "gift.worker.send.age"         = ["env", "service", "version", "outcome"]
     "gift.worker.receive_count"    = ["env", "service", "version"]
   }
+}
+
+# Needs the metric to exist in Datadog: only the distributions listed in var.metrics_emitted
+# (tools/iaccheck, finding needs-emitted-metric, keeps it that way).
+resource "datadog_metric_tag_configuration" "durations" {
+  for_each = { for name, tags in local.distribution_tags : name => tags if contains(var.metrics_emitted, name) }
 
   metric_name         = each.key
   metric_type         = "distribution"

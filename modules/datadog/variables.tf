@@ -84,16 +84,20 @@ variable "slo_targets" {
 }
 
 variable "thresholds" {
-  description = "Burn rates and static monitor thresholds. The burn rates are the SRE workbook's for a 30-day SLO: 14.4 spends 2 % of the budget in an hour, 6 spends 5 % in six hours."
+  description = "Burn rates and static monitor thresholds. The burn rates are the SRE workbook's for a 30-day SLO: 14.4 over 1 h spends 2 % of the budget in an hour (pages); 6 is the warning of the same windows (no notification) and the latency monitor's rate over 6 h."
   type = object({
     burn_rate_fast            = optional(number, 14.4) # over 1 h, confirmed over 5 min: pages
-    burn_rate_slow            = optional(number, 6)    # over 6 h, confirmed over 30 min: pages
+    burn_rate_slow            = optional(number, 6)    # warning over 1 h / 5 min; latency over 6 h / 30 min
     queue_oldest_age_seconds  = optional(number, 300)
     outbox_oldest_age_seconds = optional(number, 300)
     dlq_messages_above        = optional(number, 0) # requirements 8.1: DLQ 0 per day
     ecs_missing_tasks_minutes = optional(number, 10)
     healthy_hosts_below       = optional(number, 1)
+    alb_5xx_above             = optional(number, 5)     # ALB-generated 5xx in 10 minutes
+    failure_logs_above        = optional(number, 0)     # worker ERROR lines (and OUTBOX_STALE) in failure_log_window
+    failure_log_window        = optional(string, "15m") # window of the failure-log monitor
     aws_metric_delay_seconds  = optional(number, 900)
+    aws_no_data_minutes       = optional(number, 60) # AWS metrics absent this long: the canary notifies
   })
   default = {}
 
@@ -108,7 +112,28 @@ variable "thresholds" {
   }
 
   validation {
-    condition     = var.thresholds.dlq_messages_above >= 0
-    error_message = "dlq_messages_above cannot be negative."
+    condition     = var.thresholds.dlq_messages_above >= 0 && var.thresholds.alb_5xx_above >= 0 && var.thresholds.failure_logs_above >= 0
+    error_message = "dlq_messages_above, alb_5xx_above and failure_logs_above cannot be negative."
+  }
+
+  validation {
+    condition     = contains(["5m", "10m", "15m", "30m", "1h"], var.thresholds.failure_log_window)
+    error_message = "failure_log_window must be one of 5m, 10m, 15m, 30m, 1h."
+  }
+
+  validation {
+    condition     = var.thresholds.aws_no_data_minutes >= 60
+    error_message = "aws_no_data_minutes below 60 would fire on the integration's normal 10-20 minute delay (canary window 30 min plus the evaluation delay)."
+  }
+}
+
+variable "metrics_emitted" {
+  description = "Distributions the services have already sent to this Datadog organisation. Datadog refuses a tag configuration for a metric it has never received (400 \"Cannot configure tags on a metric that does not exist\"), so datadog_metric_tag_configuration is created only for the names listed here: empty at an environment's first apply (the services run the bootstrap image and send nothing), filled in after the first deploy (docs/deploy.md, \"First apply of an empty account\", step 7). A new distribution is added here once its code runs."
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.metrics_emitted : can(regex("^gift\\.[a-z0-9_.]+$", m))])
+    error_message = "metrics_emitted holds gift.* metric names."
   }
 }

@@ -54,6 +54,8 @@ const (
 	KindMockForApply       = "mock-allowed-for-apply"    // mocks allowed for a command other than validate/plan
 	KindOIDCPullRequest    = "oidc-pull-request-subject" // a module trusts the GitHub OIDC subject repo:OWNER/NAME:pull_request
 	KindOIDCSubjectForm    = "oidc-subject-form"         // an OIDC subject not in one of the two exact environment forms, or matched with a test other than StringEquals
+	KindNeedsEmittedMetric = "needs-emitted-metric"      // a resource that needs a metric Datadog has received is not gated by var.metrics_emitted (empty by default): alerts.go
+	KindNotifyingMonitors  = "notifying-monitors"        // more than 8 monitors of a module notify: alerts.go
 	KindRunbookAnchor      = "runbook-anchor"            // a link to docs/runbook.md#x where no heading has anchor x
 	KindRunbookLinkMissing = "runbook-link-missing"      // a datadog_monitor whose message links no runbook section
 )
@@ -303,11 +305,13 @@ func (c *checker) loadModules(dir string) error {
 		if err != nil {
 			return err
 		}
+		var parsed []*parsedFile
 		for _, f := range files {
 			pf := c.parse(f)
 			if pf == nil {
 				continue
 			}
+			parsed = append(parsed, pf)
 			c.checkOIDCSubjects(pf)
 			for _, b := range pf.body.Blocks {
 				switch {
@@ -319,6 +323,7 @@ func (c *checker) loadModules(dir string) error {
 				}
 			}
 		}
+		c.checkAlerts(parsed)
 		c.modules[e.Name()] = m
 	}
 	return nil

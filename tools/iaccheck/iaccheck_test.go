@@ -54,6 +54,9 @@ func TestCheckFindsEachMistake(t *testing.T) {
 		{"runbook_link_missing", KindRunbookLinkMissing, "modules/alerts/main.tf", []string{""}, "datadog_monitor.backlog: the message links no runbook section"},
 		{"oidc_pull_request_subject", KindOIDCPullRequest, "modules/app/trust.tf", []string{""}, `subject "repo:${...}:pull_request" admits the pull_request runs of every branch`},
 		{"oidc_subject_form", KindOIDCSubjectForm, "modules/app/trust.tf", []string{""}, `OIDC subject "repo:${...}:ref:refs/heads/main" is neither`},
+		{"needs_emitted_metric", KindNeedsEmittedMetric, "modules/alerts/main.tf", []string{""}, `datadog_metric_tag_configuration.durations needs metrics Datadog has already received, but it is not created through count or for_each over var.metrics_emitted`},
+		{"needs_emitted_metric_default", KindNeedsEmittedMetric, "modules/alerts/main.tf", []string{""}, `variable "metrics_emitted" must default to empty`},
+		{"notifying_monitors", KindNotifyingMonitors, "modules/alerts/main.tf", []string{""}, `9 monitors of module alerts notify`},
 		{"oidc_subject_stringlike", KindOIDCSubjectForm, "modules/app/trust.tf", []string{""}, `must test StringEquals (exact subjects), not "StringLike"`},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,43 @@
+variable "runbook_url" {
+  type = string
+}
+
+variable "notify" {
+  type = string
+}
+
+variable "metrics_emitted" {
+  type    = set(string)
+  default = ["app.duration"] # the mistake: the first apply would configure it
+}
+
+locals {
+  on_alert = "{{#is_alert}}${var.notify}{{/is_alert}}"
+}
+
+resource "datadog_monitor" "tasks" {
+  name    = "tasks missing"
+  type    = "query alert"
+  query   = "avg(last_5m):avg:aws.ecs.service.running{*} < 1"
+  message = "Tasks are missing. Runbook: ${var.runbook_url}#ecs-running--desired ${var.notify}"
+}
+
+resource "datadog_monitor" "backlog" {
+  name    = "backlog"
+  type    = "query alert"
+  query   = "max(last_5m):max:aws.sqs.approximate_age_of_oldest_message{*} > 300"
+  message = <<-EOT
+    The queue is backing up.
+    Runbook: ${var.runbook_url}#queue-backlog-1
+    ${local.on_alert}
+  EOT
+}
+
+resource "datadog_metric_tag_configuration" "durations" {
+  for_each = { for m in ["app.duration"] : m => m if contains(var.metrics_emitted, m) }
+
+  metric_name         = each.key
+  metric_type         = "distribution"
+  tags                = ["env"]
+  include_percentiles = true
+}
