@@ -27,10 +27,10 @@ locals {
   github_oidc_provider_arn = null
   datadog_site             = "datadoghq.com"
   datadog_notify           = "@slack-gift-alerts @pagerduty-gift"
-  # Distributions the services have already sent to Datadog (modules/datadog, metrics_emitted):
+  # gift.* metrics the services have already sent to Datadog (modules/datadog, metrics_emitted):
   # empty until the first deploy of this environment has run (docs/deploy.md, "First apply of an
-  # empty account", step 7), then the four gift.* distributions. Datadog refuses a tag
-  # configuration for a metric it has never received.
+  # empty account", step 7), then the eight names of modules/datadog/slo.tf tag_configurations.
+  # Datadog refuses a tag configuration for a metric it has never received.
   datadog_metrics_emitted = []
 
   # Where dev and prod differ, and nothing else:

@@ -30,6 +30,6 @@ output "monitor_ids" {
 }
 
 output "tag_configured_metrics" {
-  description = "Distributions that have a tag configuration (percentiles) now: the intersection of the module's distributions and metrics_emitted."
+  description = "Metrics that have a tag configuration now: the intersection of slo.tf's tag_configurations and metrics_emitted."
   value       = sort(keys(datadog_metric_tag_configuration.durations))
 }

@@ -96,24 +96,33 @@ resource "datadog_service_level_objective" "worker_freshness" {
   target_threshold = var.slo_targets.worker_freshness
 }
 
-# Distributions get global percentiles (across tasks) only when percentiles are enabled for them.
-# The tag list is also the list of tags Datadog keeps for queries (host and task tags are dropped).
+# Metrics without Limits: the tags Datadog indexes for queries. The Agent tags every DogStatsD
+# point with task_arn (DD_DOGSTATSD_TAG_CARDINALITY=orchestrator, modules/ecs-service: without it the
+# counts of two tasks would overwrite each other) and the task definition revision; the points are
+# ingested per task and summed into the series of the tags below, so the SLO counters and the
+# distributions cost one series per tag combination, not per task and revision. Distributions also
+# get global percentiles (across tasks). Gauges keep their task tags: one value per task is what they
+# mean (pool size, gate state).
 locals {
-  distribution_tags = {
-    "gift.api.request.duration"    = ["env", "service", "version", "operation", "status_class"]
-    "gift.worker.attempt.duration" = ["env", "service", "version", "outcome"]
-    "gift.worker.send.age"         = ["env", "service", "version", "outcome"]
-    "gift.worker.receive_count"    = ["env", "service", "version"]
+  tag_configurations = {
+    "gift.api.requests"            = { type = "count", tags = ["env", "service", "version", "operation", "status_class", "fast"] }
+    "gift.api.sends"               = { type = "count", tags = ["env", "service", "version", "result"] }
+    "gift.api.gifts.created"       = { type = "count", tags = ["env", "service", "version"] }
+    "gift.worker.results"          = { type = "count", tags = ["env", "service", "version", "outcome", "fresh"] }
+    "gift.api.request.duration"    = { type = "distribution", tags = ["env", "service", "version", "operation", "status_class"] }
+    "gift.worker.attempt.duration" = { type = "distribution", tags = ["env", "service", "version", "outcome"] }
+    "gift.worker.send.age"         = { type = "distribution", tags = ["env", "service", "version", "outcome"] }
+    "gift.worker.receive_count"    = { type = "distribution", tags = ["env", "service", "version"] }
   }
 }
 
-# Needs the metric to exist in Datadog: only the distributions listed in var.metrics_emitted
+# Needs the metric to exist in Datadog: only the metrics listed in var.metrics_emitted
 # (tools/iaccheck, finding needs-emitted-metric, keeps it that way).
 resource "datadog_metric_tag_configuration" "durations" {
-  for_each = { for name, tags in local.distribution_tags : name => tags if contains(var.metrics_emitted, name) }
+  for_each = { for name, c in local.tag_configurations : name => c if contains(var.metrics_emitted, name) }
 
   metric_name         = each.key
-  metric_type         = "distribution"
-  tags                = each.value
-  include_percentiles = true
+  metric_type         = each.value.type
+  tags                = each.value.tags
+  include_percentiles = each.value.type == "distribution" ? true : null
 }

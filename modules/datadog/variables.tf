@@ -128,7 +128,7 @@ variable "thresholds" {
 }
 
 variable "metrics_emitted" {
-  description = "Distributions the services have already sent to this Datadog organisation. Datadog refuses a tag configuration for a metric it has never received (400 \"Cannot configure tags on a metric that does not exist\"), so datadog_metric_tag_configuration is created only for the names listed here: empty at an environment's first apply (the services run the bootstrap image and send nothing), filled in after the first deploy (docs/deploy.md, \"First apply of an empty account\", step 7). A new distribution is added here once its code runs."
+  description = "Metrics the services have already sent to this Datadog organisation (names of slo.tf's tag_configurations). Datadog refuses a tag configuration for a metric it has never received (400 \"Cannot configure tags on a metric that does not exist\"), so datadog_metric_tag_configuration is created only for the names listed here: empty at an environment's first apply (the services run the bootstrap image and send nothing), filled in after the first deploy (docs/deploy.md, \"First apply of an empty account\", step 7). A new metric is added here once its code runs."
   type        = set(string)
   default     = []
 

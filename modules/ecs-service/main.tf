@@ -12,7 +12,8 @@ locals {
 
   # Unified service tagging: the same env/service/version on the container environment (read by
   # the tracer and DogStatsD client) and on the docker labels (read by the Agent for metrics).
-  # CI rewrites DD_VERSION and the version label together with the image (docs/deploy.md).
+  # CI rewrites DD_VERSION, the version label and the version tag of the logs (FireLens dd_tags)
+  # together with the image (scripts/deploy/render-task-definition.sh, docs/deploy.md).
   dd_tags = {
     DD_ENV     = var.datadog_env
     DD_SERVICE = var.datadog_service
@@ -74,7 +75,7 @@ locals {
           provider    = "ecs"
           dd_service  = var.datadog_service
           dd_source   = "go"
-          dd_tags     = "env:${var.datadog_env}"
+          dd_tags     = "env:${var.datadog_env},version:${var.image_tag}"
           retry_limit = "2"
         }
         secretOptions = [{ name = "apikey", valueFrom = var.datadog_api_key_secret_arn }]
@@ -94,7 +95,13 @@ locals {
       DD_SITE                        = var.datadog_site
       DD_APM_ENABLED                 = "true"
       DD_ECS_TASK_COLLECTION_ENABLED = "true"
-      DD_DOGSTATSD_TAG_CARDINALITY   = "orchestrator"
+      # orchestrator, not the default low: on Fargate the Agent sends DogStatsD metrics without a
+      # host, so the counts of two tasks of one revision would be the same series and Datadog keeps
+      # one of them (DataDog/datadog-agent#3159): the SLO counters would under-count. task_arn keeps
+      # them apart; modules/datadog's tag configurations index only the tags queries use, so
+      # the per-task series are summed at ingestion and not billed per task
+      # (docs/observability.md, "Metric catalogue").
+      DD_DOGSTATSD_TAG_CARDINALITY = "orchestrator"
     } : { name = k, value = v }]
     secrets = [{ name = "DD_API_KEY", valueFrom = var.datadog_api_key_secret_arn }]
     portMappings = [

@@ -56,6 +56,37 @@ wait_case rolled_back_gone rolled_back_gone 600 3 2 \
 wait_case timed_out timed_out 0 4 1 "TIMED OUT after 0s: gift-dev-worker still in progress (IN_PROGRESS running 1/2 pending 1)"
 wait_case missing_service missing_service 600 2 1 "no such service in cluster gift-dev: gift-dev-worker"
 
+# render-task-definition.sh: the newest revision (testdata/task-definition/api.json, as
+# describe-task-definition returns it) with the new image and version everywhere the version is
+# written (environment, docker label, the FireLens log tags), nothing else changed, and none of the
+# read-only fields register-task-definition refuses.
+render_case() {
+  local before=$failures out="$tmp/render.json"
+  export FAKE_AWS_LOG="$tmp/render.calls" FAKE_AWS_TASK_DEFINITION="$here/testdata/task-definition/api.json"
+  : >"$FAKE_AWS_LOG"
+  if ! "$here/render-task-definition.sh" gift-dev-api "registry/gift-dev/api:abc1234" abc1234 >"$out" 2>"$tmp/render.err"; then
+    fail render "exit non-zero: $(cat "$tmp/render.err")"
+    unset FAKE_AWS_TASK_DEFINITION
+    return
+  fi
+  unset FAKE_AWS_TASK_DEFINITION
+  local check
+  for check in \
+    '.containerDefinitions[0].image == "registry/gift-dev/api:abc1234"' \
+    '[.containerDefinitions[0].environment[] | select(.name == "DD_VERSION") | .value] == ["abc1234"]' \
+    '.containerDefinitions[0].dockerLabels["com.datadoghq.tags.version"] == "abc1234"' \
+    '.containerDefinitions[0].logConfiguration.options.dd_tags == "env:dev,version:abc1234"' \
+    '.containerDefinitions[1].image == "public.ecr.aws/datadog/agent:7"' \
+    '.containerDefinitions[1].logConfiguration.options == {"awslogs-group": "/ecs/gift-dev/api"}' \
+    '.containerDefinitions[1].environment == [{"name": "DD_ENV", "value": "dev"}]' \
+    '[has("taskDefinitionArn", "revision", "status", "registeredAt", "registeredBy", "requiresAttributes", "compatibilities")] | any | not' \
+    '.family == "gift-dev-api" and .cpu == "512" and .taskRoleArn == "arn:aws:iam::111111111111:role/gift-dev-api-task"'; do
+    [[ $(jq "$check" "$out") == true ]] || fail render "not true: $check; got:$(printf '\n%s' "$(cat "$out")")"
+  done
+  ((failures > before)) || echo "ok   render-task-definition"
+}
+render_case
+
 # smoke.sh, passing: against the real local stack (devstack: PostgreSQL, the SQS emulator, the
 # API and the worker built from this tree), on free ports so that it runs beside `make run`.
 # All four ports are held open together while they are chosen: ports taken one at a time, each
