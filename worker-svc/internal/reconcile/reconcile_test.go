@@ -295,3 +295,40 @@ func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	testenv.Eventually(t, 20*time.Second, "three sweeps", func() (bool, string) { return counting.receives() >= 3, "" })
 	stop()
 }
+
+// A message whose receives ran out before its attempts (two of five ran) is not a failure: the
+// sweep queues the gift again through the outbox, records it in the history, deletes the DLQ copy
+// and leaves the gift QUEUED.
+func TestSweepQueuesAgainAGiftWithAttemptsLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, store := env.NewStore(t)
+	q := env.NewQueues(t, 5)
+	s := queued(t, store)
+	if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, s.GiftID); err != nil { // published
+		t.Fatal(err)
+	}
+	attempts(t, store, s, 2)
+	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil {
+		t.Fatal(err)
+	}
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, 5, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{Read: 1, Settled: 1, Requeued: 1}) {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	if g := status(t, store, s.GiftID); g.Status != gift.StatusQueued || g.LastError != nil {
+		t.Fatalf("gift after the sweep: %s, %v", g.Status, g.LastError)
+	}
+	var body string
+	if err := pool.QueryRow(ctx, `SELECT body FROM outbox_messages WHERE gift_id = $1`, s.GiftID).Scan(&body); err != nil || body != s.Body {
+		t.Fatalf("outbox: %q, %v; want the message again", body, err)
+	}
+	events, err := store.History(ctx, s.GiftID)
+	if last := events[len(events)-1]; err != nil || last.Actor != gift.ActorReconciler || last.From != gift.StatusQueued || last.To != gift.StatusQueued ||
+		!strings.Contains(last.Reason, "after 2 of 5 attempts") {
+		t.Fatalf("history: %+v, %v", events, err)
+	}
+	if d := depth(t, q, q.DLQURL); d.Total() != 0 {
+		t.Fatalf("DLQ after the sweep: %+v; want the requeued copy deleted", d)
+	}
+}
