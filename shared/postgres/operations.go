@@ -82,7 +82,7 @@ func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, re
 		}
 		// A FAILED gift was sent, so it has its send request.
 		err = tx.QueryRow(ctx, `
-			UPDATE send_requests SET force_failure = false, retries = retries + 1, attempts = 0, attempt_until = NULL
+			UPDATE send_requests SET force_failure = false, retries = retries + 1, attempts = 0, attempt_until = NULL, attempt_by = NULL
 			WHERE (gift_id, request_id) = (SELECT gift_id, request_id FROM send_requests WHERE gift_id = $1
 			                               ORDER BY created_at DESC LIMIT 1)
 			RETURNING request_id, retries`, giftID).Scan(&out.RequestID, &out.Series)

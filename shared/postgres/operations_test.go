@@ -128,7 +128,7 @@ func TestRetryFailed(t *testing.T) {
 		}
 		// Its outbox row is left unpublished (SQS unreachable, say), and two attempts ran.
 		for range 2 {
-			if _, ok, err := s.BeginAttempt(ctx, current(t, s, g.ID), 5, 0); !ok || err != nil {
+			if _, ok, err := s.BeginAttempt(ctx, current(t, s, g.ID), uuid.New(), 5, 0); !ok || err != nil {
 				t.Fatalf("begin attempt: %v %v", ok, err)
 			}
 		}
@@ -182,7 +182,7 @@ func TestSettleDLQMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 5 {
-		if _, ok, err := s.BeginAttempt(ctx, current(t, s, queued.ID), 5, 0); !ok || err != nil {
+		if _, ok, err := s.BeginAttempt(ctx, current(t, s, queued.ID), uuid.New(), 5, 0); !ok || err != nil {
 			t.Fatalf("begin attempt: %v %v", ok, err)
 		}
 	}
@@ -191,7 +191,7 @@ func TestSettleDLQMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, ok, err := s.BeginAttempt(ctx, current(t, s, wentRound.ID), 5, 0); !ok || err != nil {
+		if _, ok, err := s.BeginAttempt(ctx, current(t, s, wentRound.ID), uuid.New(), 5, 0); !ok || err != nil {
 			t.Fatalf("begin attempt: %v %v", ok, err)
 		}
 	}
@@ -348,11 +348,16 @@ func TestAttemptsAndSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := current(t, s, g.ID)
-	a, ok, err := s.BeginAttempt(ctx, first, 2, time.Minute)
+	delivery := uuid.New()
+	a, ok, err := s.BeginAttempt(ctx, first, delivery, 2, time.Minute)
 	if !ok || err != nil || a.Number != 1 {
 		t.Fatalf("first attempt: %+v %v %v", a, ok, err)
 	}
-	if _, ok, err := s.BeginAttempt(ctx, first, 2, time.Minute); ok || err != nil {
+	// The same delivery beginning again (its answer was lost) gets its attempt back, uncounted.
+	if again, ok, err := s.BeginAttempt(ctx, first, delivery, 2, time.Minute); !ok || err != nil || again.Number != 1 {
+		t.Fatalf("the same delivery beginning again: %+v %v %v; want attempt 1 again", again, ok, err)
+	}
+	if _, ok, err := s.BeginAttempt(ctx, first, uuid.New(), 2, time.Minute); ok || err != nil {
 		t.Fatalf("a second attempt began while the first one's lease is live: %v %v", ok, err)
 	}
 	if st, _ := s.SendState(ctx, g.ID, "k"); st.Judge(0, 2) != gift.VerdictRunning || st.Attempts != 1 {
@@ -367,10 +372,10 @@ func TestAttemptsAndSeries(t *testing.T) {
 	if ok, _ := s.RenewAttempt(ctx, a, time.Minute); ok {
 		t.Fatal("an ended attempt's lease was renewed")
 	}
-	if a, ok, err := s.BeginAttempt(ctx, first, 2, 0); !ok || err != nil || a.Number != 2 {
+	if a, ok, err := s.BeginAttempt(ctx, first, uuid.New(), 2, 0); !ok || err != nil || a.Number != 2 {
 		t.Fatalf("second attempt: %+v %v %v", a, ok, err)
 	}
-	if _, ok, _ := s.BeginAttempt(ctx, first, 2, 0); ok {
+	if _, ok, _ := s.BeginAttempt(ctx, first, uuid.New(), 2, 0); ok {
 		t.Fatal("a third attempt began with two allowed")
 	}
 	if st, _ := s.SendState(ctx, g.ID, "k"); st.Judge(0, 2) != gift.VerdictExhausted {
@@ -383,7 +388,7 @@ func TestAttemptsAndSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The earlier series can do nothing to the retried gift.
-	if _, ok, _ := s.BeginAttempt(ctx, first, 2, 0); ok {
+	if _, ok, _ := s.BeginAttempt(ctx, first, uuid.New(), 2, 0); ok {
 		t.Fatal("a message of the earlier series began an attempt")
 	}
 	if ok, _ := s.MarkFailed(ctx, first, "stale"); ok {
@@ -396,7 +401,7 @@ func TestAttemptsAndSeries(t *testing.T) {
 	if st, _ := s.SendState(ctx, g.ID, "k"); st.Judge(0, 2) != gift.VerdictSuperseded || st.Judge(1, 2) != gift.VerdictAttempt || st.Judge(2, 2) != gift.VerdictUnknown {
 		t.Fatalf("state after the retry: %+v", st)
 	}
-	if a, ok, err := s.BeginAttempt(ctx, retried, 2, time.Minute); !ok || err != nil || a.Number != 1 || a.Retry != 1 {
+	if a, ok, err := s.BeginAttempt(ctx, retried, uuid.New(), 2, time.Minute); !ok || err != nil || a.Number != 1 || a.Retry != 1 {
 		t.Fatalf("the retried series' first attempt: %+v %v %v", a, ok, err)
 	}
 	if ok, err := s.MarkSent(ctx, retried); !ok || err != nil {

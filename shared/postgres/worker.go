@@ -46,11 +46,14 @@ func (s *Store) SendState(ctx context.Context, giftID uuid.UUID, requestID strin
 	return st, nil
 }
 
-// BeginAttempt begins the next attempt of series, in one statement: it counts the attempt and
-// takes its lease (until now + lease) only if the gift is QUEUED, the series is the send request's
-// current one, fewer than maxAttempts attempts have begun and no other attempt's lease is live.
-// ok is false when one of those does not hold; the caller reads the state again to learn which.
-func (s *Store) BeginAttempt(ctx context.Context, series gift.Series, maxAttempts int, lease time.Duration) (a gift.Attempt, ok bool, err error) {
+// BeginAttempt begins the next attempt of series for the delivery by (a token drawn per message
+// in hand), in one statement: it counts the attempt and takes its lease (until now + lease) only if
+// the gift is QUEUED, the series is the send request's current one, fewer than maxAttempts
+// attempts have begun and no other attempt's lease is live. Called again by the same delivery (its
+// first answer was lost with the connection), it returns the attempt that delivery began instead
+// of counting another. ok is false when one of those does not hold; the caller reads the state
+// again to learn which.
+func (s *Store) BeginAttempt(ctx context.Context, series gift.Series, by uuid.UUID, maxAttempts int, lease time.Duration) (a gift.Attempt, ok bool, err error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	// The CTE takes the gift's row lock first, as every other change of the gift does; a retry
@@ -59,11 +62,13 @@ func (s *Store) BeginAttempt(ctx context.Context, series gift.Series, maxAttempt
 	a.Series = series
 	err = s.pool.QueryRow(ctx, `
 		WITH g AS (SELECT id FROM gifts WHERE id = $1 AND status = $6 FOR UPDATE)
-		UPDATE send_requests r SET attempts = r.attempts + 1, attempt_until = now() + $5::interval
+		UPDATE send_requests r
+		SET attempts = CASE WHEN r.attempt_by = $7 THEN r.attempts ELSE r.attempts + 1 END,
+		    attempt_until = now() + $5::interval, attempt_by = $7
 		FROM g
-		WHERE r.gift_id = g.id AND r.request_id = $2 AND r.retries = $3 AND r.attempts < $4
-		  AND (r.attempt_until IS NULL OR r.attempt_until <= now())
-		RETURNING r.attempts`, series.GiftID, series.RequestID, series.Retry, maxAttempts, lease, gift.StatusQueued).Scan(&a.Number)
+		WHERE r.gift_id = g.id AND r.request_id = $2 AND r.retries = $3
+		  AND (r.attempt_by = $7 OR (r.attempts < $4 AND (r.attempt_until IS NULL OR r.attempt_until <= now())))
+		RETURNING r.attempts`, series.GiftID, series.RequestID, series.Retry, maxAttempts, lease, gift.StatusQueued, by).Scan(&a.Number)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gift.Attempt{}, false, nil
 	}

@@ -12,6 +12,10 @@
 -- runs at a time, even when two copies of its message are delivered at once.
 ALTER TABLE send_requests ADD COLUMN attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0);
 ALTER TABLE send_requests ADD COLUMN attempt_until timestamptz;
+-- attempt_by: the delivery (a token the worker draws per message in hand) that began the latest
+-- attempt. Beginning is repeated when its answer was lost (the connection died after the commit):
+-- the same delivery gets the same attempt back instead of counting one that never ran.
+ALTER TABLE send_requests ADD COLUMN attempt_by uuid;
 COMMENT ON COLUMN send_requests.attempts IS 'attempts begun in the current series (retries); reset by an operator retry';
 COMMENT ON COLUMN send_requests.attempt_until IS 'lease of the attempt running now; NULL or past: none is running';
 

@@ -37,7 +37,7 @@ func queued(t *testing.T, store *postgres.Store) seed.Send {
 func attempts(t *testing.T, store *postgres.Store, s seed.Send, n int) {
 	t.Helper()
 	for range n {
-		if _, ok, err := store.BeginAttempt(context.Background(), gift.Series{GiftID: s.GiftID, RequestID: s.RequestID}, n, 0); !ok || err != nil {
+		if _, ok, err := store.BeginAttempt(context.Background(), gift.Series{GiftID: s.GiftID, RequestID: s.RequestID}, uuid.New(), n, 0); !ok || err != nil {
 			t.Fatalf("begin attempt: %v %v", ok, err)
 		}
 	}

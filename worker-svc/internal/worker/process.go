@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
@@ -60,6 +62,9 @@ type delivery struct {
 	m     sqs.Received
 	msg   queue.Message
 	start time.Time
+	// token names this delivery when it begins an attempt, so that beginning again after a lost
+	// answer returns the same attempt.
+	token uuid.UUID
 
 	mu      sync.Mutex
 	log     *slog.Logger
@@ -120,7 +125,7 @@ func (w *Worker) handle(ctx context.Context, m sqs.Received) {
 		log = log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
 			slog.Int(keySeries, msg.Retry))
 	}
-	d := &delivery{m: m, msg: msg, start: start, log: log}
+	d := &delivery{m: m, msg: msg, start: start, log: log, token: uuid.New()}
 	stop := w.heartbeat(d)
 	var o outcome
 	if err != nil {
@@ -180,7 +185,7 @@ func (w *Worker) process(ctx context.Context, d *delivery) outcome {
 		var a gift.Attempt
 		var ok bool
 		err = w.withDatabase(ctx, func(ctx context.Context) (err error) {
-			a, ok, err = w.Store.BeginAttempt(ctx, d.series(), w.cfg.MaxAttempts, w.cfg.Visibility)
+			a, ok, err = w.Store.BeginAttempt(ctx, d.series(), d.token, w.cfg.MaxAttempts, w.cfg.Visibility)
 			return err
 		})
 		switch {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
@@ -31,7 +33,7 @@ func TestAStaleMessageOfAnEarlierSeriesNeverFailsTheRetriedGift(t *testing.T) {
 	for _, s := range sends {
 		series := gift.Series{GiftID: s.GiftID, RequestID: s.RequestID}
 		for range 5 { // the five forced attempts, as the worker counts them
-			if _, ok, err := h.store.BeginAttempt(ctx, series, 5, 0); !ok || err != nil {
+			if _, ok, err := h.store.BeginAttempt(ctx, series, uuid.New(), 5, 0); !ok || err != nil {
 				t.Fatalf("begin attempt: %v %v", ok, err)
 			}
 		}

@@ -61,7 +61,7 @@ type Queue interface {
 // conditional on the gift's status and the message's send request and attempt series.
 type Store interface {
 	SendState(ctx context.Context, giftID uuid.UUID, requestID string) (gift.SendState, error)
-	BeginAttempt(ctx context.Context, series gift.Series, maxAttempts int, lease time.Duration) (gift.Attempt, bool, error)
+	BeginAttempt(ctx context.Context, series gift.Series, by uuid.UUID, maxAttempts int, lease time.Duration) (gift.Attempt, bool, error)
 	RenewAttempt(ctx context.Context, a gift.Attempt, lease time.Duration) (bool, error)
 	EndAttempt(ctx context.Context, a gift.Attempt) error
 	MarkSent(ctx context.Context, series gift.Series) (bool, error)
