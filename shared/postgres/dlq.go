@@ -19,8 +19,12 @@ type Settlement string
 // The settlements of a DLQ message.
 const (
 	// SettledFailed: the gift was still QUEUED under this message's send request and attempt
-	// series; the reconciler moved it to FAILED.
+	// series, with every attempt of the series begun; the reconciler moved it to FAILED.
 	SettledFailed Settlement = "failed"
+	// SettledRequeued: the gift was still QUEUED under this message's send request and series with
+	// attempts left (the message's receives ran out, not its attempts: an outage, a shutdown); the
+	// reconciler queued the message again through the outbox and deleted the DLQ copy.
+	SettledRequeued Settlement = "requeued"
 	// SettledAlreadyFinal: the gift was SENT or FAILED already (the worker stores FAILED before it
 	// lets the last attempt's message go to the DLQ).
 	SettledAlreadyFinal Settlement = "already_final"
@@ -60,12 +64,15 @@ func (s *Store) DLQSettled(ctx context.Context, messageIDs []string) (map[string
 	return out, nil
 }
 
-// SettleDLQMessage decides about one DLQ message and remembers the decision, in one transaction:
-// a gift still QUEUED under the message's send request and attempt series is moved to FAILED with
-// lastError (actor reconciler, in the history); anything else is left as it is. body is the
-// message body (parse errors make it SettledInvalid). A message settled before (by another worker
-// task meanwhile) is left alone and reported with its earlier settlement.
-func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body, lastError string) (Settlement, error) {
+// SettleDLQMessage decides about one DLQ message and remembers the decision, in one transaction,
+// by the rule every consumer of a queue message follows (gift.SendState.Judge, with maxAttempts
+// attempts per series): a gift still QUEUED under the message's send request and series whose
+// attempts have all begun (none running) is moved to FAILED (actor reconciler, in the history);
+// one with attempts left, or with an attempt running, is queued again through the outbox (its
+// message only went round: receives were spent without attempts); anything else is left as it
+// is. body is the message body (parse errors make it SettledInvalid). A message settled before (by
+// another worker task meanwhile) is left alone and reported with its earlier settlement.
+func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body string, maxAttempts int) (Settlement, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var out Settlement
@@ -91,7 +98,7 @@ func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body, lastError
 			out = SettledInvalid
 			return nil
 		}
-		if out, err = decide(ctx, tx, msg, lastError); err != nil {
+		if out, err = decide(ctx, tx, msg, body, maxAttempts); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE dlq_settled SET outcome = $2 WHERE message_id = $1`, messageID, out)
@@ -103,8 +110,11 @@ func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body, lastError
 	return out, nil
 }
 
-// decide settles msg under the gift's row lock.
-func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, lastError string) (Settlement, error) {
+// ReachedDLQ is how the reconciler found the gifts it fails (gift.ExhaustedReason).
+const ReachedDLQ = "the message reached the dead-letter queue while the gift was still QUEUED"
+
+// decide settles msg (whose body is body) under the gift's row lock.
+func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxAttempts int) (Settlement, error) {
 	status, err := lockGift(ctx, tx, msg.GiftID)
 	if errors.Is(err, gift.ErrNotFound) {
 		return SettledUnknown, nil
@@ -112,28 +122,55 @@ func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, lastError string)
 	if err != nil {
 		return "", err
 	}
-	var series int
-	err = tx.QueryRow(ctx, `SELECT retries FROM send_requests WHERE gift_id = $1 AND request_id = $2`,
-		msg.GiftID, msg.RequestID).Scan(&series)
+	st := gift.SendState{Status: status}
+	var leaseLeft float64
+	var outboxed bool
+	err = tx.QueryRow(ctx, `
+		SELECT retries, attempts, coalesce(greatest(extract(epoch FROM attempt_until - now()), 0), 0)::float8,
+		       EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = $1)
+		FROM send_requests WHERE gift_id = $1 AND request_id = $2`,
+		msg.GiftID, msg.RequestID).Scan(&st.Series, &st.Attempts, &leaseLeft, &outboxed)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return SettledUnknown, nil
 	case err != nil:
 		return "", fmt.Errorf("read send request: %w", err)
-	case msg.Retry < series:
+	}
+	st.RequestExists, st.LeaseLeft = true, time.Duration(leaseLeft*float64(time.Second))
+	switch st.Judge(msg.Retry, maxAttempts) {
+	case gift.VerdictUnknown:
+		return SettledUnknown, nil
+	case gift.VerdictSuperseded:
 		return SettledSuperseded, nil
-	case status != gift.StatusQueued:
+	case gift.VerdictFinished:
 		return SettledAlreadyFinal, nil
+	case gift.VerdictExhausted:
+		lastError := gift.ExhaustedReason(st.Attempts, ReachedDLQ)
+		if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, last_error = $3, updated_at = now() WHERE id = $1`,
+			msg.GiftID, gift.StatusFailed, lastError); err != nil {
+			return "", fmt.Errorf("fail gift: %w", err)
+		}
+		if err := insertEvent(ctx, tx, gift.Event{GiftID: msg.GiftID, From: status, To: gift.StatusFailed, Actor: gift.ActorReconciler,
+			Reason: lastError, RequestID: msg.RequestID}); err != nil {
+			return "", err
+		}
+		return SettledFailed, nil
 	}
-	if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, last_error = $3, updated_at = now() WHERE id = $1`,
-		msg.GiftID, gift.StatusFailed, lastError); err != nil {
-		return "", fmt.Errorf("fail gift: %w", err)
-	}
-	if err := insertEvent(ctx, tx, gift.Event{GiftID: msg.GiftID, From: status, To: gift.StatusFailed, Actor: gift.ActorReconciler,
-		Reason: lastError, RequestID: msg.RequestID}); err != nil {
+	// Attempts left (or one running): the message went round without its attempts. The same
+	// message goes back on the main queue through the outbox, unless a message of the gift waits
+	// there already; the history says so (QUEUED -> QUEUED).
+	reason := fmt.Sprintf("requeued: the message reached the dead-letter queue after %d of %d attempts (receives spent without attempts)",
+		st.Attempts, maxAttempts)
+	if err := insertEvent(ctx, tx, gift.Event{GiftID: msg.GiftID, From: status, To: status, Actor: gift.ActorReconciler,
+		Reason: reason, RequestID: msg.RequestID}); err != nil {
 		return "", err
 	}
-	return SettledFailed, nil
+	if !outboxed {
+		if _, err := insertOutbox(ctx, tx, msg.GiftID, msg.RequestID, []byte(body), 0, ""); err != nil {
+			return "", err
+		}
+	}
+	return SettledRequeued, nil
 }
 
 // PruneDLQSettled forgets settlements older than olderThan (the DLQ's retention: their messages

@@ -27,6 +27,8 @@ type Delivery struct {
 	// retries it has had: the attempt series its current queue message carries.
 	RequestID string
 	Retries   int
+	// Attempts counts the attempts begun in the current series (send_requests.attempts).
+	Attempts int
 	// Outboxed is true while the current message waits in the outbox for SQS.
 	Outboxed bool
 }
@@ -37,12 +39,12 @@ func (s *Store) Delivery(ctx context.Context, giftID uuid.UUID) (Delivery, error
 	defer cancel()
 	var d Delivery
 	err := s.pool.QueryRow(ctx, `
-		SELECT g.status, g.last_error, coalesce(r.request_id, ''), coalesce(r.retries, 0),
+		SELECT g.status, g.last_error, coalesce(r.request_id, ''), coalesce(r.retries, 0), coalesce(r.attempts, 0),
 		       EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = g.id)
 		FROM gifts g
-		LEFT JOIN LATERAL (SELECT request_id, retries FROM send_requests WHERE gift_id = g.id
+		LEFT JOIN LATERAL (SELECT request_id, retries, attempts FROM send_requests WHERE gift_id = g.id
 		                   ORDER BY created_at DESC LIMIT 1) r ON true
-		WHERE g.id = $1`, giftID).Scan(&d.Status, &d.LastError, &d.RequestID, &d.Retries, &d.Outboxed)
+		WHERE g.id = $1`, giftID).Scan(&d.Status, &d.LastError, &d.RequestID, &d.Retries, &d.Attempts, &d.Outboxed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Delivery{}, gift.ErrNotFound
 	}
@@ -61,8 +63,9 @@ type Retry struct {
 }
 
 // RetryFailed is the operator's re-injection of a FAILED gift (giftctl retry), in one transaction:
-// FAILED -> QUEUED with last_error cleared, the send request's force_failure cleared and its
-// attempt series advanced, a new message (same gift_id and request_id) in the outbox, and the
+// FAILED -> QUEUED with last_error cleared, the send request's force_failure cleared, its
+// attempt series advanced and its attempts counted from 0 again, the earlier series' outbox
+// messages deleted and a new message (same gift_id and request_id) in the outbox, and the
 // change in the history with who and why. A gift that is not FAILED is refused with
 // gift.NotRetryable; an unknown one with gift.ErrNotFound.
 func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, reason string) (Retry, error) {
@@ -79,12 +82,18 @@ func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, re
 		}
 		// A FAILED gift was sent, so it has its send request.
 		err = tx.QueryRow(ctx, `
-			UPDATE send_requests SET force_failure = false, retries = retries + 1
+			UPDATE send_requests SET force_failure = false, retries = retries + 1, attempts = 0, attempt_until = NULL, attempt_by = NULL
 			WHERE (gift_id, request_id) = (SELECT gift_id, request_id FROM send_requests WHERE gift_id = $1
 			                               ORDER BY created_at DESC LIMIT 1)
 			RETURNING request_id, retries`, giftID).Scan(&out.RequestID, &out.Series)
 		if err != nil {
 			return fmt.Errorf("advance the attempt series: %w", err)
+		}
+		// No message of the earlier series may be published after the retry: a row the relay has
+		// not published yet goes with it (one the relay is publishing right now reaches the queue
+		// as a superseded message, which every consumer drops).
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, giftID); err != nil {
+			return fmt.Errorf("delete the earlier series' outbox messages: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, last_error = NULL, updated_at = now() WHERE id = $1`,
 			giftID, gift.StatusQueued); err != nil {

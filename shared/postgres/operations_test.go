@@ -61,10 +61,10 @@ func TestHistoryRecordsEveryStatusChange(t *testing.T) {
 	if _, err := send(t, s, g.ID, "k1"); err != nil { // a replay changes nothing
 		t.Fatal(err)
 	}
-	if ok, err := s.MarkFailed(ctx, g.ID, "boom"); !ok || err != nil {
+	if ok, err := s.MarkFailed(ctx, current(t, s, g.ID), "boom"); !ok || err != nil {
 		t.Fatalf("MarkFailed: %v %v", ok, err)
 	}
-	if ok, _ := s.MarkSent(ctx, g.ID); ok { // not QUEUED: no change, no event
+	if ok, _ := s.MarkSent(ctx, current(t, s, g.ID)); ok { // not QUEUED: no change, no event
 		t.Fatal("MarkSent changed a FAILED gift")
 	}
 	want := "->CREATED api, CREATED->QUEUED api k1, QUEUED->FAILED worker k1"
@@ -101,7 +101,7 @@ func TestRetryFailed(t *testing.T) {
 		if _, err := send(t, s, sent.ID, "s"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.MarkSent(ctx, sent.ID); err != nil {
+		if _, err := s.MarkSent(ctx, current(t, s, sent.ID)); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range []gift.Gift{created, queued, sent} {
@@ -126,10 +126,13 @@ func TestRetryFailed(t *testing.T) {
 		if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k", ForceFailure: true}, body, msg, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, g.ID); err != nil { // published
-			t.Fatal(err)
+		// Its outbox row is left unpublished (SQS unreachable, say), and two attempts ran.
+		for range 2 {
+			if _, ok, err := s.BeginAttempt(ctx, current(t, s, g.ID), uuid.New(), 5, 0); !ok || err != nil {
+				t.Fatalf("begin attempt: %v %v", ok, err)
+			}
 		}
-		if _, err := s.MarkFailed(ctx, g.ID, "forced"); err != nil {
+		if _, err := s.MarkFailed(ctx, current(t, s, g.ID), "forced"); err != nil {
 			t.Fatal(err)
 		}
 
@@ -144,14 +147,14 @@ func TestRetryFailed(t *testing.T) {
 		bodies := outboxBodies(t, pool, g.ID)
 		m, err := queue.Parse([]byte(bodies[0]))
 		if len(bodies) != 1 || err != nil || m.ForceFailure || m.Retry != 1 || m.RequestID != "k" {
-			t.Fatalf("outbox after the retry: %v (%+v, %v)", bodies, m, err)
+			t.Fatalf("outbox after the retry: %v (%+v, %v); want only the new series' message", bodies, m, err)
 		}
 		var force bool
 		if err := pool.QueryRow(ctx, `SELECT force_failure FROM send_requests WHERE gift_id = $1`, g.ID).Scan(&force); err != nil || force {
 			t.Fatalf("force_failure after the retry: %v, %v; want it cleared", force, err)
 		}
 		st, _ := s.SendState(ctx, g.ID, "k")
-		if !st.RequestExists || st.Status != gift.StatusQueued {
+		if !st.RequestExists || st.Status != gift.StatusQueued || st.Series != 1 || st.Attempts != 0 || st.LeaseLeft != 0 {
 			t.Fatalf("send state: %+v", st)
 		}
 		events, _ := s.History(ctx, g.ID)
@@ -169,27 +172,41 @@ func TestRetryFailed(t *testing.T) {
 // The DLQ reconciler's decision per message, remembered once.
 func TestSettleDLQMessage(t *testing.T) {
 	ctx := context.Background()
-	_, s := env.NewStore(t)
+	pool, s := env.NewStore(t)
 	body := func(id uuid.UUID, key string, retry int) string {
 		b, _ := queue.Message{GiftID: id, RequestID: key, Retry: retry}.Marshal()
 		return string(b)
 	}
-	queued := newGift(t, s, nil)
+	queued := newGift(t, s, nil) // all five attempts ran, the last one crashed
 	if _, err := send(t, s, queued.ID, "k"); err != nil {
 		t.Fatal(err)
+	}
+	for range 5 {
+		if _, ok, err := s.BeginAttempt(ctx, current(t, s, queued.ID), uuid.New(), 5, 0); !ok || err != nil {
+			t.Fatalf("begin attempt: %v %v", ok, err)
+		}
+	}
+	wentRound := newGift(t, s, nil) // its message's receives ran out after 2 attempts
+	if _, err := send(t, s, wentRound.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, ok, err := s.BeginAttempt(ctx, current(t, s, wentRound.ID), uuid.New(), 5, 0); !ok || err != nil {
+			t.Fatalf("begin attempt: %v %v", ok, err)
+		}
 	}
 	sent := newGift(t, s, nil)
 	if _, err := send(t, s, sent.ID, "k"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkSent(ctx, sent.ID); err != nil {
+	if _, err := s.MarkSent(ctx, current(t, s, sent.ID)); err != nil {
 		t.Fatal(err)
 	}
 	retried := newGift(t, s, nil)
 	if _, err := send(t, s, retried.ID, "k"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkFailed(ctx, retried.ID, "boom"); err != nil {
+	if _, err := s.MarkFailed(ctx, current(t, s, retried.ID), "boom"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RetryFailed(ctx, retried.ID, "alice", "fixed"); err != nil {
@@ -200,7 +217,9 @@ func TestSettleDLQMessage(t *testing.T) {
 		name, id, body string
 		want           postgres.Settlement
 	}{
-		{"a QUEUED gift under its request is failed", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
+		{"a QUEUED gift whose attempts all ran is failed", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
+		{"a QUEUED gift with attempts left is queued again", "m7", body(wentRound.ID, "k", 0), postgres.SettledRequeued},
+		{"a later series than the gift's is unknown", "m8", body(wentRound.ID, "k", 1), postgres.SettledUnknown},
 		{"the same message again keeps its first settlement", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
 		{"a SENT gift is already final", "m2", body(sent.ID, "k", 0), postgres.SettledAlreadyFinal},
 		{"an earlier series never fails the retried gift", "m3", body(retried.ID, "k", 0), postgres.SettledSuperseded},
@@ -208,7 +227,7 @@ func TestSettleDLQMessage(t *testing.T) {
 		{"a missing gift is unknown", "m5", body(uuid.New(), "k", 0), postgres.SettledUnknown},
 		{"a body that is no send request is invalid", "m6", "hello", postgres.SettledInvalid},
 	} {
-		got, err := s.SettleDLQMessage(ctx, c.id, c.body, "reached the DLQ")
+		got, err := s.SettleDLQMessage(ctx, c.id, c.body, 5)
 		if err != nil || got != c.want {
 			t.Fatalf("%s: %q, %v; want %q", c.name, got, err, c.want)
 		}
@@ -219,6 +238,29 @@ func TestSettleDLQMessage(t *testing.T) {
 	if got := transitions(t, s, queued.ID); got != "->CREATED api, CREATED->QUEUED api k, QUEUED->FAILED reconciler k" {
 		t.Fatalf("history of the reconciled gift: %s", got)
 	}
+	if g, _ := s.GetGift(ctx, queued.ID); g.LastError == nil || !strings.Contains(*g.LastError, "(5 attempts ran)") {
+		t.Fatalf("last_error of the reconciled gift: %v", g.LastError)
+	}
+	if got := transitions(t, s, wentRound.ID); got != "->CREATED api, CREATED->QUEUED api k, QUEUED->QUEUED reconciler k" {
+		t.Fatalf("history of the requeued gift: %s", got)
+	}
+	// Queued again through the outbox: the API's send left its row there in this test, so no
+	// second row is added; once SQS has it, a requeue adds one.
+	if bodies := outboxBodies(t, pool, wentRound.ID); len(bodies) != 1 {
+		t.Fatalf("outbox of the requeued gift: %v", bodies)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, wentRound.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SettleDLQMessage(ctx, "m9", body(wentRound.ID, "k", 0), 5); err != nil || got != postgres.SettledRequeued {
+		t.Fatalf("a second DLQ copy: %q, %v", got, err)
+	}
+	if bodies := outboxBodies(t, pool, wentRound.ID); len(bodies) != 1 || bodies[0] != body(wentRound.ID, "k", 0) {
+		t.Fatalf("outbox of the requeued gift after its row was published: %v", bodies)
+	}
+	if g, _ := s.GetGift(ctx, wentRound.ID); g.Status != gift.StatusQueued {
+		t.Fatalf("the requeued gift became %s", g.Status)
+	}
 	settled, err := s.DLQSettled(ctx, []string{"m1", "m3", "m6", "never-seen"})
 	if err != nil || len(settled) != 3 || settled["m3"] != postgres.SettledSuperseded {
 		t.Fatalf("settled: %v, %v", settled, err)
@@ -226,7 +268,7 @@ func TestSettleDLQMessage(t *testing.T) {
 	if n, err := s.PruneDLQSettled(ctx, time.Hour); err != nil || n != 0 {
 		t.Fatalf("prune of fresh settlements: %d, %v", n, err)
 	}
-	if n, err := s.PruneDLQSettled(ctx, 0); err != nil || n != 6 {
+	if n, err := s.PruneDLQSettled(ctx, 0); err != nil || n != 9 {
 		t.Fatalf("prune of everything: %d, %v", n, err)
 	}
 }
@@ -281,5 +323,91 @@ func TestReenqueueAndOverview(t *testing.T) {
 	}
 	if got := transitions(t, s, lost.ID); got != "->CREATED api, CREATED->QUEUED api k, QUEUED->QUEUED operator k" {
 		t.Fatalf("history: %s", got)
+	}
+}
+
+// current names the attempt series of the gift's latest send request (no request: none), as its
+// current queue message carries it.
+func current(t *testing.T, s *postgres.Store, id uuid.UUID) gift.Series {
+	t.Helper()
+	d, err := s.Delivery(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gift.Series{GiftID: id, RequestID: d.RequestID, Retry: d.Retries}
+}
+
+// Attempts are counted where they begin: at most one runs at a time (its lease), no more than the
+// configured number per series, and a message of an earlier series neither begins one nor
+// finishes the retried gift.
+func TestAttemptsAndSeries(t *testing.T) {
+	ctx := context.Background()
+	_, s := env.NewStore(t)
+	g := newGift(t, s, nil)
+	if _, err := send(t, s, g.ID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	first := current(t, s, g.ID)
+	delivery := uuid.New()
+	a, ok, err := s.BeginAttempt(ctx, first, delivery, 2, time.Minute)
+	if !ok || err != nil || a.Number != 1 {
+		t.Fatalf("first attempt: %+v %v %v", a, ok, err)
+	}
+	// The same delivery beginning again (its answer was lost) gets its attempt back, uncounted.
+	if again, ok, err := s.BeginAttempt(ctx, first, delivery, 2, time.Minute); !ok || err != nil || again.Number != 1 {
+		t.Fatalf("the same delivery beginning again: %+v %v %v; want attempt 1 again", again, ok, err)
+	}
+	if _, ok, err := s.BeginAttempt(ctx, first, uuid.New(), 2, time.Minute); ok || err != nil {
+		t.Fatalf("a second attempt began while the first one's lease is live: %v %v", ok, err)
+	}
+	if st, _ := s.SendState(ctx, g.ID, "k"); st.Judge(0, 2) != gift.VerdictRunning || st.Attempts != 1 {
+		t.Fatalf("state while the first attempt runs: %+v", st)
+	}
+	if ok, err := s.RenewAttempt(ctx, a, time.Minute); !ok || err != nil {
+		t.Fatalf("renew: %v %v", ok, err)
+	}
+	if err := s.EndAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.RenewAttempt(ctx, a, time.Minute); ok {
+		t.Fatal("an ended attempt's lease was renewed")
+	}
+	if a, ok, err := s.BeginAttempt(ctx, first, uuid.New(), 2, 0); !ok || err != nil || a.Number != 2 {
+		t.Fatalf("second attempt: %+v %v %v", a, ok, err)
+	}
+	if _, ok, _ := s.BeginAttempt(ctx, first, uuid.New(), 2, 0); ok {
+		t.Fatal("a third attempt began with two allowed")
+	}
+	if st, _ := s.SendState(ctx, g.ID, "k"); st.Judge(0, 2) != gift.VerdictExhausted {
+		t.Fatalf("state after both attempts: %+v", st)
+	}
+	if ok, err := s.MarkFailed(ctx, first, "both failed"); !ok || err != nil {
+		t.Fatalf("MarkFailed: %v %v", ok, err)
+	}
+	if _, err := s.RetryFailed(ctx, g.ID, "alice", "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	// The earlier series can do nothing to the retried gift.
+	if _, ok, _ := s.BeginAttempt(ctx, first, uuid.New(), 2, 0); ok {
+		t.Fatal("a message of the earlier series began an attempt")
+	}
+	if ok, _ := s.MarkFailed(ctx, first, "stale"); ok {
+		t.Fatal("a message of the earlier series failed the retried gift")
+	}
+	if ok, _ := s.MarkSent(ctx, first); ok {
+		t.Fatal("a message of the earlier series sent the retried gift")
+	}
+	retried := current(t, s, g.ID)
+	if st, _ := s.SendState(ctx, g.ID, "k"); st.Judge(0, 2) != gift.VerdictSuperseded || st.Judge(1, 2) != gift.VerdictAttempt || st.Judge(2, 2) != gift.VerdictUnknown {
+		t.Fatalf("state after the retry: %+v", st)
+	}
+	if a, ok, err := s.BeginAttempt(ctx, retried, uuid.New(), 2, time.Minute); !ok || err != nil || a.Number != 1 || a.Retry != 1 {
+		t.Fatalf("the retried series' first attempt: %+v %v %v", a, ok, err)
+	}
+	if ok, err := s.MarkSent(ctx, retried); !ok || err != nil {
+		t.Fatalf("MarkSent of the retried series: %v %v", ok, err)
+	}
+	if st, _ := s.SendState(ctx, g.ID, "k"); st.Status != gift.StatusSent || st.LeaseLeft != 0 {
+		t.Fatalf("after SENT: %+v", st)
 	}
 }

@@ -100,7 +100,7 @@ func TestSend(t *testing.T) {
 		t.Fatalf("outbox rows = %d (%v), want 1", outbox, err)
 	}
 
-	if ok, err := s.MarkSent(ctx, g.ID); !ok || err != nil {
+	if ok, err := s.MarkSent(ctx, current(t, s, g.ID)); !ok || err != nil {
 		t.Fatalf("mark sent: %v %v", ok, err)
 	}
 	t.Run("terminal gift conflicts for a new key", func(t *testing.T) {
@@ -150,7 +150,7 @@ func TestFinishIsConditionalOnQueued(t *testing.T) {
 	_, s := env.NewStore(t)
 	g := newGift(t, s, nil)
 
-	if ok, err := s.MarkSent(ctx, g.ID); ok || err != nil {
+	if ok, err := s.MarkSent(ctx, current(t, s, g.ID)); ok || err != nil {
 		t.Fatalf("MarkSent on a CREATED gift changed it: %v %v", ok, err)
 	}
 	if _, err := send(t, s, g.ID, "k"); err != nil {
@@ -163,13 +163,13 @@ func TestFinishIsConditionalOnQueued(t *testing.T) {
 	if st, _ := s.SendState(ctx, g.ID, "other"); st.RequestExists {
 		t.Fatal("unknown request id reported as existing")
 	}
-	if ok, err := s.MarkFailed(ctx, g.ID, "boom"); !ok || err != nil {
+	if ok, err := s.MarkFailed(ctx, current(t, s, g.ID), "boom"); !ok || err != nil {
 		t.Fatalf("MarkFailed: %v %v", ok, err)
 	}
-	if ok, _ := s.MarkSent(ctx, g.ID); ok {
+	if ok, _ := s.MarkSent(ctx, current(t, s, g.ID)); ok {
 		t.Fatal("MarkSent changed a FAILED gift")
 	}
-	if ok, _ := s.MarkFailed(ctx, g.ID, "again"); ok {
+	if ok, _ := s.MarkFailed(ctx, current(t, s, g.ID), "again"); ok {
 		t.Fatal("MarkFailed ran twice")
 	}
 	got, _ := s.GetGift(ctx, g.ID)

@@ -32,7 +32,7 @@ func TestRetryRefusesAnythingButFAILED(t *testing.T) {
 	ctx := context.Background()
 	queued, _ := s.sendWithMessage(t, false)
 	sent, _ := s.sendWithMessage(t, false)
-	if _, err := s.store.MarkSent(ctx, sent); err != nil {
+	if _, err := s.store.MarkSent(ctx, s.current(t, sent)); err != nil {
 		t.Fatal(err)
 	}
 	for name, id := range map[string]uuid.UUID{"QUEUED": queued, "SENT": sent} {
@@ -100,7 +100,7 @@ func TestRetryOfAFailedGiftEndsSent(t *testing.T) {
 	if err != nil || m.GiftID != id || m.Retry != 1 || m.ForceFailure || len(got) != 1 {
 		t.Fatalf("published: %+v (%v), %d message(s)", m, err, len(got))
 	}
-	if ok, err := s.store.MarkSent(ctx, id); !ok || err != nil {
+	if ok, err := s.store.MarkSent(ctx, s.current(t, id)); !ok || err != nil {
 		t.Fatalf("the worker's MarkSent: %v %v", ok, err)
 	}
 	if w := s.run(t, "", "gift", "wait", id.String(), "--timeout", "10s"); w.code != 0 || !strings.Contains(w.stdout, `"status":"SENT"`) {
@@ -125,7 +125,7 @@ func TestDLQListAndRedrive(t *testing.T) {
 	queued, queuedBody := s.sendWithMessage(t, false) // the reconciler has not seen it yet
 	s.toDLQ(t, queuedBody)
 	sent, sentBody := s.sendWithMessage(t, false)
-	if _, err := s.store.MarkSent(ctx, sent); err != nil {
+	if _, err := s.store.MarkSent(ctx, s.current(t, sent)); err != nil {
 		t.Fatal(err)
 	}
 	s.toDLQ(t, sentBody)

@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if dlqURL, err = deadLetterQueue(startup, client, cfg, redrive.DeadLetterTargetARN); err != nil {
 			return err
 		}
-		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, log)
+		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, redrive.MaxReceiveCount, log)
 	}
 
 	gate := dbgate.New(store.Ping, cfg.DBRetryInterval, log)
@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	w := worker.New(worker.Config{
 		Concurrency:     cfg.Concurrency,
-		MaxReceiveCount: redrive.MaxReceiveCount,
+		MaxAttempts:     redrive.MaxReceiveCount,
 		Visibility:      cfg.VisibilityTimeout,
 		Wait:            cfg.ReceiveWait,
 		RetryBaseDelay:  cfg.RetryBaseDelay,

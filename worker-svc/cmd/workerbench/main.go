@@ -274,7 +274,7 @@ func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p
 		return 0, err
 	}
 	w := worker.New(worker.Config{
-		Concurrency: concurrency, MaxReceiveCount: 5, Visibility: 30 * time.Second, Wait: time.Second,
+		Concurrency: concurrency, MaxAttempts: 5, Visibility: 30 * time.Second, Wait: time.Second,
 		RetryBaseDelay: time.Second, RetryMaxDelay: time.Second, ShutdownTimeout: 10 * time.Second,
 	}, worker.Deps{Queue: timedQueue{Consumer: c, t: t}, Store: counted, Sender: send.NewPseudo(0, 0, nil), Gate: gate,
 		Liveness: health.NewLiveness(time.Minute, nil), Log: log})
@@ -318,16 +318,16 @@ type countingStore struct {
 	t    *timings
 }
 
-func (s *countingStore) SendState(ctx context.Context, id uuid.UUID, requestID string) (postgres.SendState, error) {
+func (s *countingStore) SendState(ctx context.Context, id uuid.UUID, requestID string) (gift.SendState, error) {
 	start := time.Now()
 	st, err := s.Store.SendState(ctx, id, requestID)
 	s.t.sendState.add(start, 1)
 	return st, err
 }
 
-func (s *countingStore) MarkSent(ctx context.Context, id uuid.UUID) (bool, error) {
+func (s *countingStore) MarkSent(ctx context.Context, series gift.Series) (bool, error) {
 	start := time.Now()
-	changed, err := s.Store.MarkSent(ctx, id)
+	changed, err := s.Store.MarkSent(ctx, series)
 	s.t.markSent.add(start, 1)
 	if changed {
 		s.sent.Add(1)

@@ -33,6 +33,16 @@ func queued(t *testing.T, store *postgres.Store) seed.Send {
 	return s
 }
 
+// attempts begins n attempts of s's series as the worker would (each ended at once, lease 0).
+func attempts(t *testing.T, store *postgres.Store, s seed.Send, n int) {
+	t.Helper()
+	for range n {
+		if _, ok, err := store.BeginAttempt(context.Background(), gift.Series{GiftID: s.GiftID, RequestID: s.RequestID}, uuid.New(), n, 0); !ok || err != nil {
+			t.Fatalf("begin attempt: %v %v", ok, err)
+		}
+	}
+}
+
 func status(t *testing.T, store *postgres.Store, id uuid.UUID) gift.Gift {
 	t.Helper()
 	g, err := store.GetGift(context.Background(), id)
@@ -69,6 +79,7 @@ func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 	if got, err := main.Receive(ctx, 10, time.Second, time.Second); err != nil || len(got) != 1 {
 		t.Fatalf("the dying worker's receive: %d messages, %v", len(got), err)
 	}
+	attempts(t, store, s, 1) // it begins its attempt...
 	// ...and it dies. When the visibility timeout ends, the next receive finds its one allowed
 	// attempt spent and moves it to the DLQ instead of returning it.
 	if got, err := main.Receive(ctx, 10, 5*time.Second, time.Minute); err != nil || len(got) != 0 {
@@ -80,13 +91,13 @@ func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 
 	var logs testenv.LogBuffer
 	dlq := sqs.NewConsumer(q.Client, q.DLQURL)
-	r := reconcile.New(dlq, store, time.Minute, logging.New(&logs, "worker", 0))
+	r := reconcile.New(dlq, store, time.Minute, 1, logging.New(&logs, "worker", 0))
 	res, err := r.Sweep(ctx)
 	if err != nil || res != (reconcile.Result{Read: 1, Settled: 1, Failed: 1}) {
 		t.Fatalf("sweep: %+v, %v", res, err)
 	}
 	g := status(t, store, s.GiftID)
-	if g.Status != gift.StatusFailed || g.LastError == nil || *g.LastError != reconcile.LastError {
+	if g.Status != gift.StatusFailed || g.LastError == nil || *g.LastError != gift.ExhaustedReason(1, postgres.ReachedDLQ) {
 		t.Fatalf("gift after the sweep: %s, last_error %v", g.Status, g.LastError)
 	}
 	events, err := store.History(ctx, s.GiftID)
@@ -126,7 +137,7 @@ func TestSweepNeverFailsARetriedGiftForAnEarlierMessage(t *testing.T) {
 	_, store := env.NewStore(t)
 	q := env.NewQueues(t, 5)
 	s := queued(t, store)
-	if _, err := store.MarkFailed(ctx, s.GiftID, "boom"); err != nil {
+	if _, err := store.MarkFailed(ctx, gift.Series{GiftID: s.GiftID, RequestID: s.RequestID}, "boom"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.RetryFailed(ctx, s.GiftID, "alice", "fixed"); err != nil {
@@ -135,7 +146,7 @@ func TestSweepNeverFailsARetriedGiftForAnEarlierMessage(t *testing.T) {
 	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil { // the first series' message
 		t.Fatal(err)
 	}
-	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, 5, logging.New(&testenv.LogBuffer{}, "worker", 0))
 	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{Read: 1, Settled: 1}) {
 		t.Fatalf("sweep: %+v, %v", res, err)
 	}
@@ -152,7 +163,7 @@ func TestSweepLeavesEverythingElseAlone(t *testing.T) {
 	_, store := env.NewStore(t)
 	q := env.NewQueues(t, 5)
 	sent := queued(t, store)
-	if _, err := store.MarkSent(ctx, sent.GiftID); err != nil {
+	if _, err := store.MarkSent(ctx, gift.Series{GiftID: sent.GiftID, RequestID: sent.RequestID}); err != nil {
 		t.Fatal(err)
 	}
 	otherKey := queued(t, store)
@@ -169,7 +180,7 @@ func TestSweepLeavesEverythingElseAlone(t *testing.T) {
 		}
 	}
 
-	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, 5, logging.New(&testenv.LogBuffer{}, "worker", 0))
 	res, err := r.Sweep(ctx)
 	if err != nil || res != (reconcile.Result{Read: len(bodies), Settled: len(bodies)}) {
 		t.Fatalf("sweep: %+v, %v", res, err)
@@ -206,7 +217,8 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 	dlq := sqs.NewConsumer(q.Client, q.DLQURL)
 	log := logging.New(&testenv.LogBuffer{}, "worker", 0)
 
-	res, err := reconcile.New(dlq, unavailableStore{store}, time.Minute, log).Sweep(ctx)
+	attempts(t, store, s, 5)
+	res, err := reconcile.New(dlq, unavailableStore{store}, time.Minute, 5, log).Sweep(ctx)
 	if !errors.Is(err, gift.ErrUnavailable) || res != (reconcile.Result{Read: 1}) {
 		t.Fatalf("sweep with the database down: %+v, %v", res, err)
 	}
@@ -219,7 +231,7 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		reconcile.New(dlq, unavailableStore{store}, time.Hour, logging.New(&logs, "worker", 0)).Run(runCtx)
+		reconcile.New(dlq, unavailableStore{store}, time.Hour, 5, logging.New(&logs, "worker", 0)).Run(runCtx)
 	}()
 	testenv.Eventually(t, 20*time.Second, "the failed sweep logged", func() (bool, string) { return strings.Contains(logs.String(), `"error_code":"DLQ_SWEEP_FAILED"`), "" })
 	cancel()
@@ -228,7 +240,7 @@ func TestSweepWithTheDatabaseDownReleasesWhatItTook(t *testing.T) {
 		t.Fatalf("sweep failure log: %s", line)
 	}
 
-	res, err = reconcile.New(dlq, store, time.Minute, log).Sweep(ctx)
+	res, err = reconcile.New(dlq, store, time.Minute, 5, log).Sweep(ctx)
 	if err != nil || res != (reconcile.Result{Read: 1, Settled: 1, Failed: 1}) {
 		t.Fatalf("sweep with the database back: %+v, %v", res, err)
 	}
@@ -265,11 +277,12 @@ func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil {
 		t.Fatal(err)
 	}
+	attempts(t, store, s, 5)
 	log := logging.New(&testenv.LogBuffer{}, "worker", 0)
 	run := func(dlq reconcile.Queue, interval time.Duration) (stop func()) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); reconcile.New(dlq, store, interval, log).Run(ctx) }()
+		go func() { defer close(done); reconcile.New(dlq, store, interval, 5, log).Run(ctx) }()
 		return func() { cancel(); <-done }
 	}
 
@@ -281,4 +294,41 @@ func TestRunSweepsAtOnceThenEveryInterval(t *testing.T) {
 	stop = run(counting, 100*time.Millisecond)
 	testenv.Eventually(t, 20*time.Second, "three sweeps", func() (bool, string) { return counting.receives() >= 3, "" })
 	stop()
+}
+
+// A message whose receives ran out before its attempts (two of five ran) is not a failure: the
+// sweep queues the gift again through the outbox, records it in the history, deletes the DLQ copy
+// and leaves the gift QUEUED.
+func TestSweepQueuesAgainAGiftWithAttemptsLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, store := env.NewStore(t)
+	q := env.NewQueues(t, 5)
+	s := queued(t, store)
+	if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, s.GiftID); err != nil { // published
+		t.Fatal(err)
+	}
+	attempts(t, store, s, 2)
+	if err := seed.Publish(ctx, sqs.NewPublisher(q.Client, q.DLQURL), s); err != nil {
+		t.Fatal(err)
+	}
+	r := reconcile.New(sqs.NewConsumer(q.Client, q.DLQURL), store, time.Minute, 5, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	if res, err := r.Sweep(ctx); err != nil || res != (reconcile.Result{Read: 1, Settled: 1, Requeued: 1}) {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	if g := status(t, store, s.GiftID); g.Status != gift.StatusQueued || g.LastError != nil {
+		t.Fatalf("gift after the sweep: %s, %v", g.Status, g.LastError)
+	}
+	var body string
+	if err := pool.QueryRow(ctx, `SELECT body FROM outbox_messages WHERE gift_id = $1`, s.GiftID).Scan(&body); err != nil || body != s.Body {
+		t.Fatalf("outbox: %q, %v; want the message again", body, err)
+	}
+	events, err := store.History(ctx, s.GiftID)
+	if last := events[len(events)-1]; err != nil || last.Actor != gift.ActorReconciler || last.From != gift.StatusQueued || last.To != gift.StatusQueued ||
+		!strings.Contains(last.Reason, "after 2 of 5 attempts") {
+		t.Fatalf("history: %+v, %v", events, err)
+	}
+	if d := depth(t, q, q.DLQURL); d.Total() != 0 {
+		t.Fatalf("DLQ after the sweep: %+v; want the requeued copy deleted", d)
+	}
 }

@@ -59,6 +59,10 @@ type options struct {
 	sqsEndpoint string
 	// metrics, when set, receives the worker's metrics.
 	metrics worker.Metrics
+	// manual: the test starts the worker with h.run (and may start it again after h.shutdown).
+	manual bool
+	// afterReceive, when set, is called with each batch the worker receives, before it gets them.
+	afterReceive func([]sqs.Received)
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -74,6 +78,7 @@ type harness struct {
 	gate    *dbgate.Gate
 	stop    context.CancelFunc
 	stopped chan struct{}
+	run     func() // starts the worker (again)
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -102,8 +107,7 @@ func newHarness(t *testing.T, o options) *harness {
 	h.sender = &countingSender{next: send.NewPseudo(o.failureRate, o.latency, rand.NewPCG(o.seed, o.seed)), calls: map[uuid.UUID]int{}}
 	log := logging.New(h.logs, "worker", -4)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	h.stop, h.stopped = cancel, make(chan struct{})
+	ctx := context.Background()
 	redrive, err := sqs.ReadRedrivePolicy(ctx, h.queues.Client, h.queues.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +134,7 @@ func newHarness(t *testing.T, o options) *harness {
 		// No SDK retries: each injected fault reaches the worker's own handling.
 		client = awssqs.New(client.Options(), func(o *awssqs.Options) { o.RetryMaxAttempts = 1 })
 	}
-	h.queue = &countingQueue{Consumer: sqs.NewConsumer(client, h.queues.URL)}
+	h.queue = &countingQueue{Consumer: sqs.NewConsumer(client, h.queues.URL), after: o.afterReceive}
 	ping := h.store.Ping
 	if o.ping != nil {
 		ping = o.ping
@@ -145,31 +149,45 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	background, stopBackground := context.WithCancel(context.Background())
 	go h.gate.Run(background)
+	t.Cleanup(stopBackground)
 	h.live = health.NewLiveness(time.Minute, nil)
-	w := worker.New(worker.Config{
-		Concurrency:     o.concurrency,
-		MaxReceiveCount: maxRC,
-		Visibility:      o.visibility,
-		Wait:            wait,
-		RetryBaseDelay:  time.Second,
-		RetryMaxDelay:   2 * time.Second,
-		ShutdownTimeout: 5 * time.Second,
-	}, worker.Deps{
-		Queue:    h.queue,
-		Store:    store,
-		Sender:   h.sender,
-		Gate:     h.gate,
-		Liveness: h.live,
-		Log:      log,
-		Metrics:  o.metrics,
-	})
-	go func() {
-		defer close(h.stopped)
-		defer stopBackground()
-		if err := w.Run(ctx); err != nil {
-			t.Errorf("worker.Run: %v", err)
-		}
-	}()
+	newWorker := func() *worker.Worker {
+		return worker.New(worker.Config{
+			Concurrency:     o.concurrency,
+			MaxAttempts:     maxRC,
+			Visibility:      o.visibility,
+			Wait:            wait,
+			RetryBaseDelay:  time.Second,
+			RetryMaxDelay:   2 * time.Second,
+			ShutdownTimeout: 5 * time.Second,
+		}, worker.Deps{
+			Queue:    h.queue,
+			Store:    store,
+			Sender:   h.sender,
+			Gate:     h.gate,
+			Liveness: h.live,
+			Log:      log,
+			Metrics:  o.metrics,
+		})
+	}
+	h.stopped = make(chan struct{})
+	close(h.stopped)
+	h.stop = func() {}
+	h.run = func() {
+		w := newWorker()
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		h.stop, h.stopped = cancel, stopped
+		go func() {
+			defer close(stopped)
+			if err := w.Run(ctx); err != nil {
+				t.Errorf("worker.Run: %v", err)
+			}
+		}()
+	}
+	if !o.manual {
+		h.run()
+	}
 	t.Cleanup(func() {
 		h.shutdown()
 		h.checkLogFields()
@@ -178,6 +196,26 @@ func newHarness(t *testing.T, o options) *harness {
 		}
 	})
 	return h
+}
+
+// relayOutbox publishes the outbox's due messages and deletes them, as the API's outbox relay
+// does (api-svc/internal/outbox, tested there with the real relay); it returns how many.
+func (h *harness) relayOutbox() int {
+	h.t.Helper()
+	ctx := context.Background()
+	_, msgs, err := h.store.ClaimOutbox(ctx, 100, time.Minute)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		h.publish(m.Body)
+		ids[i] = m.ID
+	}
+	if err := h.store.DeleteOutbox(ctx, ids...); err != nil {
+		h.t.Fatal(err)
+	}
+	return len(msgs)
 }
 
 // shutdown stops the worker (as SIGTERM would) and waits for Run to return.
@@ -306,8 +344,14 @@ func (h *harness) checkLogFields() {
 		if (l["gift_id"] == nil) != (l["request_id"] == nil) {
 			h.t.Errorf("log line with only one of gift_id and request_id: %v", l)
 		}
-		if l["message_id"] != nil && l["attempt"] == nil {
-			h.t.Errorf("message log line without its attempt: %v", l)
+		if l["message_id"] != nil && l["receive_count"] == nil {
+			h.t.Errorf("message log line without its receive_count: %v", l)
+		}
+		if l["message_id"] != nil && l["gift_id"] != nil && l["series"] == nil {
+			h.t.Errorf("message log line without its series: %v", l)
+		}
+		if (l["msg"] == "gift sent" || l["error_code"] == "SEND_ATTEMPT_FAILED" || l["error_code"] == "SEND_FAILED_FINAL") && l["attempt"] == nil {
+			h.t.Errorf("attempt outcome line without its attempt: %v", l)
 		}
 		if lv := l["level"]; (lv == "WARN" || lv == "ERROR") && (l["error_code"] == nil || l["error_message"] == nil) {
 			h.t.Errorf("%s line without error_code and error_message: %v", lv, l)
@@ -346,6 +390,7 @@ type countingQueue struct {
 	calls    int
 	underWay int
 	failed   []error
+	after    func([]sqs.Received)
 }
 
 func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
@@ -354,6 +399,9 @@ func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility t
 	q.underWay++
 	q.mu.Unlock()
 	msgs, err := q.Consumer.Receive(ctx, max, wait, visibility)
+	if q.after != nil && len(msgs) > 0 {
+		q.after(msgs)
+	}
 	q.mu.Lock()
 	q.underWay--
 	if err != nil {

@@ -31,11 +31,17 @@ const (
 	resultDuplicate   = "duplicate"
 	resultInvalid     = "invalid"     // not a send request, or an unknown gift or send request
 	resultInterrupted = "interrupted" // shutdown released it before it was finished
+	resultSuperseded  = "superseded"  // a message of an earlier attempt series, deleted without effect
+	resultWaiting     = "waiting"     // another delivery's attempt was running: it comes back after it
 )
 
 // result names what the decision o did with a message.
 func (o outcome) result() string {
 	switch {
+	case o.status == statusSuperseded:
+		return resultSuperseded
+	case o.waiting:
+		return resultWaiting
 	case o.duplicate || o.status == statusDone:
 		return resultDuplicate
 	case o.action == actRetry:
@@ -53,11 +59,14 @@ func (o outcome) result() string {
 
 // observe reports one processed message: its span's tags and error, and the result metrics (the
 // freshness SLO counts sent and failed sends, tag fresh from the time the API accepted them).
-func (w *Worker) observe(span *tracer.Span, m sqs.Received, msg queue.Message, o outcome, start time.Time) {
+func (w *Worker) observe(span *tracer.Span, m sqs.Received, msg queue.Message, o outcome, attempt int, start time.Time) {
 	result := o.result()
 	if span != nil {
 		span.SetTag("outcome", result)
-		span.SetTag("attempt", m.ReceiveCount)
+		span.SetTag(keyReceiveCount, m.ReceiveCount)
+		if attempt > 0 {
+			span.SetTag(keyAttempt, attempt)
+		}
 		if msg.RequestID != "" {
 			span.SetTag(logging.KeyGiftID, msg.GiftID.String())
 			span.SetTag(logging.KeyRequestID, msg.RequestID)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
@@ -130,12 +129,12 @@ type flakyStore struct {
 	calls *atomic.Int64
 }
 
-func (s flakyStore) MarkSent(ctx context.Context, id uuid.UUID) (bool, error) {
+func (s flakyStore) MarkSent(ctx context.Context, series gift.Series) (bool, error) {
 	s.calls.Add(1)
 	if s.down.Load() {
-		return false, fmt.Errorf("mark gift %s SENT: %w", id, gift.Unavailable(errors.New("connection reset by peer")))
+		return false, fmt.Errorf("mark gift %s SENT: %w", series.GiftID, gift.Unavailable(errors.New("connection reset by peer")))
 	}
-	return s.Store.MarkSent(ctx, id)
+	return s.Store.MarkSent(ctx, series)
 }
 
 // The other way an outage is found: a store call fails (before any ping notices). The message is

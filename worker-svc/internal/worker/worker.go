@@ -1,10 +1,14 @@
 // Package worker takes send requests off the SQS queue and finishes each gift's lifecycle
-// (requirements 5.1.2, 6.3): QUEUED -> SENT, or FAILED once the queue's maxReceiveCount is used up.
+// (requirements 5.1.2, 6.3): QUEUED -> SENT, or FAILED once the configured attempts (the queue's
+// maxReceiveCount) of the gift's current attempt series have run.
 //
 // Delivery is at least once and in any order, and the process can die at any instant, so every
-// decision is safe to repeat: the database changes are conditional on status='QUEUED', a message is
-// deleted only after its outcome is stored, and retries are SQS redeliveries (no retry loop here),
-// spaced by changing the message's visibility.
+// decision is safe to repeat: a message acts only for its gift's current series (an earlier one is
+// superseded and deleted), attempts are counted in the database when they begin (not by SQS's
+// receive count), at most one attempt of a gift runs at a time (a lease), the database changes are
+// conditional on status, send request and series, a message is deleted only after its outcome is
+// stored, and retries are SQS redeliveries (no retry loop here), spaced by changing the message's
+// visibility.
 package worker
 
 import (
@@ -17,8 +21,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/send"
@@ -53,11 +57,15 @@ type Queue interface {
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
-// Store is the part of the gift store the worker uses (shared/postgres.Store).
+// Store is the part of the gift store the worker uses (shared/postgres.Store). Every change is
+// conditional on the gift's status and the message's send request and attempt series.
 type Store interface {
-	SendState(ctx context.Context, giftID uuid.UUID, requestID string) (postgres.SendState, error)
-	MarkSent(ctx context.Context, giftID uuid.UUID) (bool, error)
-	MarkFailed(ctx context.Context, giftID uuid.UUID, lastError string) (bool, error)
+	SendState(ctx context.Context, giftID uuid.UUID, requestID string) (gift.SendState, error)
+	BeginAttempt(ctx context.Context, series gift.Series, by uuid.UUID, maxAttempts int, lease time.Duration) (gift.Attempt, bool, error)
+	RenewAttempt(ctx context.Context, a gift.Attempt, lease time.Duration) (bool, error)
+	EndAttempt(ctx context.Context, a gift.Attempt) error
+	MarkSent(ctx context.Context, series gift.Series) (bool, error)
+	MarkFailed(ctx context.Context, series gift.Series, lastError string) (bool, error)
 }
 
 // Gate says whether the database can be reached (dbgate.Gate).
@@ -74,8 +82,8 @@ type Gate interface {
 // Config tunes the worker.
 type Config struct {
 	Concurrency     int           // messages processed at once (and the most held at once)
-	MaxReceiveCount int           // the queue's RedrivePolicy maxReceiveCount, read at start-up
-	Visibility      time.Duration // asked on receive and renewed by heartbeats while a message is in hand
+	MaxAttempts     int           // attempts per series before FAILED: the queue's RedrivePolicy maxReceiveCount, read at start-up
+	Visibility      time.Duration // asked on receive and renewed by heartbeats while a message is in hand; also an attempt's lease
 	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production); 0: the queue's own
 	RetryBaseDelay  time.Duration // visibility after the first failed attempt, doubled per attempt
 	RetryMaxDelay   time.Duration // cap of that delay
