@@ -20,7 +20,7 @@ func queueGifts(t *testing.T, s *postgres.Store, n int) {
 	t.Helper()
 	for range n {
 		g := newGift(t, s, nil)
-		if _, err := s.Send(context.Background(), gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{"m":1}`), 0); err != nil {
+		if _, err := s.Send(context.Background(), gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{"m":1}`), gift.OutboxClaim{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,11 +109,11 @@ func TestDeleteRemovesAcceptedMessages(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	queueGifts(t, s, 4)
-	_, msgs := claim(t, s, 10, time.Hour)
-	if err := s.DeleteOutbox(ctx, ids(msgs)[:3]...); err != nil {
-		t.Fatal(err)
+	token, msgs := claim(t, s, 10, time.Hour)
+	if n, err := s.DeleteOutbox(ctx, token, ids(msgs)[:3]...); err != nil || n != 3 {
+		t.Fatalf("deleted %d (%v), want 3", n, err)
 	}
-	if err := s.DeleteOutbox(ctx); err != nil {
+	if _, err := s.DeleteOutbox(ctx, token); err != nil {
 		t.Fatalf("delete nothing: %v", err)
 	}
 	if b, _ := s.OutboxBacklog(ctx); b.Pending != 1 {
@@ -199,7 +199,7 @@ func TestClaimLeavesMessagesAloneUntilAvailable(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	g := newGift(t, s, nil)
-	if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{}`), time.Hour); err != nil {
+	if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{}`), gift.OutboxClaim{Token: uuid.New(), Lease: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if _, msgs := claim(t, s, 10, time.Hour); len(msgs) != 0 {

@@ -55,7 +55,7 @@ func TestARotatedPasswordIsReadAgainOnceAndTheCallSucceeds(t *testing.T) {
 		{"row query (ping)", func() error { return s.Ping(ctx) }},
 		{"statement (create gift)", func() error { return s.CreateGift(ctx, g) }},
 		{"transaction (send)", func() error {
-			_, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "rotation"}, []byte(`{}`), []byte(`{}`), time.Minute)
+			_, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "rotation"}, []byte(`{}`), []byte(`{}`), gift.OutboxClaim{Token: uuid.New(), Lease: time.Minute})
 			return err
 		}},
 	} {
