@@ -56,8 +56,6 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slowSQS.AddLatency(faultproxy.Upstream, time.Second, 0)
-	db.AddLatency(faultproxy.Downstream, 2500*time.Millisecond, 0)
 
 	d := outbox.NewDispatcher(ctx, sqs.NewPublisher(client, q.URL), store, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		outbox.DispatcherConfig{MaxInFlight: 1, Lease: time.Hour, PublishTimeout: 3 * time.Second, StoreTimeout: 10 * time.Second, RetryDelay: time.Second})
@@ -66,6 +64,8 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slowSQS.AddLatency(faultproxy.Upstream, time.Second, 0)
+	db.AddLatency(faultproxy.Downstream, 2500*time.Millisecond, 0)
 	d.Dispatch(claim, out.OutboxID, `{"m":1}`, uuid.New(), "k", "")
 	d.Wait()
 
