@@ -1,6 +1,22 @@
 package gift
 
-import "time"
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OutboxClaim is a lease on an outbox row: the row carries Token, and nobody else publishes it,
+// until Lease has passed since the statement that wrote the claim. The relay takes one on due rows
+// (ClaimOutbox); the dispatcher writes one with the row it publishes right after commit. The zero
+// value is no claim: the row is due at once, for the relay.
+type OutboxClaim struct {
+	Token uuid.UUID
+	Lease time.Duration
+	// Until is the end of the lease on the holder's own clock, read before the claim was written,
+	// so never later than the end the database sees. The store does not use it.
+	Until time.Time
+}
 
 // OutboxMessage is the queue message of an accepted send that SQS has not confirmed yet: one row
 // of the transactional outbox (docs/architecture.md, "The send path"). The API writes it in the

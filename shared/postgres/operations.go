@@ -107,7 +107,7 @@ func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, re
 		if err != nil {
 			return err
 		}
-		out.OutboxID, err = insertOutbox(ctx, tx, giftID, out.RequestID, body, 0, string(tracing.FromContext(ctx)))
+		out.OutboxID, err = insertOutbox(ctx, tx, giftID, out.RequestID, body, gift.OutboxClaim{}, string(tracing.FromContext(ctx)))
 		return err
 	})
 	if err != nil {
@@ -192,7 +192,7 @@ func (s *Store) Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reas
 		if err != nil {
 			return err
 		}
-		outboxID, err = insertOutbox(ctx, tx, giftID, m.RequestID, body, 0, string(tracing.FromContext(ctx)))
+		outboxID, err = insertOutbox(ctx, tx, giftID, m.RequestID, body, gift.OutboxClaim{}, string(tracing.FromContext(ctx)))
 		return err
 	})
 	if errors.Is(err, ErrNotOrphaned) {

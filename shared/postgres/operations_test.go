@@ -123,7 +123,7 @@ func TestRetryFailed(t *testing.T) {
 		g := newGift(t, s, nil)
 		body := []byte(`{}`)
 		msg, _ := queue.Message{GiftID: g.ID, RequestID: "k", ForceFailure: true}.Marshal()
-		if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k", ForceFailure: true}, body, msg, time.Hour); err != nil {
+		if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k", ForceFailure: true}, body, msg, gift.OutboxClaim{Token: uuid.New(), Lease: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		// Its outbox row is left unpublished (SQS unreachable, say), and two attempts ran.

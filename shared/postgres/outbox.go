@@ -18,7 +18,7 @@ import (
 // failing SQS never meets a database deadline (migration 0002, docs/architecture.md).
 
 // ClaimOutbox leases up to limit due messages (available_at <= now(), oldest due first) to a new
-// claim token for lease: one statement, whose FOR UPDATE SKIP LOCKED lets several relays claim at
+// claim token for lease (from clock_timestamp(), as the dispatcher's claim: insertOutbox): one statement, whose FOR UPDATE SKIP LOCKED lets several relays claim at
 // once without taking the same row. Until the lease ends no other relay claims them. It returns
 // the token and the messages in the order they fell due; no messages and a zero token when nothing is due.
 func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (uuid.UUID, []gift.OutboxMessage, error) {
@@ -35,7 +35,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration)
 			ORDER BY available_at
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED)
-		UPDATE outbox_messages o SET claim_token = $2, available_at = now() + $3::interval
+		UPDATE outbox_messages o SET claim_token = $2, available_at = clock_timestamp() + $3::interval
 		FROM due WHERE o.id = due.id
 		RETURNING o.id, o.body, o.created_at, o.attempts, coalesce(o.trace_context, ''), due.available_at`, limit, token, lease)
 	if err != nil {
@@ -65,16 +65,22 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int, lease time.Duration)
 	return token, msgs, nil
 }
 
-// DeleteOutbox removes messages SQS has accepted, whoever holds them: once on the queue a
-// message is done, and a relay that claimed it meanwhile finds nothing left to delete.
-func (s *Store) DeleteOutbox(ctx context.Context, ids ...int64) error {
+// DeleteOutbox removes messages SQS has accepted while they still carry the claim token that
+// published them, and returns how many it removed. A row whose lease ended and that another
+// claim holds by now is left to that claim: a late delete (its deadline passed, the server ran it
+// anyway) can never pull a row from under the publisher that holds it. The dispatcher and the
+// relay delete by this one rule.
+func (s *Store) DeleteOutbox(ctx context.Context, token uuid.UUID, ids ...int64) (int64, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `DELETE FROM outbox_messages WHERE id = ANY($1)`, ids)
-	return classify(fmt.Sprintf("delete %d outbox messages", len(ids)), err)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM outbox_messages WHERE id = ANY($2) AND claim_token = $1`, token, ids)
+	if err != nil {
+		return 0, classify(fmt.Sprintf("delete %d outbox messages", len(ids)), err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // RetryOutbox ends the claim token's lease on messages SQS did not accept: each records one more

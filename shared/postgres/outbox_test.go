@@ -20,7 +20,7 @@ func queueGifts(t *testing.T, s *postgres.Store, n int) {
 	t.Helper()
 	for range n {
 		g := newGift(t, s, nil)
-		if _, err := s.Send(context.Background(), gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{"m":1}`), 0); err != nil {
+		if _, err := s.Send(context.Background(), gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{"m":1}`), gift.OutboxClaim{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,11 +109,11 @@ func TestDeleteRemovesAcceptedMessages(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	queueGifts(t, s, 4)
-	_, msgs := claim(t, s, 10, time.Hour)
-	if err := s.DeleteOutbox(ctx, ids(msgs)[:3]...); err != nil {
-		t.Fatal(err)
+	token, msgs := claim(t, s, 10, time.Hour)
+	if n, err := s.DeleteOutbox(ctx, token, ids(msgs)[:3]...); err != nil || n != 3 {
+		t.Fatalf("deleted %d (%v), want 3", n, err)
 	}
-	if err := s.DeleteOutbox(ctx); err != nil {
+	if _, err := s.DeleteOutbox(ctx, token); err != nil {
 		t.Fatalf("delete nothing: %v", err)
 	}
 	if b, _ := s.OutboxBacklog(ctx); b.Pending != 1 {
@@ -199,7 +199,7 @@ func TestClaimLeavesMessagesAloneUntilAvailable(t *testing.T) {
 	ctx := context.Background()
 	_, s := env.NewStore(t)
 	g := newGift(t, s, nil)
-	if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{}`), time.Hour); err != nil {
+	if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{}`), gift.OutboxClaim{Token: uuid.New(), Lease: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if _, msgs := claim(t, s, 10, time.Hour); len(msgs) != 0 {
@@ -242,5 +242,37 @@ func TestConcurrentClaimsNeverTakeTheSameMessage(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("message %d claimed %d times", id, n)
 		}
+	}
+}
+
+// The dispatcher's claim, written with the row by Send, is the relay's lease under one rule: no
+// relay claims the row while it lasts, then the next claim takes it, and from then on the
+// dispatcher's late delete removes nothing (only the current holder's does).
+func TestTheDispatchersClaimIsALeaseLikeTheRelays(t *testing.T) {
+	ctx := context.Background()
+	_, s := env.NewStore(t)
+	g := newGift(t, s, nil)
+	dispatcher := gift.OutboxClaim{Token: uuid.New(), Lease: 300 * time.Millisecond}
+	out, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{}`), dispatcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, msgs := claim(t, s, 10, time.Hour); len(msgs) != 0 {
+		t.Fatalf("the relay claimed %d messages the dispatcher holds", len(msgs))
+	}
+	if n, err := s.DeleteOutbox(ctx, uuid.New(), out.OutboxID); err != nil || n != 0 {
+		t.Fatalf("a delete by a stranger's token removed %d (%v)", n, err)
+	}
+	var relay uuid.UUID
+	testenv.Eventually(t, 10*time.Second, "the relay to claim the row after the dispatcher's lease", func() (bool, string) {
+		var msgs []gift.OutboxMessage
+		relay, msgs = claim(t, s, 10, time.Hour)
+		return len(msgs) == 1 && msgs[0].ID == out.OutboxID, fmt.Sprintf("claimed %v", ids(msgs))
+	})
+	if n, err := s.DeleteOutbox(ctx, dispatcher.Token, out.OutboxID); err != nil || n != 0 {
+		t.Fatalf("the dispatcher's late delete removed %d (%v) from under the relay", n, err)
+	}
+	if n, err := s.DeleteOutbox(ctx, relay, out.OutboxID); err != nil || n != 1 {
+		t.Fatalf("the holder's delete removed %d (%v), want 1", n, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -61,8 +62,9 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	if cfg.ConnectTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	}
+	var tracers []pgx.QueryTracer
 	if cfg.Tracer != nil {
-		pc.ConnConfig.Tracer = cfg.Tracer
+		tracers = append(tracers, cfg.Tracer)
 	}
 	if src := cfg.Credentials; src != nil {
 		pc.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
@@ -73,15 +75,28 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 			cc.User, cc.Password = user, password
 			return nil
 		}
-		// The one tracer on the connection config; a query tracer added later must be combined
-		// with this one, not replace it.
-		pc.ConnConfig.Tracer = refusalTracer{src: src}
+		tracers = append(tracers, refusalTracer{src: src})
 	}
+	pc.ConnConfig.Tracer = tracerChain(tracers)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create database pool: %w", err)
 	}
 	return pool, nil
+}
+
+// tracerChain is the one tracer pgx allows on a connection config, made of every tracer the pool
+// needs: the APM spans (Tracer) and the credential source's refusal hook both see every event,
+// whichever is configured (ECS sets DB_SECRET_ARN and tracing together). nil when there is none.
+func tracerChain(tracers []pgx.QueryTracer) pgx.QueryTracer {
+	switch len(tracers) {
+	case 0:
+		return nil
+	case 1:
+		return tracers[0]
+	default:
+		return multitracer.New(tracers...)
+	}
 }
 
 // refusalTracer tells the credential source when the database refuses a new connection for its

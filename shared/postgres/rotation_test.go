@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/DataDog/dd-trace-go/v2/ddtrace/mocktracer"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/awssecrets"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 func openWithSecret(t *testing.T, url string, secret *testenv.Secret) (*pgxpool.Pool, *postgres.Store) {
@@ -52,7 +55,7 @@ func TestARotatedPasswordIsReadAgainOnceAndTheCallSucceeds(t *testing.T) {
 		{"row query (ping)", func() error { return s.Ping(ctx) }},
 		{"statement (create gift)", func() error { return s.CreateGift(ctx, g) }},
 		{"transaction (send)", func() error {
-			_, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "rotation"}, []byte(`{}`), []byte(`{}`), time.Minute)
+			_, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "rotation"}, []byte(`{}`), []byte(`{}`), gift.OutboxClaim{Token: uuid.New(), Lease: time.Minute})
 			return err
 		}},
 	} {
@@ -107,5 +110,64 @@ func TestAStaleSecretOrAnUnreadableOneIsUnavailable(t *testing.T) {
 			err := store.Ping(ctx)
 			return err == nil, fmt.Sprint(err)
 		})
+	}
+}
+
+// ECS sets DB_SECRET_ARN and tracing together: both must work at once. With credential rotation
+// and the APM tracer configured, every statement still gets its span, the connection the database
+// refused for the old password is traced as a failed connect, and that refusal still makes the
+// secret be read again (once) so the call succeeds.
+func TestTracingAndCredentialRotationWorkTogether(t *testing.T) {
+	t.Parallel()
+	mt := mocktracer.Start()
+	defer mt.Stop()
+	ctx := context.Background()
+	cluster := testenv.StartPasswordCluster(t)
+	url := cluster.NewRole(t, "gift_app", "v1")
+	secret := testenv.NewSecret("gift_app", "v1")
+	pool, err := postgres.OpenPool(ctx, postgres.PoolConfig{
+		URL: url, ConnectTimeout: 2 * time.Second, MaxConns: 4,
+		Credentials: awssecrets.NewDBCredentials(secret, testenv.SecretARN, time.Minute),
+		Tracer:      tracing.NewPGX(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := postgres.NewStore(pool, 5*time.Second)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	reads := secret.Reads()
+	secret.Set("v2")
+	cluster.SetPassword(t, "gift_app", "v2")
+	pool.Reset()
+	mt.Reset()
+	if _, err := s.GetGift(ctx, uuid.New()); !errors.Is(err, gift.ErrNotFound) {
+		t.Fatalf("get gift after the rotation: %v; want gift.ErrNotFound", err)
+	}
+	if n := secret.Reads() - reads; n != 1 {
+		t.Fatalf("the secret was read %d times after the rotation; want once", n)
+	}
+
+	var queries, refused, connected int
+	for _, sp := range mt.FinishedSpans() {
+		switch sp.OperationName() {
+		case tracing.SpanQuery:
+			if res, _ := sp.Tag("resource.name").(string); strings.Contains(res, "FROM gifts WHERE id = $1") {
+				queries++
+			}
+		case tracing.SpanConnect:
+			if sp.Tag("error.message") != nil {
+				refused++
+			} else {
+				connected++
+			}
+		}
+	}
+	if queries != 1 || refused != 1 || connected != 1 {
+		t.Fatalf("spans: %d of the gift query, %d failed connects, %d connects; want 1, 1, 1 (all: %v)",
+			queries, refused, connected, mt.FinishedSpans())
 	}
 }

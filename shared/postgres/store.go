@@ -87,9 +87,10 @@ type SendOutcome struct {
 // Send accepts a send request exactly as requirements 5.1.1 describe, in one transaction: lock the
 // gift (SELECT ... FOR UPDATE), replay a known (gift, request id), re-check the status under the
 // lock, then INSERT send_requests + UPDATE status=QUEUED + INSERT the outbox message. response is
-// the body to store for replays; message is the queue message body; the outbox row becomes
-// visible to the relay after relayDelay (the caller publishes it itself right after commit).
-func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, message []byte, relayDelay time.Duration) (SendOutcome, error) {
+// the body to store for replays; message is the queue message body; claim, when not zero, is the
+// dispatcher's lease written with the outbox row (it publishes the row itself right after commit,
+// and the relay leaves it alone until the lease ends).
+func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (SendOutcome, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var out SendOutcome
@@ -136,7 +137,7 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 			return fmt.Errorf("queue gift: %w", err)
 		}
 		out.TraceContext = string(tracing.FromContext(ctx)) // the request's span, for the publisher
-		if out.OutboxID, err = insertOutbox(ctx, tx, req.GiftID, req.RequestID, message, relayDelay, out.TraceContext); err != nil {
+		if out.OutboxID, err = insertOutbox(ctx, tx, req.GiftID, req.RequestID, message, claim, out.TraceContext); err != nil {
 			return err
 		}
 		out.Response = response

@@ -30,7 +30,7 @@ func send(t *testing.T, s *postgres.Store, id uuid.UUID, key string) (postgres.S
 	t.Helper()
 	body := []byte(fmt.Sprintf(`{"gift_id":%q,"request_id":%q,"status":"QUEUED"}`, id, key))
 	msg := []byte(fmt.Sprintf(`{"gift_id":%q,"request_id":%q}`, id, key))
-	return s.Send(context.Background(), gift.SendRequest{GiftID: id, RequestID: key}, body, msg, time.Minute)
+	return s.Send(context.Background(), gift.SendRequest{GiftID: id, RequestID: key}, body, msg, gift.OutboxClaim{Token: uuid.New(), Lease: time.Minute})
 }
 
 func TestGiftRoundTrip(t *testing.T) {

@@ -61,7 +61,8 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	dispatcher := outbox.NewDispatcher(bgCtx, publisher, store, log, outbox.DispatcherConfig{
-		MaxInFlight: cfg.Outbox.MaxInFlight, PublishTimeout: cfg.Outbox.PublishTimeout, DeleteTimeout: cfg.Database.QueryTimeout,
+		MaxInFlight: cfg.Outbox.MaxInFlight, Lease: cfg.Outbox.ClaimLease, PublishTimeout: cfg.Outbox.PublishTimeout,
+		StoreTimeout: cfg.Database.QueryTimeout, RetryDelay: cfg.Outbox.PollInterval,
 	})
 	relay := outbox.NewRelay(store, publisher, metrics, log, outbox.RelayConfig{
 		Interval: cfg.Outbox.PollInterval, BatchSize: cfg.Outbox.BatchSize, Lease: cfg.Outbox.ClaimLease,
@@ -73,7 +74,7 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	go postgres.ReportPool(bgCtx, pool, metrics, 10*time.Second)
 
 	handler, err := httpapi.NewHandler(httpapi.Options{
-		Gifts:            gifts.NewService(store, dispatcher, log, cfg.Outbox.RelayDelay),
+		Gifts:            gifts.NewService(store, dispatcher, log),
 		Ready:            store.Ping,
 		Log:              log,
 		MaxBodyBytes:     cfg.MaxBodyBytes,

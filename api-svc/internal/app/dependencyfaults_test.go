@@ -100,7 +100,6 @@ func TestSlowSQSDeliversEverySendWithBoundedDuplicates(t *testing.T) {
 	s, p, q := slowSQSStack(t,
 		withEnv("OUTBOX_MAX_IN_FLIGHT", "4"),
 		withEnv("OUTBOX_PUBLISH_TIMEOUT", "2500ms"),
-		withEnv("OUTBOX_RELAY_DELAY", "3s"),
 		withEnv("DB_QUERY_TIMEOUT", "3s"))
 	p.AddLatency(faultproxy.Upstream, 1350*time.Millisecond, 650*time.Millisecond)
 
@@ -145,7 +144,7 @@ func TestSQSConnectionResetsOnThePublishPathLoseNoSend(t *testing.T) {
 		{"response cut", faultproxy.Downstream, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s, p, q := slowSQSStack(t, withEnv("OUTBOX_RELAY_DELAY", "200ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "1s"))
+			s, p, q := slowSQSStack(t, withEnv("OUTBOX_PUBLISH_TIMEOUT", "1s"))
 			reset := p.ResetPeer(tt.dir, 0)
 			const n = 15
 			ids := sendAll(t, s, n)
@@ -257,7 +256,7 @@ func TestDatabaseFaultsGiveSuccessOr503AndNeverHang(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, p := dbProxyStack(t,
 				withEnv("DB_QUERY_TIMEOUT", "1s"), withEnv("DB_CONNECT_TIMEOUT", "500ms"),
-				withEnv("OUTBOX_RELAY_DELAY", "200ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
+				withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
 			before := s.createGift(t) // a warm pool: the fault hits open connections too
 			tt.inject(p)
 

@@ -25,7 +25,7 @@ func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 	q := startOwnSQS(t, "outage")
 	s := startStack(t,
 		withEnv("SQS_ENDPOINT", q.Endpoint()), withEnv("SQS_QUEUE_URL", q.URLs.URL),
-		withEnv("OUTBOX_RELAY_DELAY", "100ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
+		withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
 
 	q.Down()
 	const n = 5

@@ -159,7 +159,7 @@ func TestRelayedPublishJoinsTheRequestsTrace(t *testing.T) {
 	ctx := context.Background()
 	q := startOwnSQS(t, "traced")
 	s := startStack(t, withEnv("SQS_ENDPOINT", q.Endpoint()), withEnv("SQS_QUEUE_URL", q.URLs.URL),
-		withEnv("OUTBOX_RELAY_DELAY", "100ms"), withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
+		withEnv("OUTBOX_PUBLISH_TIMEOUT", "500ms"))
 
 	q.Down()
 	request, giftID := traceOfSend(t, mt, s)

@@ -35,7 +35,6 @@ type Config struct {
 
 // Outbox tunes the outbox dispatcher and relay.
 type Outbox struct {
-	RelayDelay     time.Duration // OUTBOX_RELAY_DELAY: the immediate publish's head start
 	PollInterval   time.Duration // OUTBOX_POLL_INTERVAL
 	BatchSize      int           // OUTBOX_BATCH_SIZE
 	ClaimLease     time.Duration // OUTBOX_CLAIM_LEASE
@@ -54,7 +53,6 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		MaxBodyBytes:     int64(r.Int("MAX_BODY_BYTES", 16<<10, 1024, 1<<20)),
 		FailureInjection: r.Bool("FAILURE_INJECTION_ENABLED", false),
 		Outbox: Outbox{
-			RelayDelay:     r.Duration("OUTBOX_RELAY_DELAY", 5*time.Second, 0),
 			PollInterval:   r.Duration("OUTBOX_POLL_INTERVAL", time.Second, 10*time.Millisecond),
 			BatchSize:      r.Int("OUTBOX_BATCH_SIZE", 100, 1, 1000),
 			ClaimLease:     r.Duration("OUTBOX_CLAIM_LEASE", 30*time.Second, time.Second),
@@ -70,8 +68,16 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.DogStatsDAddr, c.MetricTags = metrics.Addr, metrics.Tags
 	c.Tracing = tracing.ReadConfig(r, "api")
 	c.Log = wiring.Logger(r, "api")
-	r.Check(c.Outbox.ClaimLease <= c.Outbox.PublishTimeout+c.Database.QueryTimeout,
-		"OUTBOX_CLAIM_LEASE (%s) must be longer than OUTBOX_PUBLISH_TIMEOUT + DB_QUERY_TIMEOUT (%s): the relay starts a chunk only when its publish and its delete fit in the lease",
-		c.Outbox.ClaimLease, c.Outbox.PublishTimeout+c.Database.QueryTimeout)
+	// The dispatcher's lease covers the send's transaction, its publish and its delete (each
+	// bounded by its own timeout); the relay's covers a chunk's publish and delete. Both check at
+	// run time that what they start fits in what is left, so no setting lets two of them publish
+	// one row; a lease shorter than this would only leave every send to the relay.
+	dispatcherWorstCase := c.Database.QueryTimeout + c.Outbox.PublishTimeout + c.Database.QueryTimeout
+	r.Check(c.Outbox.ClaimLease <= dispatcherWorstCase,
+		"OUTBOX_CLAIM_LEASE (%s) must be longer than DB_QUERY_TIMEOUT + OUTBOX_PUBLISH_TIMEOUT + DB_QUERY_TIMEOUT (%s): the lease must hold the send transaction, the publish and the outbox delete",
+		c.Outbox.ClaimLease, dispatcherWorstCase)
+	_, relayDelaySet := lookup("OUTBOX_RELAY_DELAY")
+	r.Check(relayDelaySet,
+		"OUTBOX_RELAY_DELAY was removed: the dispatcher now holds a lease of OUTBOX_CLAIM_LEASE on the rows it publishes, so the relay needs no delay; unset OUTBOX_RELAY_DELAY")
 	return c, r.Err()
 }

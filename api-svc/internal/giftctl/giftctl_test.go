@@ -113,7 +113,7 @@ func (s *system) sendWithMessage(t *testing.T, force bool) (uuid.UUID, string) {
 	}
 	key := "req-" + uuid.NewString()[:8]
 	body, _ := queue.Message{GiftID: g.ID, RequestID: key, ForceFailure: force}.Marshal()
-	if _, err := s.store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: key, ForceFailure: force}, []byte(`{}`), body, time.Hour); err != nil {
+	if _, err := s.store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: key, ForceFailure: force}, []byte(`{}`), body, gift.OutboxClaim{Token: uuid.New(), Lease: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, g.ID); err != nil { // "published"

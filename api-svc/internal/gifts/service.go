@@ -21,12 +21,15 @@ import (
 type Store interface {
 	CreateGift(ctx context.Context, g gift.Gift) error
 	GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error)
-	Send(ctx context.Context, req gift.SendRequest, response, message []byte, relayDelay time.Duration) (postgres.SendOutcome, error)
+	Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (postgres.SendOutcome, error)
 }
 
-// Dispatcher publishes a freshly committed outbox message right away (outbox.Dispatcher).
+// Dispatcher publishes a freshly committed outbox message right away (outbox.Dispatcher): Claim
+// before the transaction (the lease written with the row), then Dispatch after commit, or Cancel.
 type Dispatcher interface {
-	Dispatch(outboxID int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier)
+	Claim() gift.OutboxClaim
+	Cancel(claim gift.OutboxClaim)
+	Dispatch(claim gift.OutboxClaim, outboxID int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier)
 }
 
 // Service runs the use cases.
@@ -34,14 +37,12 @@ type Service struct {
 	store      Store
 	dispatcher Dispatcher
 	log        *slog.Logger
-	// relayDelay is how long the relay leaves a new outbox message to the immediate publish.
-	relayDelay time.Duration
 	now        func() time.Time
 }
 
 // NewService returns the use cases over store, publishing accepted sends through dispatcher.
-func NewService(store Store, dispatcher Dispatcher, log *slog.Logger, relayDelay time.Duration) *Service {
-	return &Service{store: store, dispatcher: dispatcher, log: log, relayDelay: relayDelay, now: time.Now}
+func NewService(store Store, dispatcher Dispatcher, log *slog.Logger) *Service {
+	return &Service{store: store, dispatcher: dispatcher, log: log, now: time.Now}
 }
 
 // Create validates and stores a new gift.
@@ -80,15 +81,20 @@ func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse 
 	if err != nil {
 		return SendResult{}, err
 	}
-	out, err := s.store.Send(ctx, req, firstResponse, msg, s.relayDelay)
+	// The dispatcher's lease is taken before the transaction and written with the outbox row, so
+	// the relay cannot publish the row while the dispatcher may (docs/architecture.md).
+	claim := s.dispatcher.Claim()
+	out, err := s.store.Send(ctx, req, firstResponse, msg, claim)
 	if err != nil {
+		s.dispatcher.Cancel(claim)
 		return SendResult{}, fmt.Errorf("accept send of gift %s: %w", req.GiftID, err)
 	}
 	if out.Replayed {
+		s.dispatcher.Cancel(claim)
 		return SendResult{Body: out.Response, Replayed: true}, nil
 	}
 	s.log.InfoContext(ctx, "send accepted", logging.KeyStatus, gift.StatusQueued,
 		logging.KeyGiftID, req.GiftID, logging.KeyRequestID, req.RequestID, "force_failure", req.ForceFailure)
-	s.dispatcher.Dispatch(out.OutboxID, string(msg), req.GiftID, req.RequestID, tracing.Carrier(out.TraceContext))
+	s.dispatcher.Dispatch(claim, out.OutboxID, string(msg), req.GiftID, req.RequestID, tracing.Carrier(out.TraceContext))
 	return SendResult{Body: out.Response}, nil
 }

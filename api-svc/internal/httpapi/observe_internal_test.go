@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/mocktracer"
@@ -39,7 +38,7 @@ func (createStore) GetGift(context.Context, uuid.UUID) (gift.Gift, error) {
 	return gift.Gift{}, errors.New("unused")
 }
 
-func (createStore) Send(context.Context, gift.SendRequest, []byte, []byte, time.Duration) (postgres.SendOutcome, error) {
+func (createStore) Send(context.Context, gift.SendRequest, []byte, []byte, gift.OutboxClaim) (postgres.SendOutcome, error) {
 	return postgres.SendOutcome{}, errors.New("unused")
 }
 
@@ -81,7 +80,7 @@ func TestRequestSpansRecordStatusAndServerErrors(t *testing.T) {
 			var logs bytes.Buffer
 			metrics := &countedRequests{}
 			h, err := NewHandler(Options{
-				Gifts: gifts.NewService(tc.store, nil, logging.New(&logs, "api", 0), 0),
+				Gifts: gifts.NewService(tc.store, nil, logging.New(&logs, "api", 0)),
 				Ready: func(context.Context) error { return nil }, Log: logging.New(&logs, "api", 0),
 				MaxBodyBytes: 1 << 20, Metrics: metrics, Traced: true,
 			})

@@ -45,10 +45,6 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 	if err := store.CreateGift(ctx, g); err != nil { // also opens the pool's one connection
 		t.Fatal(err)
 	}
-	out, err := store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{"m":1}`), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	emulator, err := url.Parse(env.SQSEndpoint)
 	if err != nil {
@@ -60,12 +56,17 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slowSQS.AddLatency(faultproxy.Upstream, time.Second, 0)
-	db.AddLatency(faultproxy.Downstream, 2500*time.Millisecond, 0)
 
 	d := outbox.NewDispatcher(ctx, sqs.NewPublisher(client, q.URL), store, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		outbox.DispatcherConfig{MaxInFlight: 1, PublishTimeout: 3 * time.Second, DeleteTimeout: 10 * time.Second})
-	d.Dispatch(out.OutboxID, `{"m":1}`, uuid.New(), "k", "")
+		outbox.DispatcherConfig{MaxInFlight: 1, Lease: time.Hour, PublishTimeout: 3 * time.Second, StoreTimeout: 10 * time.Second, RetryDelay: time.Second})
+	claim := d.Claim()
+	out, err := store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k"}, []byte(`{}`), []byte(`{"m":1}`), claim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowSQS.AddLatency(faultproxy.Upstream, time.Second, 0)
+	db.AddLatency(faultproxy.Downstream, 2500*time.Millisecond, 0)
+	d.Dispatch(claim, out.OutboxID, `{"m":1}`, uuid.New(), "k", "")
 	d.Wait()
 
 	db.RemoveAll()

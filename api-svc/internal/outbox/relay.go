@@ -24,8 +24,8 @@ type BatchPublisher interface {
 type RelayStore interface {
 	// ClaimOutbox leases up to limit due messages to a new token until lease ends.
 	ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (uuid.UUID, []gift.OutboxMessage, error)
-	// DeleteOutbox removes messages SQS accepted.
-	DeleteOutbox(ctx context.Context, ids ...int64) error
+	// DeleteOutbox removes messages SQS accepted that still carry token; it returns how many.
+	DeleteOutbox(ctx context.Context, token uuid.UUID, ids ...int64) (int64, error)
 	// RetryOutbox records a failed attempt on each message and makes it due after its delay.
 	RetryOutbox(ctx context.Context, token uuid.UUID, retries []gift.OutboxRetry) error
 	// ReleaseOutbox makes messages the relay did not try due again at once.
@@ -133,14 +133,32 @@ func nextBackoff(prev, base, limit time.Duration) time.Duration {
 	return next
 }
 
-// retryDelay is how long a message waits after its attempts-th failed attempt: Interval,
-// doubling per attempt, up to MaxBackoff.
-func (r *Relay) retryDelay(attempts int) time.Duration {
-	d := r.cfg.Interval
-	for i := 1; i < attempts && d < r.cfg.MaxBackoff; i++ {
+// retryDelay is how long a message waits after its attempts-th failed attempt: base, doubling
+// per attempt, up to limit. The dispatcher's failed publish is attempt 1.
+func retryDelay(attempts int, base, limit time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempts && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, r.cfg.MaxBackoff)
+	return min(d, limit)
+}
+
+// lease is a claim on outbox rows as its holder sees it: the token the rows carry and the end of
+// the lease on this process's clock, read before the statement that took the lease (so never
+// later than the end the database sees). The dispatcher and the relay follow the same rule with
+// it: start a publish only when that publish and the delete after it, each run to its deadline,
+// end before the lease does; delete only rows that still carry the token. Then no two holders
+// ever publish one row, whatever SQS's or PostgreSQL's latency: the next claim is possible only
+// after the lease, by which time the previous holder's calls have all ended.
+type lease struct {
+	token uuid.UUID
+	until time.Time
+}
+
+// fits reports whether a publish and the delete that follows it, bounded by publish and store,
+// end within the lease.
+func (l lease) fits(publish, store time.Duration) bool {
+	return time.Until(l.until) >= publish+store
 }
 
 // pass is what one claim came to.
@@ -159,9 +177,9 @@ func (r *Relay) pass(ctx context.Context) (p pass) {
 		return p
 	}
 	p.claimed = len(msgs)
-	leaseEnd := claimedAt.Add(r.cfg.Lease)
+	held := lease{token: token, until: claimedAt.Add(r.cfg.Lease)}
 	for start := 0; start < len(msgs); start += sqs.MaxBatch {
-		if ctx.Err() != nil || time.Until(leaseEnd) < r.cfg.PublishTimeout+r.cfg.StoreTimeout {
+		if ctx.Err() != nil || !held.fits(r.cfg.PublishTimeout, r.cfg.StoreTimeout) {
 			// Stopping, or another chunk might outlast the lease: hand the rest back untried.
 			r.release(ctx, token, msgs[start:])
 			return p
@@ -175,8 +193,12 @@ func (r *Relay) pass(ctx context.Context) (p pass) {
 		}
 		// The delete has its own deadline, not what the publish left of one.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
-		err := r.store.DeleteOutbox(dctx, accepted...)
+		deleted, err := r.store.DeleteOutbox(dctx, token, accepted...)
 		cancel()
+		if err == nil && deleted < int64(len(accepted)) {
+			r.log.Warn("published messages were no longer held by this relay; they may be delivered twice",
+				logging.KeyStatus, "published", logging.KeyErrorCode, "OUTBOX_LEASE_LOST", "count", int64(len(accepted))-deleted)
+		}
 		if err != nil {
 			// On the queue but still in the outbox: published again when the lease ends (the
 			// duplicate the bound allows). The database is failing: stop this pass.
@@ -197,7 +219,7 @@ func (r *Relay) pass(ctx context.Context) (p pass) {
 		if len(retries) > 0 {
 			rs := make([]gift.OutboxRetry, len(retries))
 			for i, f := range retries {
-				rs[i] = gift.OutboxRetry{ID: f.msg.ID, Delay: r.retryDelay(f.msg.Attempts + 1), Err: f.err.Error()}
+				rs[i] = gift.OutboxRetry{ID: f.msg.ID, Delay: retryDelay(f.msg.Attempts+1, r.cfg.Interval, r.cfg.MaxBackoff), Err: f.err.Error()}
 			}
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
 			err := r.store.RetryOutbox(rctx, token, rs)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/outbox"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
@@ -37,13 +38,13 @@ type crashingStore struct {
 	crash context.CancelFunc
 }
 
-func (c *crashingStore) DeleteOutbox(ctx context.Context, ids ...int64) error {
+func (c *crashingStore) DeleteOutbox(ctx context.Context, token uuid.UUID, ids ...int64) (int64, error) {
 	crashed := false
 	c.once.Do(func() { crashed = true; c.crash() })
 	if crashed {
-		return errors.New("the task died before the delete")
+		return 0, errors.New("the task died before the delete")
 	}
-	return c.Store.DeleteOutbox(ctx, ids...)
+	return c.Store.DeleteOutbox(ctx, token, ids...)
 }
 
 func relayConfig() outbox.RelayConfig {
@@ -74,7 +75,7 @@ func TestACrashBetweenPublishAndDeleteDuplicatesAtMostOneChunk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: fmt.Sprint(i)}, []byte(`{}`), body, 0); err != nil {
+		if _, err := store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: fmt.Sprint(i)}, []byte(`{}`), body, gift.OutboxClaim{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -41,7 +41,8 @@ func Queued(ctx context.Context, store *postgres.Store, force bool) (Send, error
 	s.Body = string(body)
 	response := fmt.Appendf(nil, `{"gift_id":%q,"status":"QUEUED","request_id":%q}`, g.ID, s.RequestID)
 	req := gift.SendRequest{GiftID: g.ID, RequestID: s.RequestID, ForceFailure: force}
-	if _, err := store.Send(ctx, req, response, body, time.Hour); err != nil {
+	// Held by a claim nobody publishes under: the seeder puts the messages on the queue itself.
+	if _, err := store.Send(ctx, req, response, body, gift.OutboxClaim{Token: uuid.New(), Lease: time.Hour}); err != nil {
 		return Send{}, err
 	}
 	return s, nil

@@ -37,7 +37,7 @@ func accept(t *testing.T, ctx context.Context, store *postgres.Store) queue.Mess
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: msg.RequestID}, []byte(`{}`), body, 0); err != nil {
+	if _, err := store.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: msg.RequestID}, []byte(`{}`), body, gift.OutboxClaim{}); err != nil {
 		t.Fatal(err)
 	}
 	return msg
@@ -48,7 +48,7 @@ func accept(t *testing.T, ctx context.Context, store *postgres.Store) queue.Mess
 func relay(t *testing.T, store *postgres.Store, p *sqs.Publisher) {
 	t.Helper()
 	ctx := context.Background()
-	_, msgs, err := store.ClaimOutbox(ctx, 10, time.Minute)
+	token, msgs, err := store.ClaimOutbox(ctx, 10, time.Minute)
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("relay: claimed %d, %v", len(msgs), err)
 	}
@@ -61,7 +61,7 @@ func relay(t *testing.T, store *postgres.Store, p *sqs.Publisher) {
 			t.Fatalf("relay: publish: %v", err)
 		}
 	}
-	if err := store.DeleteOutbox(ctx, msgs[0].ID); err != nil {
+	if _, err := store.DeleteOutbox(ctx, token, msgs[0].ID); err != nil {
 		t.Fatalf("relay: delete: %v", err)
 	}
 }
