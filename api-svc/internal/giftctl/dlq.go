@@ -184,13 +184,30 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return c.fail(ExitUsage, "dlq list: %v", err)
 	}
 	entries, err := inspect(ctx, d, msgs)
-	away := 0
+	// Read while this listing still holds its messages: what is visible now is beyond the limit,
+	// what is in flight beyond ours is in someone else's hands.
+	away, beyond, depthKnown := 0, 0, false
 	if depth, derr := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); derr == nil {
-		away = depth.InFlight - len(msgs)
+		away, beyond, depthKnown = max(depth.InFlight-len(msgs), 0), depth.Visible+depth.Delayed, true
 	}
 	c.release(ctx, dlq, msgs) // visible again at once: listing consumes nothing
 	if err != nil {
 		return c.fail(ExitUsage, "dlq list: %v", err)
+	}
+	// Only part of the DLQ is shown when the listing stopped at its limit or messages were out of
+	// reach; said on stderr with --json, so the JSON stays an array.
+	partial := len(msgs) >= browseLimit || away > 0 || beyond > 0
+	if partial {
+		w := c.Stdout
+		if *asJSON {
+			w = c.Stderr
+		}
+		total := "an unknown number of"
+		if depthKnown {
+			total = fmt.Sprintf("about %d", len(msgs)+away+beyond)
+		}
+		fmt.Fprintf(w, "PARTIAL: showing %d of %s DLQ message(s); more exist: %d beyond the listing limit of %d, %d in someone else's hands"+
+			" (the worker's DLQ reconciler holds a large DLQ while it reads it through)\n", len(msgs), total, beyond, browseLimit, away)
 	}
 	if *asJSON {
 		if entries == nil {
@@ -202,9 +219,6 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return ExitOK
 	}
 	fmt.Fprintf(c.Stdout, "%d message(s) in the DLQ\n", len(entries))
-	if away > 0 {
-		fmt.Fprintf(c.Stdout, "(and %d in someone else's hands right now, e.g. the worker's reconciler: list again in a moment)\n", away)
-	}
 	if len(entries) == 0 {
 		return ExitOK
 	}

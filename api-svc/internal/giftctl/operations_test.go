@@ -274,3 +274,36 @@ func TestGiftCommands(t *testing.T) {
 		t.Fatalf("gift send with a bad id: %+v", r)
 	}
 }
+
+// A DLQ larger than what one listing takes: the listing says it shows only part, how many it
+// saw and that more exist (on stderr with --json, so the JSON stays an array).
+func TestDLQListSaysWhenItShowsOnlyPart(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	p := sqs.NewPublisher(s.queues.Client, s.queues.DLQURL)
+	bodies := make([]string, sqs.MaxBatch)
+	for i := range bodies {
+		bodies[i] = "not a send request"
+	}
+	for range 101 { // 1,010 messages
+		for _, err := range p.PublishBatch(context.Background(), bodies) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := s.run(t, "", "dlq", "list", "--json")
+	var entries []giftctl.DLQEntry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil || r.code != 0 || len(entries) != 1000 {
+		t.Fatalf("dlq list --json: exit %d, %d entries (%v), stderr %s", r.code, len(entries), err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "PARTIAL: showing 1000 of about 1010 DLQ message(s); more exist: 10 beyond the listing limit") {
+		t.Fatalf("dlq list --json does not say it shows only part: %q", r.stderr)
+	}
+	if text := s.run(t, "", "dlq", "list"); !strings.Contains(text.stdout, "PARTIAL: showing 1000 of about 1010") {
+		t.Fatalf("dlq list does not say it shows only part: %.300s", text.stdout)
+	}
+	if d := s.depth(t, s.queues.DLQURL); d.Visible != 1010 {
+		t.Fatalf("DLQ after listing: %+v", d)
+	}
+}
