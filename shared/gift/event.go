@@ -26,7 +26,8 @@ type Event struct {
 	From   Status // empty for the creation
 	To     Status
 	Actor  Actor
-	// ActorName says who, when a person acted (their OS user or giftctl's --actor).
+	// ActorName says who, when a person acted: the caller's identity (the AWS caller ARN, or
+	// os:USER locally), with giftctl's --actor name in front as "NAME <IDENTITY>".
 	ActorName string
 	Reason    string
 	RequestID string

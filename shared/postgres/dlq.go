@@ -11,6 +11,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Settlement is what the DLQ reconciler decided about one DLQ message (dlq_settled.outcome).
@@ -166,7 +167,7 @@ func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxA
 		return "", err
 	}
 	if !outboxed {
-		if _, err := insertOutbox(ctx, tx, msg.GiftID, msg.RequestID, []byte(body), 0, ""); err != nil {
+		if _, err := insertOutbox(ctx, tx, msg.GiftID, msg.RequestID, []byte(body), gift.OutboxClaim{}, ""); err != nil {
 			return "", err
 		}
 	}
@@ -183,4 +184,60 @@ func (s *Store) PruneDLQSettled(ctx context.Context, olderThan time.Duration) (i
 		return 0, classify("prune settled DLQ messages", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// ErrNotRedrivable: Redrive found the gift no longer QUEUED under the message's send request and
+// attempt series (it was finished, failed or retried meanwhile).
+var ErrNotRedrivable = errors.New("the gift is no longer QUEUED under this message's request and attempt series")
+
+// Redrive moves a DLQ message's gift back onto the send queue (giftctl dlq redrive), in one
+// transaction: the gift must still be QUEUED under msg's send request and attempt series; the
+// series is advanced (send_requests.retries + 1, its attempts counted from 0 again), the gift's outbox rows of the old series are
+// removed, a message of the new series goes into the outbox (the API's relay publishes it), and a
+// QUEUED -> QUEUED entry with who and why goes into the history. The DLQ copy is deleted by the
+// caller afterwards; if that delete never happens (it failed, giftctl was interrupted), the copy
+// belongs to an earlier series: the reconciler settles it as superseded and the next redrive drops
+// it, so it can neither fail the gift nor make the moved message a duplicate.
+func (s *Store) Redrive(ctx context.Context, msg queue.Message, actorName, reason string) (Retry, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var out Retry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		status, err := lockGift(ctx, tx, msg.GiftID)
+		if err != nil {
+			return err
+		}
+		var force bool
+		err = tx.QueryRow(ctx, `
+			UPDATE send_requests SET retries = retries + 1, attempts = 0, attempt_until = NULL, attempt_by = NULL
+			WHERE gift_id = $1 AND request_id = $2 AND retries = $3
+			  AND request_id = (SELECT request_id FROM send_requests WHERE gift_id = $1 ORDER BY created_at DESC LIMIT 1)
+			RETURNING request_id, retries, force_failure`, msg.GiftID, msg.RequestID, msg.Retry).Scan(&out.RequestID, &out.Series, &force)
+		if errors.Is(err, pgx.ErrNoRows) || status != gift.StatusQueued {
+			return ErrNotRedrivable
+		}
+		if err != nil {
+			return fmt.Errorf("advance the attempt series: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, msg.GiftID); err != nil {
+			return fmt.Errorf("remove outbox messages of the earlier series: %w", err)
+		}
+		if err := insertEvent(ctx, tx, gift.Event{GiftID: msg.GiftID, From: status, To: status, Actor: gift.ActorOperator,
+			ActorName: actorName, Reason: reason, RequestID: out.RequestID}); err != nil {
+			return err
+		}
+		body, err := queue.Message{GiftID: msg.GiftID, RequestID: out.RequestID, ForceFailure: force, Retry: out.Series}.Marshal()
+		if err != nil {
+			return err
+		}
+		out.OutboxID, err = insertOutbox(ctx, tx, msg.GiftID, out.RequestID, body, gift.OutboxClaim{}, string(tracing.FromContext(ctx)))
+		return err
+	})
+	if errors.Is(err, ErrNotRedrivable) {
+		return Retry{}, ErrNotRedrivable
+	}
+	if err != nil {
+		return Retry{}, domainOr(fmt.Sprintf("redrive gift %s", msg.GiftID), err)
+	}
+	return out, nil
 }

@@ -24,7 +24,7 @@ type Delivery struct {
 	Status    gift.Status
 	LastError *string
 	// RequestID is the gift's send request ("" when it was never sent), Retries how many operator
-	// retries it has had: the attempt series its current queue message carries.
+	// retries and redrives it has had: the attempt series its current queue message carries.
 	RequestID string
 	Retries   int
 	// Attempts counts the attempts begun in the current series (send_requests.attempts).

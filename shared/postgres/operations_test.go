@@ -411,3 +411,46 @@ func TestAttemptsAndSeries(t *testing.T) {
 		t.Fatalf("after SENT: %+v", st)
 	}
 }
+
+// A redrive queues a QUEUED gift again as a new attempt series through the outbox (the old
+// series' outbox row gone), recorded in its history; the DLQ copy it came from is then superseded
+// for the reconciler. It refuses anything but the gift's current request and series while QUEUED.
+func TestRedrive(t *testing.T) {
+	ctx := context.Background()
+	pool, s := env.NewStore(t)
+	g := newGift(t, s, nil)
+	old, _ := queue.Message{GiftID: g.ID, RequestID: "k", ForceFailure: true}.Marshal()
+	if _, err := s.Send(ctx, gift.SendRequest{GiftID: g.ID, RequestID: "k", ForceFailure: true}, []byte(`{}`), old, gift.OutboxClaim{Token: uuid.New(), Lease: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := queue.Parse(old)
+	if _, err := s.Redrive(ctx, queue.Message{GiftID: g.ID, RequestID: "other", Retry: 0}, "alice", "why"); !errors.Is(err, postgres.ErrNotRedrivable) {
+		t.Fatalf("redrive of another request's message: %v", err)
+	}
+	r, err := s.Redrive(ctx, msg, "alice <os:alice>", "moved back")
+	if err != nil || r.Series != 1 || r.RequestID != "k" {
+		t.Fatalf("redrive: %+v, %v", r, err)
+	}
+	bodies := outboxBodies(t, pool, g.ID)
+	m, err := queue.Parse([]byte(bodies[0]))
+	if len(bodies) != 1 || err != nil || m.Retry != 1 || !m.ForceFailure || m.RequestID != "k" {
+		t.Fatalf("outbox after the redrive: %v (%+v, %v); want only the new series, as the send request says", bodies, m, err)
+	}
+	events, _ := s.History(ctx, g.ID)
+	if last := events[len(events)-1]; last.From != gift.StatusQueued || last.To != gift.StatusQueued || last.Actor != gift.ActorOperator ||
+		last.ActorName != "alice <os:alice>" || last.Reason != "moved back" {
+		t.Fatalf("redrive event: %+v", last)
+	}
+	if _, err := s.Redrive(ctx, msg, "alice", "again"); !errors.Is(err, postgres.ErrNotRedrivable) {
+		t.Fatalf("a second redrive of the same (now earlier-series) message: %v", err)
+	}
+	if got, err := s.SettleDLQMessage(ctx, "left-over", string(old), 5); err != nil || got != postgres.SettledSuperseded {
+		t.Fatalf("the reconciler on the DLQ copy: %q, %v", got, err)
+	}
+	if _, err := s.MarkSent(ctx, current(t, s, g.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Redrive(ctx, m, "alice", "after SENT"); !errors.Is(err, postgres.ErrNotRedrivable) {
+		t.Fatalf("redrive of a SENT gift: %v", err)
+	}
+}

@@ -53,6 +53,16 @@ func (c *Consumer) Browse(ctx context.Context, hold time.Duration, limit int) ([
 // Release makes received messages visible again at once, in batches of ten. Messages already
 // deleted are ignored; the first other error is returned after every batch was tried.
 func (c *Consumer) Release(ctx context.Context, msgs []Received) error {
+	return c.setVisibility(ctx, msgs, 0)
+}
+
+// Hide keeps received messages hidden for d from now (a longer hold than the receive asked for),
+// in batches of ten. Messages already deleted, or visible again, are ignored.
+func (c *Consumer) Hide(ctx context.Context, msgs []Received, d time.Duration) error {
+	return c.setVisibility(ctx, msgs, d)
+}
+
+func (c *Consumer) setVisibility(ctx context.Context, msgs []Received, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var errs []error
@@ -61,17 +71,17 @@ func (c *Consumer) Release(ctx context.Context, msgs []Received) error {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(batch))
 		for i, m := range batch {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
-				ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: 0}
+				ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: seconds(d)}
 		}
 		out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
 			QueueUrl: aws.String(c.queueURL), Entries: entries})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("release messages of %s: %w", c.queueURL, err))
+			errs = append(errs, fmt.Errorf("change visibility of messages of %s to %s: %w", c.queueURL, d, err))
 			continue
 		}
 		for _, f := range out.Failed {
 			if code := aws.ToString(f.Code); code != "ReceiptHandleIsInvalid" && code != "MessageNotInflight" {
-				errs = append(errs, fmt.Errorf("release a message of %s: %s: %s", c.queueURL, code, aws.ToString(f.Message)))
+				errs = append(errs, fmt.Errorf("change visibility of a message of %s: %s: %s", c.queueURL, code, aws.ToString(f.Message)))
 			}
 		}
 	}

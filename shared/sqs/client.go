@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 
@@ -24,6 +25,8 @@ type ClientConfig struct {
 	// Endpoint overrides the AWS endpoint (SQS_ENDPOINT, for the local emulator). When set and no
 	// AWS credentials are configured, fixed local credentials are used.
 	Endpoint string
+	// HTTPClient replaces the SDK's HTTP client when set (giftctl's tests inject faults with it).
+	HTTPClient *http.Client
 }
 
 // NewClient builds an SQS client from the standard AWS configuration chain (environment, ECS task
@@ -40,6 +43,9 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*awssqs.Client, error) {
 	return awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
 		}
 	}), nil
 }

@@ -184,13 +184,30 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return c.fail(ExitUsage, "dlq list: %v", err)
 	}
 	entries, err := inspect(ctx, d, msgs)
-	away := 0
+	// Read while this listing still holds its messages: what is visible now is beyond the limit,
+	// what is in flight beyond ours is in someone else's hands.
+	away, beyond, depthKnown := 0, 0, false
 	if depth, derr := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); derr == nil {
-		away = depth.InFlight - len(msgs)
+		away, beyond, depthKnown = max(depth.InFlight-len(msgs), 0), depth.Visible+depth.Delayed, true
 	}
 	c.release(ctx, dlq, msgs) // visible again at once: listing consumes nothing
 	if err != nil {
 		return c.fail(ExitUsage, "dlq list: %v", err)
+	}
+	// Only part of the DLQ is shown when the listing stopped at its limit or messages were out of
+	// reach; said on stderr with --json, so the JSON stays an array.
+	partial := len(msgs) >= browseLimit || away > 0 || beyond > 0
+	if partial {
+		w := c.Stdout
+		if *asJSON {
+			w = c.Stderr
+		}
+		total := "an unknown number of"
+		if depthKnown {
+			total = fmt.Sprintf("about %d", len(msgs)+away+beyond)
+		}
+		fmt.Fprintf(w, "PARTIAL: showing %d of %s DLQ message(s); more exist: %d beyond the listing limit of %d, %d in someone else's hands"+
+			" (the worker's DLQ reconciler holds a large DLQ while it reads it through)\n", len(msgs), total, beyond, browseLimit, away)
 	}
 	if *asJSON {
 		if entries == nil {
@@ -202,9 +219,6 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 		return ExitOK
 	}
 	fmt.Fprintf(c.Stdout, "%d message(s) in the DLQ\n", len(entries))
-	if away > 0 {
-		fmt.Fprintf(c.Stdout, "(and %d in someone else's hands right now, e.g. the worker's reconciler: list again in a moment)\n", away)
-	}
 	if len(entries) == 0 {
 		return ExitOK
 	}
@@ -229,11 +243,13 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 	fs := flag.NewFlagSet("dlq redrive", flag.ContinueOnError)
 	dryRun := fs.Bool("dry-run", false, "only say what would be done")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	actor := fs.String("actor", "", "a name to record with your identity (the AWS caller ARN, or the OS user locally)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c.usageError(err)
 	}
-	queueURL, err := d.queueURL(ctx)
-	if err != nil {
+	// The send queue first: a redrive with no send queue configured stops before it changes anything.
+	if _, err := d.queueURL(ctx); err != nil {
 		return c.fail(ExitUsage, "dlq redrive: %v", err)
 	}
 	dlq, msgs, away, err := browseAllDLQ(ctx, d)
@@ -257,17 +273,25 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 	if err != nil {
 		return c.fail(ExitUsage, "dlq redrive: %v", err)
 	}
-	verb := map[bool]string{true: "would ", false: ""}[*dryRun]
-	main := sqs.NewPublisher(d.sqs, queueURL)
 	counts := map[string]int{}
-	code := ExitOK
 	for _, e := range entries {
 		counts[e.Action]++
+	}
+	if !*dryRun && counts[ActionRedrive]+counts[ActionDrop] > 0 {
+		who := c.actor(ctx, d, *actor)
+		if !*yes && !c.confirm(fmt.Sprintf("Move back %d message(s) and drop %d, by %s? [y/N] ", counts[ActionRedrive], counts[ActionDrop], who)) {
+			return c.fail(ExitRefused, "dlq redrive cancelled: nothing changed")
+		}
+		*actor = who
+	}
+	verb := map[bool]string{true: "would ", false: ""}[*dryRun]
+	code := ExitOK
+	for _, e := range entries {
 		switch e.Action {
 		case ActionRedrive:
 			fmt.Fprintf(c.Stdout, "%smove back  %s (QUEUED, request %s)\n", verb, e.GiftID, e.RequestID)
 			if !*dryRun {
-				if err := moveBack(ctx, main, dlq, e.received); err != nil {
+				if err := moveBack(ctx, d, dlq, e, *actor); err != nil {
 					code = c.fail(ExitRefused, "move back %s: %v", e.GiftID, err)
 				} else {
 					gone[e.MessageID] = true
@@ -293,12 +317,21 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 	return code
 }
 
-// moveBack puts a DLQ message on the send queue as a new message (a fresh receive count) and
-// deletes it from the DLQ. A failure between the two leaves it in both: the worker finishes a
-// gift once, and the next redrive drops the DLQ copy.
-func moveBack(ctx context.Context, main *sqs.Publisher, dlq *sqs.Consumer, m sqs.Received) error {
-	if err := main.Publish(ctx, m.Body); err != nil {
+// moveBack queues a DLQ message's gift again as a new attempt series, through the outbox, in one
+// transaction with its history (postgres.Store.Redrive), then deletes the DLQ copy. An interrupted
+// move (the delete failed, Ctrl-C) leaves a copy of the earlier series, which the reconciler
+// settles as superseded and the next redrive drops: the gift is sent as the redrive intended.
+func moveBack(ctx context.Context, d *deps, dlq *sqs.Consumer, e DLQEntry, who string) error {
+	msg, err := queue.Parse([]byte(e.received.Body))
+	if err != nil {
 		return err
 	}
-	return dlq.Delete(ctx, m.ReceiptHandle)
+	r, err := d.store.Redrive(ctx, msg, who, fmt.Sprintf("giftctl dlq redrive: DLQ message %s moved back", e.MessageID))
+	if err != nil {
+		return err
+	}
+	if err := dlq.Delete(ctx, e.received.ReceiptHandle); err != nil {
+		return fmt.Errorf("queued again as retry %d, but its DLQ copy stays (superseded: the next redrive drops it): %w", r.Series, err)
+	}
+	return nil
 }

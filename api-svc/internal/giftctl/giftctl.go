@@ -48,11 +48,15 @@ const usage = `usage: giftctl COMMAND [flags]
   gift get GIFT_ID [--history]
   gift wait GIFT_ID [--for SENT|FAILED] [--timeout 2m]
   dlq list [--json]               the DLQ's messages, left in place, with their gifts
-  dlq redrive [--dry-run]         move back messages of QUEUED gifts, drop superseded ones
+  dlq redrive [--dry-run] [--yes] [--actor NAME]
+                                  move back messages of QUEUED gifts, drop superseded ones
   retry GIFT_ID --reason TEXT [--yes] [--actor NAME]
                                   queue a FAILED gift again once its cause is fixed
-  reconcile [--apply] [--older-than 1h]
-                                  re-enqueue QUEUED gifts whose message is nowhere (dry run by default)
+  reconcile [--apply] [--older-than 1h] [--ignore-queue-depth] [--actor NAME]
+                                  re-enqueue QUEUED gifts whose message is nowhere (dry run by default;
+                                  --apply refuses while the send queue holds messages)
+
+The history records who acted: the AWS caller ARN (STS), or os:USER locally; --actor adds a name.
 
 Configuration: the services' environment (DATABASE_URL or PG*, DB_SECRET_ARN, SQS_ENDPOINT,
 SQS_QUEUE_URL or SQS_QUEUE_NAME, SQS_DLQ_URL, AWS_REGION) and API_URL (default ` + DefaultAPIURL + `).
@@ -82,8 +86,12 @@ type CLI struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Lookup         func(string) (string, bool) // os.LookupEnv
-	// User names the operator when --actor is not given (the OS user).
+	// User is the OS user, the operator's identity locally or when STS cannot say (identity.go).
 	User func() string
+	// Caller returns the caller's AWS ARN; nil: STS GetCallerIdentity (STSCaller).
+	Caller func(ctx context.Context) (string, error)
+	// SQSHTTP is the SQS client's HTTP client; nil: the SDK's default.
+	SQSHTTP *http.Client
 	// HTTP is the API client's transport; nil: a client with a 10 s timeout.
 	HTTP *http.Client
 }
@@ -167,7 +175,7 @@ func (c *CLI) open(ctx context.Context, cfg Config) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: cfg.Queue.Region, Endpoint: cfg.Queue.Endpoint})
+	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: cfg.Queue.Region, Endpoint: cfg.Queue.Endpoint, HTTPClient: c.SQSHTTP})
 	if err != nil {
 		pool.Close()
 		return nil, err

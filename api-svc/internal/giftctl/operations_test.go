@@ -72,7 +72,7 @@ func TestRetryOfAFailedGiftEndsSent(t *testing.T) {
 	}
 
 	r := s.run(t, "yes\n", "retry", id.String(), "--reason", "provider fixed", "--actor", "alice")
-	if r.code != 0 || !strings.Contains(r.stdout, "FAILED -> QUEUED (retry 1, by alice); 1 DLQ message(s) removed") {
+	if r.code != 0 || !strings.Contains(r.stdout, "FAILED -> QUEUED (retry 1, by alice <os:tester>); 1 DLQ message(s) removed") {
 		t.Fatalf("retry: %+v", r)
 	}
 	g, _ := s.store.GetGift(ctx, id)
@@ -84,7 +84,7 @@ func TestRetryOfAFailedGiftEndsSent(t *testing.T) {
 	}
 	events := history(t, s, id)
 	last := events[len(events)-1]
-	if last.From != gift.StatusFailed || last.To != gift.StatusQueued || last.Actor != gift.ActorOperator || last.ActorName != "alice" || last.Reason != "provider fixed" {
+	if last.From != gift.StatusFailed || last.To != gift.StatusQueued || last.Actor != gift.ActorOperator || last.ActorName != "alice <os:tester>" || last.Reason != "provider fixed" {
 		t.Fatalf("retry event: %+v", last)
 	}
 
@@ -107,7 +107,7 @@ func TestRetryOfAFailedGiftEndsSent(t *testing.T) {
 		t.Fatalf("gift wait: %+v", w)
 	}
 	h := s.run(t, "", "gift", "get", id.String(), "--history")
-	for _, want := range []string{"FAILED->QUEUED", "operator (alice)", "provider fixed", "QUEUED->SENT", "worker"} {
+	for _, want := range []string{"FAILED->QUEUED", "operator (alice <os:tester>)", "provider fixed", "QUEUED->SENT", "worker"} {
 		if h.code != 0 || !strings.Contains(h.stdout, want) {
 			t.Fatalf("gift get --history lacks %q: %+v", want, h)
 		}
@@ -164,16 +164,29 @@ func TestDLQListAndRedrive(t *testing.T) {
 		t.Fatal("a dry run moved something")
 	}
 
-	r = s.run(t, "", "dlq", "redrive")
+	if r := s.run(t, "n\n", "dlq", "redrive"); r.code != 1 || !strings.Contains(r.stderr, "cancelled: nothing changed") {
+		t.Fatalf("declined redrive: %+v", r)
+	}
+	if d := s.depth(t, s.queues.DLQURL); d.Visible != 4 || s.depth(t, s.queues.URL).Total() != 0 || s.status(t, queued) != gift.StatusQueued {
+		t.Fatal("a declined redrive moved something")
+	}
+	r = s.run(t, "", "dlq", "redrive", "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, "giftctl retry "+failed.String()) {
 		t.Fatalf("redrive: %+v", r)
 	}
 	if d := s.depth(t, s.queues.DLQURL); d.Visible != 2 || d.InFlight != 0 {
 		t.Fatalf("DLQ after redrive: %+v; want the FAILED gift's and the invalid message", d)
 	}
-	msgs, err := sqs.NewConsumer(s.queues.Client, s.queues.URL).Receive(ctx, 10, time.Second, time.Minute)
-	if err != nil || len(msgs) != 1 || msgs[0].Body != queuedBody {
-		t.Fatalf("send queue after redrive: %+v, %v", msgs, err)
+	// Moved back as a new attempt series, through the outbox (the API's relay publishes it).
+	var msgs []sqs.Received
+	testenv.Eventually(t, 20*time.Second, "the moved message on the send queue", func() (bool, string) {
+		got, err := sqs.NewConsumer(s.queues.Client, s.queues.URL).Receive(ctx, 10, time.Second, time.Minute)
+		msgs = append(msgs, got...)
+		return len(msgs) > 0, errString(err)
+	})
+	moved, err := queue.Parse([]byte(msgs[0].Body))
+	if err != nil || len(msgs) != 1 || moved.GiftID != queued || moved.Retry != 1 || !strings.Contains(queuedBody, moved.RequestID) {
+		t.Fatalf("send queue after redrive: %+v (%v), %d message(s)", moved, err, len(msgs))
 	}
 }
 
@@ -215,7 +228,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("apply: %+v", r)
 	}
 	events := history(t, s, lost)
-	if last := events[len(events)-1]; last.From != gift.StatusQueued || last.To != gift.StatusQueued || last.Actor != gift.ActorOperator || last.ActorName != "tester" {
+	if last := events[len(events)-1]; last.From != gift.StatusQueued || last.To != gift.StatusQueued || last.Actor != gift.ActorOperator || last.ActorName != "os:tester" {
 		t.Fatalf("re-enqueue event: %+v", last)
 	}
 	// The relay publishes it; nothing is left to reconcile.
@@ -272,5 +285,38 @@ func TestGiftCommands(t *testing.T) {
 	}
 	if r := s.run(t, "", "gift", "send", "not-a-uuid"); r.code != 2 {
 		t.Fatalf("gift send with a bad id: %+v", r)
+	}
+}
+
+// A DLQ larger than what one listing takes: the listing says it shows only part, how many it
+// saw and that more exist (on stderr with --json, so the JSON stays an array).
+func TestDLQListSaysWhenItShowsOnlyPart(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	p := sqs.NewPublisher(s.queues.Client, s.queues.DLQURL)
+	bodies := make([]string, sqs.MaxBatch)
+	for i := range bodies {
+		bodies[i] = "not a send request"
+	}
+	for range 101 { // 1,010 messages
+		for _, err := range p.PublishBatch(context.Background(), bodies) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := s.run(t, "", "dlq", "list", "--json")
+	var entries []giftctl.DLQEntry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil || r.code != 0 || len(entries) != 1000 {
+		t.Fatalf("dlq list --json: exit %d, %d entries (%v), stderr %s", r.code, len(entries), err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "PARTIAL: showing 1000 of about 1010 DLQ message(s); more exist: 10 beyond the listing limit") {
+		t.Fatalf("dlq list --json does not say it shows only part: %q", r.stderr)
+	}
+	if text := s.run(t, "", "dlq", "list"); !strings.Contains(text.stdout, "PARTIAL: showing 1000 of about 1010") {
+		t.Fatalf("dlq list does not say it shows only part: %.300s", text.stdout)
+	}
+	if d := s.depth(t, s.queues.DLQURL); d.Visible != 1010 {
+		t.Fatalf("DLQ after listing: %+v", d)
 	}
 }

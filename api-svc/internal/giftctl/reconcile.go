@@ -21,19 +21,19 @@ const reconcileReason = "giftctl reconcile: QUEUED with no outbox message and no
 // older than --older-than. The main queue cannot be searched without taking messages away from
 // the worker (and spending their attempts), so the age stands in for it: the default hour is far
 // beyond a message's whole life on the queue (five attempts with backoff capped at five minutes).
-// Should a message still be there after all, the duplicate is harmless: the worker finishes a gift
-// once. With --apply each one is re-enqueued through the outbox, recorded in its history.
+// That holds only while the worker drains the queue: after a worker outage longer than
+// --older-than every QUEUED gift looks lost while its message still waits. So --apply refuses
+// while the send queue holds any message (visible, in flight or delayed, GetQueueAttributes) or
+// its depth cannot be read, unless --ignore-queue-depth says the operator has checked. With --apply
+// each one is re-enqueued through the outbox, recorded in its history with who acted.
 func (c *CLI) reconcile(ctx context.Context, d *deps, args []string) int {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	apply := fs.Bool("apply", false, "re-enqueue them (default: only list them)")
 	olderThan := fs.Duration("older-than", time.Hour, "only gifts QUEUED for longer than this")
-	actor := fs.String("actor", "", "who is reconciling (default: the OS user)")
+	ignoreDepth := fs.Bool("ignore-queue-depth", false, "with --apply: go ahead although the send queue holds messages")
+	actor := fs.String("actor", "", "a name to record with your identity (the AWS caller ARN, or the OS user locally)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c.usageError(err)
-	}
-	who := *actor
-	if who == "" {
-		who = c.User()
 	}
 	candidates, err := d.store.QueuedWithoutOutbox(ctx, *olderThan, browseLimit)
 	if err != nil {
@@ -51,10 +51,30 @@ func (c *CLI) reconcile(ctx context.Context, d *deps, args []string) int {
 		}
 		lost = append(lost, o)
 	}
-	if queueURL, err := d.queueURL(ctx); err == nil {
-		if q, err := sqs.QueueDepth(ctx, d.sqs, queueURL); err == nil {
-			fmt.Fprintf(c.Stdout, "send queue: %d visible, %d in flight, %d delayed\n", q.Visible, q.InFlight, q.Delayed)
+	var q sqs.Depth
+	queueURL, err := d.queueURL(ctx)
+	if err == nil {
+		q, err = sqs.QueueDepth(ctx, d.sqs, queueURL)
+	}
+	if err == nil {
+		fmt.Fprintf(c.Stdout, "send queue: %d visible, %d in flight, %d delayed\n", q.Visible, q.InFlight, q.Delayed)
+	}
+	if *apply && len(lost) > 0 && !*ignoreDepth {
+		if err != nil {
+			return c.fail(ExitRefused, "reconcile --apply refused: the send queue's depth cannot be read (%v), so these gifts' messages may still be on it "+
+				"and re-enqueueing would send them twice; nothing changed. Check SQS access, or rerun with --ignore-queue-depth once you know the queue is empty", err)
 		}
+		if q.Total() > 0 {
+			return c.fail(ExitRefused, "reconcile --apply refused: the send queue holds %d message(s) (%d visible, %d in flight, %d delayed); "+
+				"these gifts' messages may be among them (after a worker outage longer than --older-than, every waiting gift looks lost) "+
+				"and re-enqueueing would send them twice; nothing changed. Check: is the worker running and draining the queue "+
+				"(giftctl status, the worker's logs)? Wait until it is empty and run this again, or rerun with --ignore-queue-depth "+
+				"if you know these messages are not these gifts'", q.Total(), q.Visible, q.InFlight, q.Delayed)
+		}
+	}
+	who := ""
+	if *apply && len(lost) > 0 {
+		who = c.actor(ctx, d, *actor)
 	}
 	verb := "would re-enqueue"
 	if *apply {

@@ -28,7 +28,7 @@ func (c *CLI) retry(ctx context.Context, d *deps, args []string) int {
 	fs := flag.NewFlagSet("retry", flag.ContinueOnError)
 	reason := fs.String("reason", "", "why, and what was fixed (required; kept in the gift's history)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	actor := fs.String("actor", "", "who is retrying (default: the OS user)")
+	actor := fs.String("actor", "", "a name to record with your identity (the AWS caller ARN, or the OS user locally)")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return c.usageError(err)
@@ -40,11 +40,6 @@ func (c *CLI) retry(ctx context.Context, d *deps, args []string) int {
 	if strings.TrimSpace(*reason) == "" {
 		return c.usageError(errors.New("retry: --reason is required: say what failed and what was fixed"))
 	}
-	who := *actor
-	if who == "" {
-		who = c.User()
-	}
-
 	del, err := d.store.Delivery(ctx, id)
 	if errors.Is(err, gift.ErrNotFound) {
 		return c.fail(ExitRefused, "retry refused: no gift %s", id)
@@ -60,6 +55,7 @@ func (c *CLI) retry(ctx context.Context, d *deps, args []string) int {
 		lastError = *del.LastError
 	}
 	fmt.Fprintf(c.Stdout, "gift %s is FAILED (request %s): %s\n", id, del.RequestID, lastError)
+	who := c.actor(ctx, d, *actor)
 	if !*yes && !c.confirm(fmt.Sprintf("Queue it again as retry %d, by %s, because %q? [y/N] ", del.Retries+1, who, *reason)) {
 		return c.fail(ExitRefused, "retry cancelled: nothing changed")
 	}

@@ -7,8 +7,13 @@
 // a gift whose attempts all ran, and queues again (through the outbox, deleting the DLQ copy) one
 // with attempts left, so every gift ends SENT or FAILED after its own attempts.
 //
-// It deletes only the DLQ copies of the gifts it queued again, and never hides one for longer than a sweep: operators list,
-// retry and redrive them with giftctl (docs/runbook.md). What it has decided about each message
+// It deletes only the DLQ copies of the gifts it queued again: operators list, retry and redrive
+// the others with giftctl
+// (docs/runbook.md). A DLQ of any size is read in passes: each sweep looks at the next share of
+// at most maxPerSweep messages and keeps every message of the pass hidden until a receive comes
+// back empty (the whole DLQ seen), then releases them all, so every message is reached whatever
+// order SQS returns them in (docs/architecture.md, "DLQ reconciler"). A DLQ within one share is
+// hidden for one sweep only. What it has decided about each message
 // is remembered in the database (dlq_settled), so later sweeps skip settled messages without
 // touching their gifts; a message of an earlier attempt series (the gift was retried since) is
 // recognised by its "retry" number and never fails the retried gift. The worker's task role
@@ -38,9 +43,13 @@ const CodeSweepFailed = "DLQ_SWEEP_FAILED"
 const (
 	// maxPerSweep bounds one sweep so a huge DLQ is worked through over several sweeps.
 	maxPerSweep = 1000
-	// sweepHold hides the messages a sweep has taken until it releases them at its end: only a
-	// sweep that dies keeps them hidden that long.
-	sweepHold = time.Minute
+	// sweepHold hides the messages a pass has taken until it releases them at its end; each sweep
+	// renews the hold of those taken more than half a hold ago. Only a reconciler that dies keeps
+	// them hidden that long.
+	sweepHold = 2 * time.Minute
+	// passPause separates the sweeps of a pass that is not finished (instead of the interval), so
+	// that a large DLQ stays hidden only as long as it takes to read it.
+	passPause = time.Second
 	// retention is the DLQ's message retention (modules/sqs, EnsureQueues): older settlements
 	// name messages that are gone.
 	retention = 14 * 24 * time.Hour
@@ -50,6 +59,7 @@ const (
 type Queue interface {
 	Browse(ctx context.Context, hold time.Duration, limit int) ([]sqs.Received, error)
 	Release(ctx context.Context, msgs []sqs.Received) error
+	Hide(ctx context.Context, msgs []sqs.Received, d time.Duration) error
 	Delete(ctx context.Context, receiptHandle string) error
 }
 
@@ -67,6 +77,12 @@ type Reconciler struct {
 	interval    time.Duration
 	maxAttempts int
 	log         *slog.Logger
+
+	// The current pass: the messages seen since the last time the whole DLQ was read, kept hidden.
+	// Sweep is not safe for concurrent use (Run calls it from one goroutine).
+	pass     []sqs.Received
+	heldAt   []time.Time // when each message of pass was last hidden
+	passSeen map[string]int
 }
 
 // New returns a reconciler that sweeps dlq every interval; maxAttempts is the worker's attempts per
@@ -79,19 +95,58 @@ func New(dlq Queue, store Store, interval time.Duration, maxAttempts int, log *s
 
 // Run sweeps at once and then every interval until ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
-	t := time.NewTicker(r.interval)
-	defer t.Stop()
+	defer r.endPass(context.WithoutCancel(ctx))
 	for {
 		if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("DLQ sweep stopped early: trying again at the next sweep", slog.String(logging.KeyStatus, "RUNNING"),
 				slog.String(logging.KeyErrorCode, CodeSweepFailed), logging.Err(err))
 		}
+		wait := r.interval
+		if len(r.pass) > 0 {
+			wait = min(wait, passPause)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// endPass releases every message of the pass, visible at once, and starts a new pass.
+func (r *Reconciler) endPass(ctx context.Context) {
+	if len(r.pass) > 0 {
+		if err := r.dlq.Release(ctx, r.pass); err != nil {
+			r.log.Warn("DLQ messages not released: visible again after the sweep's hold", slog.String(logging.KeyStatus, "RUNNING"),
+				slog.String(logging.KeyErrorCode, CodeSweepFailed), slog.Duration("hold", sweepHold), logging.Err(err))
+		}
+	}
+	r.pass, r.heldAt, r.passSeen = nil, nil, nil
+}
+
+// renewHolds hides again, for a whole hold, the messages of the pass taken more than half a hold
+// ago, so none comes back before the pass ends.
+func (r *Reconciler) renewHolds(ctx context.Context) error {
+	now := time.Now()
+	var due []sqs.Received
+	var idx []int
+	for i, at := range r.heldAt {
+		if now.Sub(at) > sweepHold/2 {
+			due, idx = append(due, r.pass[i]), append(idx, i)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	if err := r.dlq.Hide(ctx, due, sweepHold); err != nil {
+		return fmt.Errorf("reconcile DLQ: renew the hold of %d message(s): %w", len(due), err)
+	}
+	for _, i := range idx {
+		r.heldAt[i] = now
+	}
+	return nil
 }
 
 // Result counts what one sweep did.
@@ -103,21 +158,43 @@ type Result struct {
 	Requeued int
 }
 
-// Sweep looks at every visible DLQ message, settles those not settled before (failing the QUEUED
-// gifts among them), and makes every message visible again before it returns. It stops at the
-// first error (the database or SQS unreachable).
-func (r *Reconciler) Sweep(ctx context.Context) (Result, error) {
-	var res Result
-	msgs, err := r.dlq.Browse(ctx, sweepHold, maxPerSweep)
+// Sweep looks at the DLQ's next share (at most maxPerSweep messages not seen yet in the current
+// pass) and settles those not settled before (failing the QUEUED gifts among them). The messages
+// stay hidden while the pass goes on; when the share came back short (a receive found nothing
+// visible: the whole DLQ has been seen) the pass ends and every message is made visible again
+// before Sweep returns. On an error (the database or SQS unreachable) it ends the pass too,
+// releasing everything, and returns the error.
+func (r *Reconciler) Sweep(ctx context.Context) (res Result, err error) {
+	if r.passSeen == nil {
+		r.passSeen = map[string]int{}
+	}
+	finished := false
+	defer func() {
+		if err != nil || finished {
+			r.endPass(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := r.renewHolds(ctx); err != nil {
+		return res, err
+	}
+	got, err := r.dlq.Browse(ctx, sweepHold, maxPerSweep)
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if err := r.dlq.Release(context.WithoutCancel(ctx), msgs); err != nil {
-			r.log.Warn("DLQ messages not released: visible again after the sweep's hold", slog.String(logging.KeyStatus, "RUNNING"),
-				slog.String(logging.KeyErrorCode, CodeSweepFailed), slog.Duration("hold", sweepHold), logging.Err(err))
+	now := time.Now()
+	var msgs []sqs.Received // new to this pass
+	for _, m := range got {
+		if i, ok := r.passSeen[m.ID]; ok { // back before the pass ended: keep the newest handle
+			r.pass[i], r.heldAt[i] = m, now
+			continue
 		}
-	}()
+		r.passSeen[m.ID] = len(r.pass)
+		r.pass, r.heldAt = append(r.pass, m), append(r.heldAt, now)
+		msgs = append(msgs, m)
+	}
+	// A short share means a receive found nothing visible; a share of nothing new means the
+	// messages of this pass are coming back (their hold ran out): either way, start again.
+	finished = len(got) < maxPerSweep || len(msgs) == 0
 	res.Read = len(msgs)
 	if len(msgs) == 0 {
 		return res, nil
@@ -165,7 +242,7 @@ func (r *Reconciler) logFailed(m sqs.Received) {
 
 // requeued reports a gift queued again, and deletes its DLQ copy: the message is back on the main
 // queue (through the outbox), and an operator has nothing to do about this one. A copy that
-// cannot be deleted stays, settled, and later sweeps skip it.
+// cannot be deleted stays, settled, and later sweeps skip it. A deleted copy leaves the pass.
 func (r *Reconciler) requeued(ctx context.Context, m sqs.Received) {
 	msg, _ := queue.Parse([]byte(m.Body)) // it parsed, or it could not have been requeued
 	log := r.log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
@@ -175,5 +252,20 @@ func (r *Reconciler) requeued(ctx context.Context, m sqs.Received) {
 	if err := r.dlq.Delete(context.WithoutCancel(ctx), m.ReceiptHandle); err != nil {
 		log.Warn("DLQ copy of a requeued gift not deleted: it stays, settled as requeued", slog.String(logging.KeyStatus, string(gift.StatusQueued)),
 			slog.String(logging.KeyErrorCode, CodeSweepFailed), logging.Err(err))
+		return
 	}
+	r.forget(m.ID)
+}
+
+// forget takes a deleted message out of the pass, so that it is neither hidden nor released again.
+func (r *Reconciler) forget(id string) {
+	i, ok := r.passSeen[id]
+	if !ok {
+		return
+	}
+	last := len(r.pass) - 1
+	r.pass[i], r.heldAt[i] = r.pass[last], r.heldAt[last]
+	r.passSeen[r.pass[i].ID] = i
+	r.pass, r.heldAt = r.pass[:last], r.heldAt[:last]
+	delete(r.passSeen, id)
 }
