@@ -71,7 +71,7 @@ func TestInterruptedRedriveStillSendsTheGift(t *testing.T) {
 	if err != nil || len(left) != 1 {
 		t.Fatalf("DLQ browse: %d, %v", len(left), err)
 	}
-	if got, err := s.store.SettleDLQMessage(ctx, left[0].ID, left[0].Body, "attempts exhausted"); err != nil || got == postgres.SettledFailed {
+	if got, err := s.store.SettleDLQMessage(ctx, left[0].ID, left[0].Body, 5); err != nil || got == postgres.SettledFailed {
 		t.Fatalf("reconciler's settlement of the leftover copy: %q, %v", got, err)
 	}
 	if err := dlq.Release(ctx, left); err != nil {

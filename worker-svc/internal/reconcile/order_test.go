@@ -57,6 +57,20 @@ func (q *oldestFirst) Release(_ context.Context, msgs []sqs.Received) error {
 	return nil
 }
 
+// Delete removes a message (the reconciler deletes the DLQ copies of the gifts it queues again).
+func (q *oldestFirst) Delete(_ context.Context, receiptHandle string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, m := range q.msgs {
+		if m.ReceiptHandle == receiptHandle {
+			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+			delete(q.hidden, m.ID)
+			return nil
+		}
+	}
+	return fmt.Errorf("no message with receipt handle %q", receiptHandle)
+}
+
 // Hide keeps received messages hidden (a longer hold); they stay hidden here anyway.
 func (q *oldestFirst) Hide(context.Context, []sqs.Received, time.Duration) error { return nil }
 
@@ -85,9 +99,10 @@ func TestSweepsReachEveryMessageWhateverTheOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := queued(t, store)
+	attempts(t, store, s, 5) // its attempts all ran: the reconciler fails it
 	q.add("new", s.Body)
 
-	r := reconcile.New(q, store, time.Minute, logging.New(&testenv.LogBuffer{}, "worker", 0))
+	r := reconcile.New(q, store, time.Minute, 5, logging.New(&testenv.LogBuffer{}, "worker", 0))
 	var total reconcile.Result
 	for range 3 { // the pass ends once the sweeps have seen every message: stop there
 		if total.Failed > 0 && q.visible() == old+1 {

@@ -203,7 +203,7 @@ func newHarness(t *testing.T, o options) *harness {
 func (h *harness) relayOutbox() int {
 	h.t.Helper()
 	ctx := context.Background()
-	_, msgs, err := h.store.ClaimOutbox(ctx, 100, time.Minute)
+	token, msgs, err := h.store.ClaimOutbox(ctx, 100, time.Minute)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func (h *harness) relayOutbox() int {
 		h.publish(m.Body)
 		ids[i] = m.ID
 	}
-	if err := h.store.DeleteOutbox(ctx, ids...); err != nil {
+	if _, err := h.store.DeleteOutbox(ctx, token, ids...); err != nil {
 		h.t.Fatal(err)
 	}
 	return len(msgs)
