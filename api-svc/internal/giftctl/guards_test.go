@@ -87,10 +87,11 @@ func TestInterruptedRedriveStillSendsTheGift(t *testing.T) {
 		got = append(got, msgs...)
 		return len(got) > 0, errString(err)
 	})
-	if m, err := queue.Parse([]byte(got[0].Body)); err != nil || m.GiftID != id || m.Retry != 1 {
+	m, err := queue.Parse([]byte(got[0].Body))
+	if err != nil || m.GiftID != id || m.Retry != 1 {
 		t.Fatalf("moved message: %+v, %v", m, err)
 	}
-	if ok, err := s.store.MarkSent(ctx, id); !ok || err != nil {
+	if ok, err := s.store.MarkSent(ctx, gift.Series{GiftID: id, RequestID: m.RequestID, Retry: m.Retry}); !ok || err != nil {
 		t.Fatalf("the worker's finish with the moved message: %v, %v; gift %s", ok, err, s.status(t, id))
 	}
 	// The next redrive drops the leftover copy.
