@@ -21,9 +21,9 @@
 // starts: the stale message of issue 14's first defect, at a late receive.
 //
 // Global events hit every schedule running at the time. Each wave has every kind once, in an order
-// and with lengths drawn from the seed, one after another with gaps of 2-3 s: worker SIGKILL and
+// and with lengths drawn from the seed, one after another with gaps of 2.5-3.5 s: worker SIGKILL and
 // SIGTERM (then a new worker), a database outage, a database outage with a worker SIGTERM inside
-// it, an SQS outage, a slow SQS for the API (1.5 s, longer than OUTBOX_RELAY_DELAY and shorter
+// it (twice), an SQS outage, a slow SQS for the API (1.5 s, longer than OUTBOX_RELAY_DELAY and shorter
 // than OUTBOX_PUBLISH_TIMEOUT: no call fails, yet the dispatcher is still publishing when the
 // relay may take the row), `giftctl dlq redrive` and `giftctl reconcile --apply --older-than 20s`.
 // Operator commands run one at a time, as giftctl's wait for messages in other hands assumes.
@@ -66,7 +66,7 @@
 // earlier series may stay (a retry removes those it reaches; a redrive drops the rest).
 // (f) One publish per outbox row: the messages the worker saw for a gift, less those the schedule
 // injected, are at most its moves into QUEUED (each writes one outbox row) plus its redrives,
-// unless a database or SQS outage came within 2 s of the time it was queued (a publish SQS
+// unless a database or SQS outage came within 1 s of the time it was queued (a publish SQS
 // accepted whose answer or delete was lost is published again, by design). A slow SQS is not an
 // excuse.
 // (g) A message of an earlier series changes nothing: no stored SENT or FAILED comes from an

@@ -33,14 +33,19 @@ type plan struct {
 
 func drawPlan(r *rand.Rand, spread time.Duration) plan {
 	p := plan{start: time.Duration(r.Int64N(int64(spread)))}
-	p.force = r.Float64() < 0.2
+	p.force = r.Float64() < 0.25
 	p.replay = r.Float64() < 0.3
 	p.otherKey = r.Float64() < 0.15
-	p.retry = p.force && r.Float64() < 0.45
+	p.retry = p.force && r.Float64() < 0.4
 	// A copy of a forced message that an operator then retries is the stale message of issue 14's
 	// first defect: it keeps going round while the new series starts.
 	p.dup = r.Float64() < map[bool]float64{false: 0.3, true: 0.7}[p.retry]
 	p.dupAfter = time.Duration(r.Int64N(int64(2500 * time.Millisecond)))
+	if p.retry {
+		// 1-5 s behind the original: at its fourth or fifth receive around the time the operator's
+		// retry lands (how long that takes depends on the operator's queue).
+		p.dupAfter = time.Second + time.Duration(r.Int64N(int64(4*time.Second)))
+	}
 	p.stale = p.retry && r.Float64() < 0.5
 	p.staleAfter = time.Duration(r.Int64N(int64(time.Second)))
 	p.retryAgain = p.retry && r.Float64() < 0.3
