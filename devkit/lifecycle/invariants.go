@@ -93,12 +93,17 @@ const (
 	msgUnexpected    = "processing failed unexpectedly: SQS delivers it again after the delay"
 	msgStmtTimeout   = "a database statement timed out while the database answers: SQS delivers the message again after the delay"
 	msgReconciled    = "gift still QUEUED with its message in the DLQ: marked FAILED"
+	// The same events in the words of builds that count attempts in the database (issue 14).
+	msgAllAttemptsFailed = "every attempt has run and none succeeded: gift FAILED, message left for the DLQ"
 )
+
+// storedFinal are the lines written once a delivery stored SENT or FAILED.
+var storedFinal = map[string]bool{msgSent: true, msgLastFailed: true, msgAllAttemptsFailed: true, msgReconciled: true}
 
 // ranAttempt are the lines written once an attempt has run (its send, or its database work,
 // happened): what a build without send_requests.attempts leaves as the witness of attempts.
 var ranAttempt = map[string]bool{msgSent: true, msgLastFailed: true, msgAttemptFailed: true, msgOtherFinished: true,
-	msgUnexpected: true, msgStmtTimeout: true}
+	msgUnexpected: true, msgStmtTimeout: true, msgAllAttemptsFailed: true}
 
 // allowed is the state machine of a gift's history: from -> to.
 var allowed = map[[2]string]bool{
@@ -179,7 +184,7 @@ func Check(g Gift, r Rules) []Violation {
 
 	// (g) a message of an earlier series changes nothing.
 	for _, l := range g.Lines {
-		if l.Msg != msgSent && l.Msg != msgLastFailed && l.Msg != msgReconciled {
+		if !storedFinal[l.Msg] {
 			continue
 		}
 		if ms, injected := g.Injected[l.MessageID]; injected && ms < seriesAt(l.At) {
