@@ -161,7 +161,7 @@ func Check(g Gift, r Rules) []Violation {
 			if *g.Attempts < r.MaxAttempts {
 				add(InvAttempts, "FAILED in series %d with send_requests.attempts = %d of %d", g.Series, *g.Attempts, r.MaxAttempts)
 			}
-		} else if ran := ranInSeries(g, lineSeries); ran < r.MaxAttempts {
+		} else if ran := ranInSeries(g, lineSeries) + lostAnswer(g); ran < r.MaxAttempts {
 			add(InvAttempts, "FAILED in series %d after %d attempts of that series ran (worker log; %d required)", g.Series, ran, r.MaxAttempts)
 		}
 	}
@@ -254,6 +254,26 @@ func ranInSeries(g Gift, series func(LogLine) int) int {
 		ran += rs[len(rs)-1] - len(rs) // receives 1..max that left no line
 	}
 	return ran
+}
+
+// lostAnswer is 1 when the worker stored the gift's FAILED but wrote no line saying so: the
+// attempt ran and its store committed, and the answer was lost (a database outage cut the
+// connection) before the worker, shutting down, let the message go. The worker stores FAILED only
+// after its last attempt ran, so that attempt counts.
+func lostAnswer(g Gift) int {
+	if len(g.Events) == 0 {
+		return 0
+	}
+	last := g.Events[len(g.Events)-1]
+	if last.To != "FAILED" || last.Actor != "worker" {
+		return 0
+	}
+	for _, l := range g.Lines {
+		if (l.Msg == msgLastFailed || l.Msg == msgAllAttemptsFailed) && !l.At.Before(last.At.Add(-time.Second)) {
+			return 0
+		}
+	}
+	return 1
 }
 
 // exposed reports whether a failure window overlapped the time the gift was queued (from its first

@@ -54,6 +54,14 @@ func TestCheck(t *testing.T) {
 			g.Lines = append(failedAttempts("m1", 0, 3, 1), LogLine{At: at(5), Msg: "shutdown budget spent", MessageID: "m1", Attempt: 4},
 				LogLine{At: at(6), Msg: msgLastFailed, MessageID: "m1", Attempt: 5})
 		}), rules, InvAttempts},
+		{"a FAILED stored by the worker whose answer was lost counts its attempt", with(failed, func(g *Gift) {
+			g.Events[len(g.Events)-1].Actor = "worker"
+			g.Lines = append(failedAttempts("m1", 0, 4, 1), LogLine{At: at(9), Msg: "shutdown budget spent", MessageID: "m1", Attempt: 5})
+		}), rules, ""},
+		{"a FAILED by the reconciler after an interrupted last receive", with(failed, func(g *Gift) {
+			g.Events[len(g.Events)-1].Actor = "reconciler"
+			g.Lines = append(failedAttempts("m1", 0, 4, 1), LogLine{At: at(9), Msg: "shutdown budget spent", MessageID: "m1", Attempt: 5})
+		}), rules, InvAttempts},
 		{"a receive killed mid-attempt counts as run", with(failed, func(g *Gift) {
 			g.Lines = append(failedAttempts("m1", 0, 2, 1), failedAttempts("m1", 0, 5, 1)[3:]...)
 		}), rules, ""},
