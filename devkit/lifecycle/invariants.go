@@ -161,7 +161,7 @@ func Check(g Gift, r Rules) []Violation {
 			if *g.Attempts < r.MaxAttempts {
 				add(InvAttempts, "FAILED in series %d with send_requests.attempts = %d of %d", g.Series, *g.Attempts, r.MaxAttempts)
 			}
-		} else if ran := ranInSeries(g, lineSeries) + lostAnswer(g); ran < r.MaxAttempts {
+		} else if ran := ranInSeries(g, lineSeries, r.MaxAttempts) + lostAnswer(g); ran < r.MaxAttempts {
 			add(InvAttempts, "FAILED in series %d after %d attempts of that series ran (worker log; %d required)", g.Series, ran, r.MaxAttempts)
 		}
 	}
@@ -234,11 +234,17 @@ func Check(g Gift, r Rules) []Violation {
 // ranInSeries counts, from the worker's log, the attempts of the gift's current series that ran:
 // lines written after an attempt ran, plus receives missing from the log (a worker killed while
 // the attempt ran writes nothing; counting them as run keeps this witness from accusing a crash).
-func ranInSeries(g Gift, series func(LogLine) int) int {
+// A message the reconciler found in the DLQ had all maxAttempts receives.
+func ranInSeries(g Gift, series func(LogLine) int, maxAttempts int) int {
 	ran := 0
 	receives := map[string][]int{}
+	last := map[string]int{} // the highest receive of each message
 	for _, l := range g.Lines {
 		if series(l) != g.Series || l.MessageID == "" {
+			continue
+		}
+		if l.Msg == msgReconciled {
+			last[l.MessageID] = max(last[l.MessageID], maxAttempts)
 			continue
 		}
 		if ranAttempt[l.Msg] {
@@ -246,12 +252,13 @@ func ranInSeries(g Gift, series func(LogLine) int) int {
 		}
 		if l.Attempt > 0 {
 			receives[l.MessageID] = append(receives[l.MessageID], l.Attempt)
+			last[l.MessageID] = max(last[l.MessageID], l.Attempt)
 		}
 	}
-	for _, rs := range receives {
+	for id, n := range last {
+		rs := receives[id]
 		slices.Sort(rs)
-		rs = slices.Compact(rs)
-		ran += rs[len(rs)-1] - len(rs) // receives 1..max that left no line
+		ran += n - len(slices.Compact(rs)) // receives 1..n that left no line
 	}
 	return ran
 }

@@ -62,6 +62,10 @@ func TestCheck(t *testing.T) {
 			g.Events[len(g.Events)-1].Actor = "reconciler"
 			g.Lines = append(failedAttempts("m1", 0, 4, 1), LogLine{At: at(9), Msg: "shutdown budget spent", MessageID: "m1", Attempt: 5})
 		}), rules, InvAttempts},
+		{"a last receive killed mid-attempt, then the reconciler's FAILED", with(failed, func(g *Gift) {
+			g.Events[len(g.Events)-1].Actor = "reconciler"
+			g.Lines = append(failedAttempts("m1", 0, 4, 1), LogLine{At: at(9), Msg: msgReconciled, MessageID: "m1"})
+		}), rules, ""},
 		{"a receive killed mid-attempt counts as run", with(failed, func(g *Gift) {
 			g.Lines = append(failedAttempts("m1", 0, 2, 1), failedAttempts("m1", 0, 5, 1)[3:]...)
 		}), rules, ""},
