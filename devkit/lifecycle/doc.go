@@ -23,7 +23,8 @@
 // Global events hit every schedule running at the time. Each wave has every kind once, in an order
 // and with lengths drawn from the seed, one after another with gaps of 2.5-3.5 s: worker SIGKILL and
 // SIGTERM (then a new worker), a database outage, a database outage with a worker SIGTERM inside
-// it (twice), an SQS outage, a slow SQS for the API (1.5 s, longer than OUTBOX_RELAY_DELAY and shorter
+// it (twice), an SQS outage, an SQS outage of the API alone (retries wait in the
+// outbox while stale messages keep going round), a slow SQS for the API (1.5 s, longer than OUTBOX_RELAY_DELAY and shorter
 // than OUTBOX_PUBLISH_TIMEOUT: no call fails, yet the dispatcher is still publishing when the
 // relay may take the row), `giftctl dlq redrive` and `giftctl reconcile --apply --older-than 20s`.
 // Operator commands run one at a time, as giftctl's wait for messages in other hands assumes.

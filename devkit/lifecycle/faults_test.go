@@ -26,6 +26,7 @@ const (
 	faultDB         = "database outage (both services)"
 	faultDBTerm     = "database outage with a worker SIGTERM inside it"
 	faultSQS        = "SQS outage (both services)"
+	faultSQSAPI     = "SQS outage for the API only (the worker still consumes)"
 	faultSlowSQS    = "slow SQS for the API (latency, no failure)"
 	faultRedrive    = "operator: giftctl dlq redrive"
 	faultReconcile  = "operator: giftctl reconcile --apply"
@@ -38,7 +39,7 @@ const (
 
 // faultKinds are the global events of a wave; the SIGTERM inside a database outage comes twice, as
 // it only shows when messages are in hand at that moment.
-var faultKinds = []string{faultKill, faultTerm, faultDB, faultDBTerm, faultDBTerm, faultSQS, faultSlowSQS, faultRedrive, faultReconcile}
+var faultKinds = []string{faultKill, faultTerm, faultDB, faultDBTerm, faultDBTerm, faultSQS, faultSQSAPI, faultSlowSQS, faultRedrive, faultReconcile}
 
 // drawFaults lays every kind of global event once, in an order drawn from the seed, one after
 // another with gaps, so that a failure window never comes near a latency window (invariant f
@@ -51,6 +52,8 @@ func drawFaults(r *rand.Rand) []fault {
 		switch f.kind {
 		case faultDB, faultDBTerm, faultSQS:
 			f.length = time.Second + time.Duration(r.Int64N(int64(1500*time.Millisecond)))
+		case faultSQSAPI:
+			f.length = 3*time.Second + time.Duration(r.Int64N(int64(2*time.Second)))
 		case faultSlowSQS:
 			f.length = 2*time.Second + time.Duration(r.Int64N(int64(1500*time.Millisecond)))
 		case faultKill, faultTerm:
@@ -131,6 +134,12 @@ func (s *stack) inject(ctx context.Context, waveStart time.Time, faults []fault,
 			s.sqsWork.Disable()
 			pause(ctx, f.length)
 			s.enable(fr, s.sqsAPI, s.sqsWork)
+		case faultSQSAPI:
+			// Retries and sends of this time wait in the outbox while the messages already on the
+			// queue (stale ones among them) keep going round.
+			s.sqsAPI.Disable()
+			pause(ctx, f.length)
+			s.enable(fr, s.sqsAPI)
 		case faultSlowSQS:
 			toxic := s.sqsAPI.AddLatency(faultproxy.Upstream, slowSQSLatency, 0)
 			pause(ctx, f.length)
@@ -156,7 +165,7 @@ func (s *stack) inject(ctx context.Context, waveStart time.Time, faults []fault,
 			fr.logf("giftctl reconcile --apply: %v: %s", err, lastLines(out))
 		}
 		switch f.kind {
-		case faultDB, faultDBTerm, faultSQS:
+		case faultDB, faultDBTerm, faultSQS, faultSQSAPI:
 			fr.mu.Lock()
 			fr.failures = append(fr.failures, Window{Name: f.kind, Start: start, End: time.Now()})
 			fr.mu.Unlock()
