@@ -113,6 +113,16 @@ SOAK_FLAGS ?=
 soak: deps ## Soak under faults, then audit that no accepted send is lost (not in make test; SOAK_DURATION, SOAK_RATE)
 	go run ./devkit/cmd/soak -duration $(SOAK_DURATION) -rate $(SOAK_RATE) $(SOAK_FLAGS)
 
+# `make lifecycle` parameters: how many schedules, and the seed that draws them (printed, and
+# printed again with any violation so that the run can be repeated).
+LIFECYCLE_SCHEDULES ?= 3000
+LIFECYCLE_SEED ?= $(shell date +%s)
+
+.PHONY: lifecycle
+lifecycle: deps ## Lifecycle model test, long run: LIFECYCLE_SCHEDULES (3000) seeded schedules in waves of 200 (LIFECYCLE_SEED)
+	LIFECYCLE_SCHEDULES=$(LIFECYCLE_SCHEDULES) LIFECYCLE_SEED=$(LIFECYCLE_SEED) \
+		go test -count=1 -timeout 4h -run 'TestLifecycle$$' -v ./devkit/lifecycle/
+
 .PHONY: fuzz
 fuzz: deps ## Fuzz each target for FUZZTIME (default 60s) with go test -fuzz; `make test` replays the seeds
 	@scripts/fuzz.sh
