@@ -122,6 +122,36 @@ func TestBadInputGetsTheEnvelope(t *testing.T) {
 	})
 }
 
+// Operations whose contract reads no request body (the send, GET, the probes) ignore one that a
+// client sends along: the answer is the one the same request without a body gets, never a 400 for
+// a body nobody reads nor a 413 for its size.
+func TestOperationsWithoutABodyIgnoreIt(t *testing.T) {
+	s := startStack(t)
+	for _, b := range strayBodies {
+		t.Run(b.name, func(t *testing.T) {
+			g := s.createGift(t)
+			sendPath := "/gifts/" + g.GiftId.String() + "/send"
+			key := map[string]string{"Idempotency-Key": "stray-" + g.GiftId.String()}
+			for _, c := range []struct {
+				method, path string
+				header       map[string]string
+				status       int
+			}{
+				{"POST", sendPath, key, http.StatusAccepted},
+				{"POST", sendPath, key, http.StatusOK}, // the replay
+				{"GET", "/gifts/" + g.GiftId.String(), nil, http.StatusOK},
+				{"GET", "/healthz", nil, http.StatusOK},
+				{"POST", "/gifts/" + uuid.NewString() + "/send", key, http.StatusNotFound},
+			} {
+				resp, body := s.do(t, c.method, c.path, b.contentType, b.body, c.header)
+				if resp.StatusCode != c.status {
+					t.Fatalf("%s %s with %s: status %d, want %d: %s", c.method, c.path, b.name, resp.StatusCode, c.status, body)
+				}
+			}
+		})
+	}
+}
+
 // A client that writes its whole oversized body before reading gets the 413 envelope, not a
 // connection reset: the server reads and discards the rest after answering (lingering close).
 func TestOversizedBodyWrittenInFullGetsTheEnvelope(t *testing.T) {

@@ -219,6 +219,28 @@ var wantCode = map[int]string{
 }
 
 // exchange is one request and its answer, read in full.
+// strayBodies are bodies a client may send along to an operation whose contract has no request
+// body (getGift, sendGift, the probes): the contract says none is read, so none may change the
+// answer, whatever its type, size or bytes.
+var strayBodies = []struct{ name, contentType, body string }{
+	{"no body", "", ""},
+	{"a JSON body that is not JSON", "application/json", "x"},
+	{"a text body", "text/plain", "hello"},
+	{"a JSON body over 16 KiB", "application/json", `{"amount": 1, "message": "` + strings.Repeat("x", maxBodyBytes) + `"}`},
+	{"invalid UTF-8 as JSON", "application/json", "\"\xff\""},
+}
+
+// withStrayBody attaches one of strayBodies, drawn from pick, to a request built without a body.
+func withStrayBody(req *http.Request, pick func(int) int) {
+	b := strayBodies[pick(len(strayBodies))]
+	if b.body == "" {
+		return
+	}
+	req.Body = io.NopCloser(strings.NewReader(b.body))
+	req.ContentLength = int64(len(b.body))
+	req.Header.Set("Content-Type", b.contentType)
+}
+
 type exchange struct {
 	method, path string
 	header       http.Header

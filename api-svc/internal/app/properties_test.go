@@ -288,6 +288,7 @@ func (p *properties) getGift() {
 		p.count(id.valid)
 		req, err := http.NewRequest(http.MethodGet, p.s.URL+"/gifts/"+url.PathEscape(id.of(existing)), nil)
 		must(p.t, err)
+		withStrayBody(req, p.g.Intn)
 		x, err := do(p.c, req)
 		if err != nil {
 			p.fail("getGift, %s: %v", id.name, err)
@@ -386,7 +387,8 @@ func (p *properties) sendGift() {
 func (p *properties) send(id string, header http.Header) exchange {
 	req, err := http.NewRequest(http.MethodPost, p.s.URL+"/gifts/"+id+"/send", nil)
 	must(p.t, err)
-	req.Header = header
+	req.Header = header.Clone()
+	withStrayBody(req, p.g.Intn)
 	x, err := do(p.c, req)
 	must(p.t, err)
 	return x
@@ -457,6 +459,7 @@ func (p *properties) undocumentedRoutes() {
 		p.count(true)
 		req, err := http.NewRequest(http.MethodGet, p.s.URL+path, nil)
 		must(p.t, err)
+		withStrayBody(req, p.g.Intn)
 		x, err := do(p.c, req)
 		must(p.t, err)
 		if err := checkDocumented(x, http.StatusOK); err != nil {

@@ -119,10 +119,18 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 }
 
 // limitBody reads a request body of at most maxBody bytes into memory before anything else looks
-// at it; a larger one is refused with 413 (refuseOversized).
+// at it; a larger one is refused with 413 (refuseOversized). An operation whose contract has no
+// request body (GET, the send, the probes, unknown routes) reads none: whatever body a client
+// sends along is ignored, whatever its size, type or bytes, and net/http discards it after the
+// answer (or closes the connection when it is large).
 func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !s.takesBody(r) {
+			r.Body, r.ContentLength = http.NoBody, 0
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -142,7 +150,7 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 		// The media type is decided here, once, as RFC 2045 reads it: the request validator is more
 		// lenient (it takes "application/json;0"), and a body it accepts under a type this check
 		// does not call JSON would skip the check below.
-		if len(body) > 0 && s.takesBody(r) && !isJSON(r.Header.Get("Content-Type")) {
+		if len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
 			s.writeError(w, r, &apiError{http.StatusUnsupportedMediaType, UNSUPPORTEDMEDIATYPE, "Content-Type must be application/json"})
 			return
 		}
@@ -192,7 +200,7 @@ func (s *server) refuseOversized(w http.ResponseWriter, r *http.Request) {
 }
 
 // takesBody reports whether the request's operation has a request body in the spec (a body sent
-// to any other operation is not read).
+// to any other operation, or to a route the spec does not have, is not read).
 func (s *server) takesBody(r *http.Request) bool {
 	route, _, err := s.router.FindRoute(r)
 	return err == nil && route.Operation.RequestBody != nil
