@@ -24,9 +24,9 @@
 // and with lengths drawn from the seed, one after another with gaps of 2.5-3.5 s: worker SIGKILL and
 // SIGTERM (then a new worker), a database outage, a database outage with a worker SIGTERM inside
 // it (twice), an SQS outage, an SQS outage of the API alone (retries wait in the
-// outbox while stale messages keep going round), a slow SQS for the API (1.5 s, longer than OUTBOX_RELAY_DELAY and shorter
-// than OUTBOX_PUBLISH_TIMEOUT: no call fails, yet the dispatcher is still publishing when the
-// relay may take the row), `giftctl dlq redrive` and `giftctl reconcile --apply --older-than 20s`.
+// outbox while stale messages keep going round), a slow SQS for the API (1.5 s, shorter than OUTBOX_PUBLISH_TIMEOUT: no call fails,
+// yet the dispatcher is still publishing when a build with the relay's old fixed delay would let
+// the relay take the row), `giftctl dlq redrive` and `giftctl reconcile --apply --older-than 20s`.
 // Operator commands run one at a time, as giftctl's wait for messages in other hands assumes.
 //
 // After a wave the test polls (never sleeps-then-checks) until every accepted send of the wave is
@@ -40,7 +40,8 @@
 //
 // # Settings
 //
-// OUTBOX_RELAY_DELAY=1s, OUTBOX_POLL_INTERVAL=200ms; WORKER_RETRY_BASE_DELAY and
+// OUTBOX_POLL_INTERVAL=200ms (and OUTBOX_RELAY_DELAY=1s for a build that still has that setting,
+// from before the dispatcher's lease: it is how the test catches defect 2 with its fix reverted); WORKER_RETRY_BASE_DELAY and
 // WORKER_RETRY_MAX_DELAY 1s (a forced failure reaches the DLQ in about 5 s),
 // WORKER_VISIBILITY_TIMEOUT=2s, WORKER_RECEIVE_WAIT=1s, WORKER_SHUTDOWN_TIMEOUT=2s,
 // WORKER_DLQ_RECONCILE_INTERVAL=10s, WORKER_SEND_LATENCY=100ms (two deliveries in hand at once

@@ -33,7 +33,7 @@ const (
 	faultsFirstGap  = time.Second
 	faultsMinGap    = 2500 * time.Millisecond
 	faultsExtraGap  = time.Second
-	slowSQSLatency  = 1500 * time.Millisecond // longer than OUTBOX_RELAY_DELAY, shorter than OUTBOX_PUBLISH_TIMEOUT
+	slowSQSLatency  = 1500 * time.Millisecond // longer than legacyRelayDelay, shorter than OUTBOX_PUBLISH_TIMEOUT
 	reconcileMinAge = "20s"
 )
 
