@@ -87,23 +87,32 @@ const (
 // Worker log messages the audit reads (worker-svc/internal/worker, reconcile).
 const (
 	msgSent          = "gift sent"
-	msgLastFailed    = "last attempt failed: gift FAILED, message left for the DLQ"
+	msgLastFailed    = "last attempt failed: gift FAILED, message moved to the DLQ"
 	msgAttemptFailed = "send attempt failed: SQS delivers it again after the delay"
 	msgOtherFinished = "duplicate delivery: another delivery finished the gift first, message deleted"
 	msgUnexpected    = "processing failed unexpectedly: SQS delivers it again after the delay"
 	msgStmtTimeout   = "a database statement timed out while the database answers: SQS delivers the message again after the delay"
 	msgReconciled    = "gift still QUEUED with its message in the DLQ: marked FAILED"
 	// The same events in the words of builds that count attempts in the database (issue 14).
-	msgAllAttemptsFailed = "every attempt has run and none succeeded: gift FAILED, message left for the DLQ"
+	msgAllAttemptsFailed = "every attempt has run and none succeeded: gift FAILED, message moved to the DLQ"
+	// The same events in the words of builds that left the message for SQS to dead-letter.
+	msgLastFailedLeft        = "last attempt failed: gift FAILED, message left for the DLQ"
+	msgAllAttemptsFailedLeft = "every attempt has run and none succeeded: gift FAILED, message left for the DLQ"
 )
 
+// failedLine says whether a line is the worker's record of storing FAILED, in any build's words.
+func failedLine(msg string) bool {
+	return msg == msgLastFailed || msg == msgAllAttemptsFailed || msg == msgLastFailedLeft || msg == msgAllAttemptsFailedLeft
+}
+
 // storedFinal are the lines written once a delivery stored SENT or FAILED.
-var storedFinal = map[string]bool{msgSent: true, msgLastFailed: true, msgAllAttemptsFailed: true, msgReconciled: true}
+var storedFinal = map[string]bool{msgSent: true, msgLastFailed: true, msgAllAttemptsFailed: true, msgReconciled: true,
+	msgLastFailedLeft: true, msgAllAttemptsFailedLeft: true}
 
 // ranAttempt are the lines written once an attempt has run (its send, or its database work,
 // happened): what a build without send_requests.attempts leaves as the witness of attempts.
 var ranAttempt = map[string]bool{msgSent: true, msgLastFailed: true, msgAttemptFailed: true, msgOtherFinished: true,
-	msgUnexpected: true, msgStmtTimeout: true, msgAllAttemptsFailed: true}
+	msgUnexpected: true, msgStmtTimeout: true, msgAllAttemptsFailed: true, msgLastFailedLeft: true, msgAllAttemptsFailedLeft: true}
 
 // allowed is the state machine of a gift's history: from -> to.
 var allowed = map[[2]string]bool{
@@ -276,7 +285,7 @@ func lostAnswer(g Gift) int {
 		return 0
 	}
 	for _, l := range g.Lines {
-		if (l.Msg == msgLastFailed || l.Msg == msgAllAttemptsFailed) && !l.At.Before(last.At.Add(-time.Second)) {
+		if failedLine(l.Msg) && !l.At.Before(last.At.Add(-time.Second)) {
 			return 0
 		}
 	}

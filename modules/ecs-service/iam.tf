@@ -83,8 +83,8 @@ data "aws_iam_policy_document" "task" {
   dynamic "statement" {
     for_each = var.sqs_dlq_arn == null ? [] : [1]
     content {
-      sid       = "ReconcileDeadLetterQueue"
-      actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      sid       = "DeadLetterQueue"
+      actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
       resources = [var.sqs_dlq_arn]
     }
   }

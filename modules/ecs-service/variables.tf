@@ -190,7 +190,7 @@ variable "sqs_queue_arn" {
 }
 
 variable "sqs_dlq_arn" {
-  description = "ARN of the dead-letter queue, for a consumer that reconciles it (the worker's DLQ reconciler reads it and hides what it has examined; it never deletes). Null: no DLQ access."
+  description = "ARN of the dead-letter queue, for the consumer (the worker sends the messages of the gifts it fails there; its DLQ reconciler reads, hides and deletes the copies of gifts it queues again). Null: no DLQ access."
   type        = string
   default     = null
 }

@@ -26,8 +26,8 @@ const (
 	// attempts left (the message's receives ran out, not its attempts: an outage, a shutdown); the
 	// reconciler queued the message again through the outbox and deleted the DLQ copy.
 	SettledRequeued Settlement = "requeued"
-	// SettledAlreadyFinal: the gift was SENT or FAILED already (the worker stores FAILED before it
-	// lets the last attempt's message go to the DLQ).
+	// SettledAlreadyFinal: the gift was SENT or FAILED already (the worker copies the last attempt's
+	// message to the DLQ before it stores FAILED).
 	SettledAlreadyFinal Settlement = "already_final"
 	// SettledSuperseded: the message belongs to an earlier attempt series (an operator has
 	// retried the gift since); it must never touch the gift again.

@@ -232,8 +232,9 @@ func (s *stack) audit(ctx context.Context, l *load, faults []fault) (auditResult
 // (worker-svc/internal/worker and reconcile).
 var finalTransitionLines = map[string]bool{
 	"gift sent": true,
-	"last attempt failed: gift FAILED, message left for the DLQ":   true,
-	"gift still QUEUED with its message in the DLQ: marked FAILED": true,
+	"last attempt failed: gift FAILED, message moved to the DLQ":                      true,
+	"every attempt has run and none succeeded: gift FAILED, message moved to the DLQ": true,
+	"gift still QUEUED with its message in the DLQ: marked FAILED":                    true,
 }
 
 // loggedFinalTransitions counts, in the worker's log (every run appends to it), the gifts with a

@@ -67,7 +67,7 @@ func TestLoggedFinalTransitions(t *testing.T) {
 	lines := strings.Join([]string{
 		`{"msg":"gift sent","gift_id":"a","status":"SENT"}`,
 		`{"msg":"duplicate delivery: the gift was already finished, message deleted","gift_id":"a","status":"SENT"}`,
-		`{"msg":"last attempt failed: gift FAILED, message left for the DLQ","gift_id":"b","status":"FAILED"}`,
+		`{"msg":"last attempt failed: gift FAILED, message moved to the DLQ","gift_id":"b","status":"FAILED"}`,
 		`{"msg":"gift still QUEUED with its message in the DLQ: marked FAILED","gift_id":"b","status":"FAILED"}`,
 		`{"msg":"gift sent","gift_id":"c","status":"SENT"}`,
 		`not json`,

@@ -81,12 +81,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The DLQ is needed with or without the reconciler: the worker moves the messages of the gifts
+	// it fails there itself.
+	dlqURL, err := deadLetterQueue(startup, client, cfg, redrive.DeadLetterTargetARN)
+	if err != nil {
+		return err
+	}
 	var reconciler *reconcile.Reconciler
-	dlqURL := ""
 	if cfg.DLQReconcileInterval > 0 {
-		if dlqURL, err = deadLetterQueue(startup, client, cfg, redrive.DeadLetterTargetARN); err != nil {
-			return err
-		}
 		reconciler = reconcile.New(sqs.NewConsumer(client, dlqURL), store, cfg.DLQReconcileInterval, redrive.MaxReceiveCount, log)
 	}
 
@@ -123,13 +125,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RetryMaxDelay:   cfg.RetryMaxDelay,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, worker.Deps{
-		Queue:    sqs.NewConsumer(client, queueURL),
-		Store:    store,
-		Sender:   send.NewPseudo(cfg.FailureRate, cfg.SendLatency, nil),
-		Gate:     gate,
-		Liveness: live,
-		Log:      log,
-		Metrics:  metrics,
+		Queue:       sqs.NewConsumer(client, queueURL),
+		DeadLetters: sqs.NewPublisher(client, dlqURL),
+		Store:       store,
+		Sender:      send.NewPseudo(cfg.FailureRate, cfg.SendLatency, nil),
+		Gate:        gate,
+		Liveness:    live,
+		Log:         log,
+		Metrics:     metrics,
 	})
 	log.Info("worker started", slog.String(logging.KeyStatus, "RUNNING"),
 		slog.String("queue_url", queueURL), slog.String("dlq_url", dlqURL), slog.Int("max_receive_count", redrive.MaxReceiveCount),
@@ -147,7 +150,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // deadLetterQueue resolves the DLQ (SQS_DLQ_URL, else SQS_DLQ_NAME) and checks that it is the
 // queue the main queue's RedrivePolicy sends to: a reconciler reading another queue would silently
-// leave gifts QUEUED.
+// leave gifts QUEUED, and the worker would put failed gifts' messages where no one looks.
 func deadLetterQueue(ctx context.Context, client *awssqs.Client, cfg config.Config, target string) (string, error) {
 	dlqURL, err := sqs.QueueURL(ctx, client, cfg.DLQURL, cfg.Queue.DLQName)
 	if err != nil {

@@ -88,8 +88,10 @@ func run(gifts, concurrency, rounds int) error {
 		gifts, concurrency, rounds)
 	var matched, unbounded, drain []float64
 	var rawT, workerT timings
+	var dlqURL string // the DLQ of the last queue made
 	queue := func(name string) (string, error) {
 		urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: name, DLQName: name + "-dlq", MaxReceiveCount: 5})
+		dlqURL = urls.DLQURL
 		return urls.URL, err
 	}
 	// Round 0 warms up the emulator (a JIT-compiled Node.js program) and the database; it is not
@@ -117,7 +119,8 @@ func run(gifts, concurrency, rounds int) error {
 		if url, err = queue(fmt.Sprintf("bench-worker-%d", round)); err != nil {
 			return err
 		}
-		d, err := drainRate(ctx, pool, store, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency, quiet, wt)
+		d, err := drainRate(ctx, pool, store, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), sqs.NewPublisher(client, dlqURL),
+			gifts, concurrency, quiet, wt)
 		if err != nil {
 			return err
 		}
@@ -253,7 +256,7 @@ func rawUnbounded(ctx context.Context, p *sqs.Publisher, c *sqs.Consumer, n, con
 }
 
 // drainRate queues n gifts and times the worker from its start until all of them are SENT.
-func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p *sqs.Publisher, c *sqs.Consumer, n, concurrency int, log *slog.Logger, t *timings) (float64, error) {
+func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p *sqs.Publisher, c *sqs.Consumer, dlq *sqs.Publisher, n, concurrency int, log *slog.Logger, t *timings) (float64, error) {
 	if _, err := pool.Exec(ctx, `TRUNCATE gifts, send_requests, outbox_messages`); err != nil {
 		return 0, fmt.Errorf("empty the database: %w", err)
 	}
@@ -276,7 +279,7 @@ func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p
 	w := worker.New(worker.Config{
 		Concurrency: concurrency, MaxAttempts: 5, Visibility: 30 * time.Second, Wait: time.Second,
 		RetryBaseDelay: time.Second, RetryMaxDelay: time.Second, ShutdownTimeout: 10 * time.Second,
-	}, worker.Deps{Queue: timedQueue{Consumer: c, t: t}, Store: counted, Sender: send.NewPseudo(0, 0, nil), Gate: gate,
+	}, worker.Deps{Queue: timedQueue{Consumer: c, t: t}, DeadLetters: dlq, Store: counted, Sender: send.NewPseudo(0, 0, nil), Gate: gate,
 		Liveness: health.NewLiveness(time.Minute, nil), Log: log})
 	done := make(chan error, 1)
 	start := time.Now()

@@ -1,7 +1,7 @@
 // Package reconcile closes the one gap the retry policy leaves open: a message that reaches the
-// DLQ while its gift is still QUEUED. The worker stores FAILED before it lets the last attempt's
-// message go to the DLQ, but a worker killed during that attempt (SIGKILL, OOM, a lost task) never
-// gets to, and the gift would stay QUEUED forever; and a message can run out of receives before its
+// DLQ while its gift is still QUEUED. The worker copies the last attempt's message to the DLQ and
+// then stores FAILED, but a worker killed in between, or during that attempt (SIGKILL, OOM, a lost
+// task), never gets to, and the gift would stay QUEUED forever; and a message can run out of receives before its
 // attempts ran out (held through a database outage and released at shutdown). The reconciler reads
 // the DLQ periodically and, by the rule every consumer follows (gift.SendState.Judge), marks FAILED
 // a gift whose attempts all ran, and queues again (through the outbox, deleting the DLQ copy) one
@@ -17,7 +17,8 @@
 // is remembered in the database (dlq_settled), so later sweeps skip settled messages without
 // touching their gifts; a message of an earlier attempt series (the gift was retried since) is
 // recognised by its "retry" number and never fails the retried gift. The worker's task role
-// needs sqs:ReceiveMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on the DLQ.
+// needs sqs:ReceiveMessage, sqs:ChangeMessageVisibility, sqs:DeleteMessage and sqs:GetQueueAttributes on
+// the DLQ (and the worker sqs:SendMessage: it moves the messages of the gifts it fails there).
 package reconcile
 
 import (

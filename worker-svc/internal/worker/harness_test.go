@@ -63,6 +63,8 @@ type options struct {
 	manual bool
 	// afterReceive, when set, is called with each batch the worker receives, before it gets them.
 	afterReceive func([]sqs.Received)
+	// wrapDeadLetters, when set, stands between the worker and the DLQ.
+	wrapDeadLetters func(worker.DeadLetters) worker.DeadLetters
 }
 
 // harness is one test's worker, running in-process against its own database and queue pair.
@@ -144,6 +146,10 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	h.gate = dbgate.New(ping, 50*time.Millisecond, log)
 	var store worker.Store = h.store
+	var deadLetters worker.DeadLetters = sqs.NewPublisher(client, h.queues.DLQURL)
+	if o.wrapDeadLetters != nil {
+		deadLetters = o.wrapDeadLetters(deadLetters)
+	}
 	if o.wrapStore != nil {
 		store = o.wrapStore(h.store)
 	}
@@ -161,13 +167,14 @@ func newHarness(t *testing.T, o options) *harness {
 			RetryMaxDelay:   2 * time.Second,
 			ShutdownTimeout: 5 * time.Second,
 		}, worker.Deps{
-			Queue:    h.queue,
-			Store:    store,
-			Sender:   h.sender,
-			Gate:     h.gate,
-			Liveness: h.live,
-			Log:      log,
-			Metrics:  o.metrics,
+			Queue:       h.queue,
+			DeadLetters: deadLetters,
+			Store:       store,
+			Sender:      h.sender,
+			Gate:        h.gate,
+			Liveness:    h.live,
+			Log:         log,
+			Metrics:     o.metrics,
 		})
 	}
 	h.stopped = make(chan struct{})

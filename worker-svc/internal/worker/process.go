@@ -37,8 +37,8 @@ const (
 type action int
 
 const (
-	// actDelete: the gift is finished (SENT or FAILED before, or now SENT), or the message is
-	// superseded: remove the message.
+	// actDelete: the gift is finished (SENT or FAILED before, now SENT, or now FAILED with the
+	// message's copy in the DLQ), or the message is superseded: remove the message.
 	actDelete action = iota + 1
 	// actRetry: the attempt failed and attempts remain, or another attempt is running: visible
 	// again after delay.
@@ -290,30 +290,61 @@ func (w *Worker) finish(ctx context.Context, d *delivery, mark func(context.Cont
 }
 
 // failed handles a failed last attempt (the database's attempt number has reached the configured
-// attempts): store FAILED first, then release the message so that its next receive moves it to the
-// DLQ.
+// attempts): the message is copied to the DLQ, then FAILED is stored, then the message is deleted.
 func (w *Worker) failed(ctx context.Context, d *delivery, sendErr error) outcome {
+	if o, ok := w.deadLetter(ctx, d); !ok {
+		return o
+	}
 	lastError := fmt.Sprintf("send failed on all %d attempts; last error: %v", d.attemptNumber(), sendErr)
 	if o, stored := w.finish(ctx, d, func(ctx context.Context) (bool, error) { return w.Store.MarkFailed(ctx, d.series(), lastError) }); !stored {
 		return o
 	}
-	d.logger().Error("last attempt failed: gift FAILED, message left for the DLQ",
+	d.logger().Error("last attempt failed: gift FAILED, message moved to the DLQ",
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal), logging.Err(sendErr))
-	return outcome{action: actRelease, status: string(gift.StatusFailed)}
+	return outcome{action: actDelete, status: string(gift.StatusFailed)}
 }
 
 // exhausted handles a message of a gift whose attempts have all begun with none running: the last
-// one ended without an outcome (its worker died, or the shutdown cut it off). No attempt is left,
-// so the gift is FAILED, as the DLQ reconciler would find it once the message got there.
+// one ended without an outcome (its worker died, the shutdown cut it off, or its copy to the DLQ
+// failed). No attempt is left, so the gift is FAILED, its message moved to the DLQ first.
 func (w *Worker) exhausted(ctx context.Context, log *slog.Logger, d *delivery, attempts int) outcome {
-	lastError := gift.ExhaustedReason(attempts, "the last attempt ended without reporting its outcome (its worker stopped)")
+	if o, ok := w.deadLetter(ctx, d); !ok {
+		return o
+	}
+	lastError := gift.ExhaustedReason(attempts, "the last attempt ended without reporting its outcome")
 	if o, stored := w.finish(ctx, d, func(ctx context.Context) (bool, error) { return w.Store.MarkFailed(ctx, d.series(), lastError) }); !stored {
 		return o
 	}
-	log.Error("every attempt has run and none succeeded: gift FAILED, message left for the DLQ",
+	log.Error("every attempt has run and none succeeded: gift FAILED, message moved to the DLQ",
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal),
 		slog.String(logging.KeyErrorMessage, lastError), slog.Int(keyAttempt, attempts))
-	return outcome{action: actRelease, status: string(gift.StatusFailed)}
+	return outcome{action: actDelete, status: string(gift.StatusFailed)}
+}
+
+// deadLetter copies the message to the DLQ before its gift is stored FAILED, so that a FAILED gift
+// always has its message there for operators (giftctl dlq, retry), whatever the message's receive
+// count: attempts are counted in the database, and SQS's own redrive (maxReceiveCount receives)
+// would miss a message whose receives were fewer than its gift's attempts (duplicate copies share
+// the attempts). A crash after the copy and before FAILED is stored leaves the gift QUEUED with
+// its attempts spent and its copy in the DLQ: the message's next delivery, or the DLQ reconciler,
+// fails it then (a second copy may reach the DLQ; operators' commands handle one gift once). If
+// the copy fails, nothing is stored: the attempt's lease is given up and the message comes back
+// after the first retry delay, to be failed then (by exhausted).
+func (w *Worker) deadLetter(ctx context.Context, d *delivery) (outcome, bool) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	err := w.DeadLetters.PublishTraced(pctx, sqs.Outgoing{Body: d.m.Body, Trace: d.m.Trace})
+	cancel()
+	if err == nil {
+		return outcome{}, true
+	}
+	if a, ok := d.leased(); ok {
+		w.endAttempt(ctx, d, a)
+	}
+	delay := w.cfg.RetryBaseDelay
+	d.logger().Warn("message not copied to the DLQ: the gift stays QUEUED with its attempts spent and is failed when the message comes back",
+		slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.String(logging.KeyErrorCode, CodeQueueUnavailable),
+		logging.Err(err), slog.Duration("retry_in", delay))
+	return outcome{action: actRetry, delay: delay, status: string(gift.StatusQueued)}, false
 }
 
 // waiting handles a message whose gift has an attempt running under another delivery (a duplicate

@@ -57,6 +57,13 @@ type Queue interface {
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
+// DeadLetters is the DLQ (shared/sqs.Publisher): the worker puts the message of a gift it fails
+// there itself, before it stores FAILED, since its attempts are counted in the database and the
+// message's own receives need not have reached maxReceiveCount.
+type DeadLetters interface {
+	PublishTraced(ctx context.Context, m sqs.Outgoing) error
+}
+
 // Store is the part of the gift store the worker uses (shared/postgres.Store). Every change is
 // conditional on the gift's status and the message's send request and attempt series.
 type Store interface {
@@ -92,13 +99,14 @@ type Config struct {
 
 // Deps are the worker's collaborators.
 type Deps struct {
-	Queue    Queue
-	Store    Store
-	Sender   send.Sender
-	Gate     Gate
-	Liveness *health.Liveness
-	Log      *slog.Logger
-	Metrics  Metrics // nil: none
+	Queue       Queue
+	DeadLetters DeadLetters
+	Store       Store
+	Sender      send.Sender
+	Gate        Gate
+	Liveness    *health.Liveness
+	Log         *slog.Logger
+	Metrics     Metrics // nil: none
 }
 
 // Worker consumes the send queue.
