@@ -271,7 +271,9 @@ func (s *stack) readDLQ(ctx context.Context, look func([]sqs.Received, *sqs.Cons
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	dlq := sqs.NewConsumer(s.sqs, s.queues.DLQURL)
-	deadline := time.Now().Add(time.Minute)
+	// Longer than the reconciler's hold (2 minutes), which a receive whose answer was lost in an
+	// SQS outage keeps until it runs out.
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		msgs, err := dlq.Browse(ctx, time.Minute, 100000)
 		if err != nil {
