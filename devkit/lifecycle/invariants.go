@@ -105,6 +105,10 @@ func failedLine(msg string) bool {
 	return msg == msgLastFailed || msg == msgAllAttemptsFailed || msg == msgLastFailedLeft || msg == msgAllAttemptsFailedLeft
 }
 
+// attemptMargin is longer than an attempt takes from its beginning to its line
+// (WORKER_SEND_LATENCY plus the database's answer).
+const attemptMargin = time.Second
+
 // storedFinal are the lines written once a delivery stored SENT or FAILED.
 var storedFinal = map[string]bool{msgSent: true, msgLastFailed: true, msgAllAttemptsFailed: true, msgReconciled: true,
 	msgLastFailedLeft: true, msgAllAttemptsFailedLeft: true}
@@ -191,12 +195,20 @@ func Check(g Gift, r Rules) []Violation {
 		}
 	}
 
-	// (g) a message of an earlier series changes nothing.
+	// (g) a message of an earlier series changes nothing: it stores no final status and runs no
+	// attempt. An attempt's line comes after the attempt began, so it counts only when the series
+	// changed at least attemptMargin before it (a redrive may start a series while an attempt of
+	// the earlier one runs).
 	for _, l := range g.Lines {
-		if !storedFinal[l.Msg] {
+		at := l.At
+		switch {
+		case storedFinal[l.Msg]:
+		case ranAttempt[l.Msg]:
+			at = at.Add(-attemptMargin)
+		default:
 			continue
 		}
-		if ms, injected := g.Injected[l.MessageID]; injected && ms < seriesAt(l.At) {
+		if ms, injected := g.Injected[l.MessageID]; injected && ms < seriesAt(at) {
 			add(InvStaleEffect, "message %s of series %d, current series %d: %q at %s", l.MessageID, ms, seriesAt(l.At), l.Msg, l.At.Format("15:04:05.000"))
 		}
 	}
@@ -319,12 +331,14 @@ func (g Gift) exposed(failures []Window) bool {
 	return false
 }
 
-// retryTimes are the times of the operator retries (FAILED -> QUEUED), oldest first: series n
+// retryTimes are the times of the operator retries and redrives, oldest first: series n
 // starts at retryTimes[n-1].
 func retryTimes(events []Event) []time.Time {
 	var out []time.Time
 	for _, e := range events {
-		if e.From == "FAILED" && e.To == "QUEUED" {
+		// An operator's retry (FAILED -> QUEUED) or redrive (QUEUED -> QUEUED by an operator; the
+		// reconciler's QUEUED -> QUEUED keeps the series).
+		if (e.From == "FAILED" && e.To == "QUEUED") || (e.From == "QUEUED" && e.To == "QUEUED" && e.Actor == "operator") {
 			out = append(out, e.At)
 		}
 	}

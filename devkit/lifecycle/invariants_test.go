@@ -100,6 +100,16 @@ func TestCheck(t *testing.T) {
 			Events:   append(path("CREATED", "QUEUED", "FAILED"), Event{From: "FAILED", To: "QUEUED", At: at(10)}, Event{From: "QUEUED", To: "FAILED", At: at(11)}),
 			Injected: map[string]int{"old": 0},
 			Lines:    []LogLine{{At: at(11), Msg: msgLastFailed, MessageID: "old", Attempt: 5}}}, rules, InvStaleEffect},
+		{"a stale message runs an attempt of the retried gift", Gift{ID: "g", Accepted: true, Status: "SENT", Series: 1, Attempts: &one, DLQ: []int{0},
+			Events:   append(path("CREATED", "QUEUED", "FAILED"), Event{From: "FAILED", To: "QUEUED", At: at(10)}, Event{From: "QUEUED", To: "SENT", At: at(13)}),
+			Injected: map[string]int{"old": 0},
+			Lines: []LogLine{{At: at(12), Msg: msgAttemptFailed, MessageID: "old", Attempt: 1},
+				{At: at(13), Msg: msgSent, MessageID: "new", Attempt: 2}}}, rules, InvStaleEffect},
+		{"an attempt of the earlier series that ended just after a redrive", Gift{ID: "g", Accepted: true, Status: "SENT", Series: 1, Attempts: &one,
+			Events:   append(path("CREATED", "QUEUED"), Event{From: "QUEUED", To: "QUEUED", Actor: "operator", At: at(10)}, Event{From: "QUEUED", To: "SENT", At: at(13)}),
+			Injected: map[string]int{"old": 0}, Redriven: 1,
+			Lines: []LogLine{{At: at(10.2), Msg: msgAttemptFailed, MessageID: "old", Attempt: 1},
+				{At: at(13), Msg: msgSent, MessageID: "new", Attempt: 1}}}, rules, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			vs := Check(tt.g, tt.r)
