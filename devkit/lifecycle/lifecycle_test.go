@@ -60,10 +60,10 @@ func runWave(t *testing.T, s *stack, seed uint64, wave, first, n int) int {
 	ctx := context.Background()
 	scheds := make([]*schedule, n)
 	for i := range scheds {
-		r := rand.New(rand.NewPCG(seed, uint64(first+i))) //nolint:gosec // a reproducible schedule, not a secret
+		r := rand.New(rand.NewPCG(seed, uint64(first+i)))
 		scheds[i] = &schedule{index: first + i, plan: drawPlan(r, startSpread), s: s}
 	}
-	faults := drawFaults(rand.New(rand.NewPCG(seed, 1<<62+uint64(wave)))) //nolint:gosec // reproducible
+	faults := drawFaults(rand.New(rand.NewPCG(seed, 1<<62+uint64(wave))))
 	fr := &faultRun{redriven: map[string]int{}}
 	start := time.Now()
 	var wg sync.WaitGroup

@@ -169,7 +169,7 @@ func (sc *schedule) create(ctx context.Context) (string, error) {
 		}
 		sc.logf("create answered %d %v: the client tries again", code, err)
 		if time.Now().After(deadline) || !pause(ctx, 200*time.Millisecond) {
-			return "", fmt.Errorf("no gift created within a minute (last: %d %v)", code, err)
+			return "", fmt.Errorf("no gift created within a minute (last: %d %w)", code, err)
 		}
 	}
 }

@@ -224,7 +224,7 @@ func waitHTTP(ctx context.Context, url string, svc *devstack.Service) error {
 	for {
 		select {
 		case <-svc.Done():
-			return fmt.Errorf("%s exited while starting: %v", svc.Name, svc.Err())
+			return fmt.Errorf("%s exited while starting: %w", svc.Name, svc.Err())
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -236,7 +236,7 @@ func waitHTTP(ctx context.Context, url string, svc *devstack.Service) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready within a minute: %v", url, err)
+			return fmt.Errorf("%s not ready within a minute: %w", url, err)
 		}
 		time.Sleep(50 * time.Millisecond) // polling for readiness, not waiting for a result
 	}
