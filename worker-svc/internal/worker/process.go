@@ -292,11 +292,8 @@ func (w *Worker) finish(ctx context.Context, d *delivery, mark func(context.Cont
 // failed handles a failed last attempt (the database's attempt number has reached the configured
 // attempts): the message is copied to the DLQ, then FAILED is stored, then the message is deleted.
 func (w *Worker) failed(ctx context.Context, d *delivery, sendErr error) outcome {
-	if o, ok := w.deadLetter(ctx, d); !ok {
-		return o
-	}
 	lastError := fmt.Sprintf("send failed on all %d attempts; last error: %v", d.attemptNumber(), sendErr)
-	if o, stored := w.finish(ctx, d, func(ctx context.Context) (bool, error) { return w.Store.MarkFailed(ctx, d.series(), lastError) }); !stored {
+	if o, stored := w.fail(ctx, d, lastError); !stored {
 		return o
 	}
 	d.logger().Error("last attempt failed: gift FAILED, message moved to the DLQ",
@@ -308,17 +305,23 @@ func (w *Worker) failed(ctx context.Context, d *delivery, sendErr error) outcome
 // one ended without an outcome (its worker died, the shutdown cut it off, or its copy to the DLQ
 // failed). No attempt is left, so the gift is FAILED, its message moved to the DLQ first.
 func (w *Worker) exhausted(ctx context.Context, log *slog.Logger, d *delivery, attempts int) outcome {
-	if o, ok := w.deadLetter(ctx, d); !ok {
-		return o
-	}
 	lastError := gift.ExhaustedReason(attempts, "the last attempt ended without reporting its outcome")
-	if o, stored := w.finish(ctx, d, func(ctx context.Context) (bool, error) { return w.Store.MarkFailed(ctx, d.series(), lastError) }); !stored {
+	if o, stored := w.fail(ctx, d, lastError); !stored {
 		return o
 	}
 	log.Error("every attempt has run and none succeeded: gift FAILED, message moved to the DLQ",
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal),
 		slog.String(logging.KeyErrorMessage, lastError), slog.Int(keyAttempt, attempts))
 	return outcome{action: actDelete, status: string(gift.StatusFailed)}
+}
+
+// fail moves the message to the DLQ (deadLetter) and then stores FAILED with lastError (finish);
+// stored=false comes with the outcome to use instead.
+func (w *Worker) fail(ctx context.Context, d *delivery, lastError string) (o outcome, stored bool) {
+	if o, ok := w.deadLetter(ctx, d); !ok {
+		return o, false
+	}
+	return w.finish(ctx, d, func(ctx context.Context) (bool, error) { return w.Store.MarkFailed(ctx, d.series(), lastError) })
 }
 
 // deadLetter copies the message to the DLQ before its gift is stored FAILED, so that a FAILED gift
