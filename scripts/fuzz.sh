@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-60s}
 targets=(
-  "./api-svc/internal/app FuzzCreateGift"
-  "./api-svc/internal/app FuzzSendHeaders"
+  "./api-svc/internal/apiserver FuzzCreateGift"
+  "./api-svc/internal/apiserver FuzzSendHeaders"
   "./shared/queue FuzzParse"
 )
 failed=()

@@ -36,8 +36,8 @@ func Build(ctx context.Context, root, binDir string) (Binaries, error) {
 	return b, nil
 }
 
-// Queue is the queue settings of shared/wiring.Queue (AWS_REGION, SQS_ENDPOINT, SQS_QUEUE_URL,
-// SQS_QUEUE_NAME, SQS_DLQ_NAME). Its own type: shared/wiring imports the secrets adapter, whose
+// Queue is the queue settings of shared/platform.Queue (AWS_REGION, SQS_ENDPOINT, SQS_QUEUE_URL,
+// SQS_QUEUE_NAME, SQS_DLQ_NAME). Its own type: shared/platform imports the secrets adapter, whose
 // tests import this package.
 type Queue struct {
 	Region, Endpoint, URL, Name, DLQName string

@@ -145,7 +145,7 @@ inputs = {
     AWS_REGION              = local.env.aws_region
     WORKER_CONCURRENCY      = "10"
     DB_MAX_CONNS            = "12"  # >= WORKER_CONCURRENCY + 2 (the database ping, the DLQ reconciler), or the worker exits 2
-    WORKER_FAILURE_RATE     = "0.2" # the pseudo-send's failure rate (requirements decision 5)
+    WORKER_FAILURE_RATE     = "0.2" # the pseudo-send's failure rate (docs/requirements.md §14 decision 5)
     WORKER_RETRY_BASE_DELAY = "10s"
     WORKER_SHUTDOWN_TIMEOUT = "25s" # < visibility timeout 60 s and < stopTimeout 30 s
     WORKER_HEALTH_ADDR      = "127.0.0.1:8081"

@@ -2,7 +2,7 @@ locals {
   https = var.certificate_arn != null
 }
 
-# The ALB is the only public entry point of the system (requirements 8.4).
+# The ALB is the only public entry point of the system (docs/requirements.md §8.4).
 #trivy:ignore:AVD-AWS-0053
 resource "aws_lb" "this" {
   name                       = var.name_prefix

@@ -1,4 +1,4 @@
-# Monitors (docs/observability.md, "Alerts", explains the choice against requirements 8.2). Eight
+# Monitors (docs/observability.md, "Alerts", explains the choice against docs/requirements.md §8.2). Eight
 # notify (`${var.notify}` in the message), at most eight by rule (tools/iaccheck counts them):
 #   two SLO burn-rate alerts (API availability, worker freshness: page at 14.4x over 1 h / 5 min,
 #   warn without notifying at 6x), no healthy API target, 5xx the ALB answers itself, ECS tasks
@@ -137,7 +137,7 @@ resource "datadog_monitor" "alb_5xx" {
 
 # running < desired, sustained: tasks crash-loop, fail health checks or cannot be placed. One
 # multi-alert monitor: it alerts separately for each service of the cluster, the API and the worker
-# (requirements 8.2 #3 and #4; one-off migration tasks are not services).
+# (docs/requirements.md §8.2 #3 and #4; one-off migration tasks are not services).
 resource "datadog_monitor" "ecs_running_below_desired" {
   name     = "[gift ${var.env}] {{servicename.name}}: running tasks below desired"
   type     = "query alert"
@@ -236,7 +236,7 @@ resource "datadog_monitor" "aws_metrics_missing" {
   no_data_timeframe   = local.t.aws_no_data_minutes
 }
 
-# Dashboard state, no notification: requirements 8.1 "DLQ 0 per day". Visible + in flight (a message
+# Dashboard state, no notification: docs/requirements.md §8.1 "DLQ 0 per day". Visible + in flight (a message
 # the DLQ reconciler or an operator is reading is not visible, but still in the DLQ). Stays red until
 # the DLQ is emptied; each message that arrived already paged through its ERROR line
 # (worker_failure_logs).

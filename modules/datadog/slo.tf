@@ -1,4 +1,4 @@
-# The three SLOs of requirements 8.1, all metric-based (count-based): good events / all events over
+# The three SLOs of docs/requirements.md §8.1, all metric-based (count-based): good events / all events over
 # 30 days, from the counters the services send through DogStatsD (docs/observability.md, "Metric
 # catalogue"). Metric-based because each SLI is a ratio of events (requests, sends) and
 # Datadog computes burn rates from the same counts; a monitor-based SLO would count minutes in

@@ -69,7 +69,7 @@ variable "rds_identifier" {
 }
 
 variable "slo_targets" {
-  description = "SLO targets in percent over 30 days (requirements 8.1, provisional; docs/observability.md says how to revisit them)."
+  description = "SLO targets in percent over 30 days (docs/requirements.md §8.1, provisional; docs/observability.md says how to revisit them)."
   type = object({
     api_availability = optional(number, 99.9) # non-5xx share of API requests (probes excluded)
     api_latency      = optional(number, 95)   # share of POST /gifts and POST /gifts/{id}/send answered within 300 ms: p95 < 300 ms
@@ -90,7 +90,7 @@ variable "thresholds" {
     burn_rate_slow            = optional(number, 6)    # warning over 1 h / 5 min; latency over 6 h / 30 min
     queue_oldest_age_seconds  = optional(number, 300)
     outbox_oldest_age_seconds = optional(number, 300)
-    dlq_messages_above        = optional(number, 0) # requirements 8.1: DLQ 0 per day
+    dlq_messages_above        = optional(number, 0) # docs/requirements.md §8.1: DLQ 0 per day
     ecs_missing_tasks_minutes = optional(number, 10)
     healthy_hosts_below       = optional(number, 1)
     alb_5xx_above             = optional(number, 5)     # ALB-generated 5xx in 10 minutes

@@ -1,4 +1,4 @@
-# Two roles per service (requirements 8.4):
+# Two roles per service (docs/requirements.md §8.4):
 #   execution role: what ECS itself needs to start the task (pull the image, write the sidecars'
 #                   logs, inject the Datadog API key);
 #   task role:      what the running containers call (the queue, the DB secret, and the log

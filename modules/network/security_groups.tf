@@ -43,7 +43,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http" {
   ip_protocol       = "tcp"
   from_port         = 80
   to_port           = 80
-  # The ALB is the one public entry point of the system (requirements 8.4); clients are on the internet.
+  # The ALB is the one public entry point of the system (docs/requirements.md §8.4); clients are on the internet.
   #trivy:ignore:AVD-AWS-0107
   cidr_ipv4 = each.value
 }
@@ -56,7 +56,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  # The ALB is the one public entry point of the system (requirements 8.4); clients are on the internet.
+  # The ALB is the one public entry point of the system (docs/requirements.md §8.4); clients are on the internet.
   #trivy:ignore:AVD-AWS-0107
   cidr_ipv4 = each.value
 }

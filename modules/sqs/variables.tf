@@ -9,7 +9,7 @@ variable "name_prefix" {
 }
 
 variable "max_receive_count" {
-  description = "Receives before SQS moves a message to the DLQ (requirements 6.3: 5). The worker reads it from the RedrivePolicy at start-up."
+  description = "Receives before SQS moves a message to the DLQ (docs/requirements.md §6.3: 5). The worker reads it from the RedrivePolicy at start-up."
   type        = number
   default     = 5
 

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Status is where a gift is in its lifecycle (requirements 4.2):
+// Status is where a gift is in its lifecycle (docs/requirements.md §4.2):
 // CREATED -> QUEUED -> SENT | FAILED. SENT and FAILED are terminal.
 type Status string
 
@@ -25,7 +25,7 @@ const (
 // Terminal reports whether no transition leaves s.
 func (s Status) Terminal() bool { return s == StatusSent || s == StatusFailed }
 
-// CanTransition reports whether the lifecycle allows moving from s to next (requirements 6.2).
+// CanTransition reports whether the lifecycle allows moving from s to next (docs/requirements.md §6.2).
 func (s Status) CanTransition(next Status) bool {
 	switch s {
 	case StatusCreated:
@@ -64,7 +64,7 @@ type SendRequest struct {
 }
 
 // New makes a CREATED gift from a validated request: a time-ordered UUIDv7 id (kind to the primary
-// key index) and a random UUIDv4 code (requirements decision 4: UUID), unrelated to the id so one
+// key index) and a random UUIDv4 code (docs/requirements.md §14 decision 4: UUID), unrelated to the id so one
 // cannot be guessed from the other.
 func New(n NewGift, now time.Time) (Gift, error) {
 	if err := n.Validate(); err != nil {

@@ -14,7 +14,7 @@ const (
 	MaxIdempotencyKeyLength = 255
 )
 
-// Validate checks a new gift against the rules of requirements 6.1.
+// Validate checks a new gift against the rules of docs/requirements.md §6.1.
 func (n NewGift) Validate() error {
 	if n.Amount < MinAmount || n.Amount > MaxAmount {
 		return Invalidf("amount must be an integer between %d and %d", MinAmount, MaxAmount)

@@ -1,5 +1,5 @@
 // Package logging builds the JSON logger both services use. Field names follow
-// docs/observability.md (requirements 8.3): timestamp, level, msg, service, and per event status,
+// docs/observability.md (docs/requirements.md §8.3): timestamp, level, msg, service, and per event status,
 // gift_id, request_id, error_code, error_message.
 package logging
 

@@ -84,7 +84,7 @@ type SendOutcome struct {
 	TraceContext string
 }
 
-// Send accepts a send request exactly as requirements 5.1.1 describe, in one transaction: lock the
+// Send accepts a send request exactly as docs/requirements.md §5.1.1 describe, in one transaction: lock the
 // gift (SELECT ... FOR UPDATE), replay a known (gift, request id), re-check the status under the
 // lock, then INSERT send_requests + UPDATE status=QUEUED + INSERT the outbox message. response is
 // the body to store for replays; message is the queue message body; claim, when not zero, is the

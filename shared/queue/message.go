@@ -1,5 +1,5 @@
 // Package queue defines the message the API puts on the send queue and the worker takes off it
-// (requirements 7.2, plus the optional force_failure flag of requirements 5.1.2).
+// (docs/requirements.md §7.2, plus the optional force_failure flag of docs/requirements.md §5.1.2).
 package queue
 
 import (
@@ -12,7 +12,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
-// Message asks the worker to send one gift. It carries the correlation ids of requirements 3.3 so
+// Message asks the worker to send one gift. It carries the correlation ids of docs/requirements.md §3.3 so
 // one send can be followed from the API's log line to the worker's.
 type Message struct {
 	GiftID    uuid.UUID `json:"gift_id"`

@@ -16,10 +16,10 @@ import (
 //     default is empty. An environment's first apply runs before any service has sent a metric; the
 //     names are listed only after the first deploy.
 //   - notifying-monitors: at most maxNotifyingMonitors datadog_monitor resources of a module notify
-//     (their message uses var.notify, directly or through a local): requirements 8.2 limits what may
+//     (their message uses var.notify, directly or through a local): docs/requirements.md §8.2 limits what may
 //     wake someone up; the other monitors are dashboard state.
 
-// maxNotifyingMonitors is requirements 8.2's "6-8 alerts".
+// maxNotifyingMonitors is docs/requirements.md §8.2's "6-8 alerts".
 const maxNotifyingMonitors = 8
 
 // needsEmittedMetric lists the resource types Datadog refuses for a metric that does not exist yet.
@@ -101,7 +101,7 @@ func (c *checker) checkAlerts(files []*parsedFile) {
 			names[i] = n.name
 		}
 		sort.Strings(names)
-		c.add(KindNotifyingMonitors, notifying[0].file, "%d monitors of module %s notify (%v); at most %d may (requirements 8.2): make the others dashboard state (no var.notify) or a warning threshold of another monitor", len(notifying), filepath.Base(filepath.Dir(notifying[0].file)), names, maxNotifyingMonitors)
+		c.add(KindNotifyingMonitors, notifying[0].file, "%d monitors of module %s notify (%v); at most %d may (docs/requirements.md §8.2): make the others dashboard state (no var.notify) or a warning threshold of another monitor", len(notifying), filepath.Base(filepath.Dir(notifying[0].file)), names, maxNotifyingMonitors)
 	}
 }
 

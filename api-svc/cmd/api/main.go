@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/app"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/apiserver"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		stopTracing := tracing.Start(cfg.Tracing, cfg.Log)
-		err = app.Serve(ctx, cfg, nil)
+		err = apiserver.Serve(ctx, cfg, nil)
 		stopTracing()
 	case "migrate":
 		err = migrate(ctx, cfg)

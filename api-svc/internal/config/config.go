@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
 // Config is everything the API binary reads at start-up.
@@ -21,8 +21,8 @@ type Config struct {
 
 	Outbox Outbox
 
-	Database wiring.Database
-	Queue    wiring.Queue
+	Database platform.Database
+	Queue    platform.Queue
 
 	// DogStatsDAddr is DD_AGENT_HOST:DD_DOGSTATSD_PORT, empty when DD_AGENT_HOST is unset.
 	DogStatsDAddr string
@@ -61,13 +61,13 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			StaleAfter:     r.Duration("OUTBOX_STALE_AFTER", 5*time.Minute, time.Second),
 			MaxInFlight:    r.Int("OUTBOX_MAX_IN_FLIGHT", 64, 1, 10000),
 		},
-		Database: wiring.ReadDatabase(r),
-		Queue:    wiring.ReadQueue(r),
+		Database: platform.ReadDatabase(r),
+		Queue:    platform.ReadQueue(r),
 	}
-	metrics := wiring.ReadDogStatsD(r, "api")
+	metrics := platform.ReadDogStatsD(r, "api")
 	c.DogStatsDAddr, c.MetricTags = metrics.Addr, metrics.Tags
 	c.Tracing = tracing.ReadConfig(r, "api")
-	c.Log = wiring.Logger(r, "api")
+	c.Log = platform.Logger(r, "api")
 	// The dispatcher's lease covers the send's transaction, its publish and its delete (each
 	// bounded by its own timeout); the relay's covers a chunk's publish and delete. Both check at
 	// run time that what they start fits in what is left, so no setting lets two of them publish

@@ -1,7 +1,7 @@
 // Package giftctl is the operator's command line (api-svc/cmd/giftctl, docs/runbook.md): one
 // screen of system status, gifts for demos and smoke checks, the DLQ, an operator's retry of a
 // FAILED gift, and the re-enqueue of gifts whose message was lost. It reads the same environment
-// variables as the services (shared/wiring) plus API_URL, and builds on the generated API client,
+// variables as the services (shared/platform) plus API_URL, and builds on the generated API client,
 // the store and the SQS adapter, so it changes gifts only the way the services do: one
 // transaction per change, recorded in the gift's history, queued through the outbox.
 package giftctl
@@ -22,9 +22,9 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
 // Exit codes. status uses all three as healthy / degraded / cannot tell; the other commands exit
@@ -67,8 +67,8 @@ SQS_QUEUE_URL or SQS_QUEUE_NAME, SQS_DLQ_URL, AWS_REGION) and API_URL (default `
 type Config struct {
 	APIURL   string // API_URL
 	DLQURL   string // SQS_DLQ_URL; empty: the main queue's RedrivePolicy target
-	Database wiring.Database
-	Queue    wiring.Queue
+	Database platform.Database
+	Queue    platform.Queue
 }
 
 // ReadConfig reads the configuration; problems are collected in r.
@@ -76,8 +76,8 @@ func ReadConfig(r *envconfig.Reader) Config {
 	return Config{
 		APIURL:   strings.TrimRight(r.String("API_URL", DefaultAPIURL), "/"),
 		DLQURL:   r.String("SQS_DLQ_URL", ""),
-		Database: wiring.ReadDatabase(r),
-		Queue:    wiring.ReadQueue(r),
+		Database: platform.ReadDatabase(r),
+		Queue:    platform.ReadQueue(r),
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/app"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/apiserver"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
@@ -28,7 +28,7 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env) }
 
-// system is a test's own database, queue pair and API (app.Serve, with its outbox relay), and
+// system is a test's own database, queue pair and API (apiserver.Serve, with its outbox relay), and
 // giftctl's environment pointing at them, as `make run` would set it.
 type system struct {
 	vars   map[string]string
@@ -72,7 +72,7 @@ func startAPI(t *testing.T, vars map[string]string) string {
 	cfg.Log = logging.New(io.Discard, "api", slog.LevelInfo)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, ready) }()
+	go func() { done <- apiserver.Serve(ctx, cfg, ready) }()
 	select {
 	case addr := <-ready:
 		t.Cleanup(func() { cancel(); <-done })

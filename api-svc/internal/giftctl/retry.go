@@ -16,7 +16,7 @@ import (
 )
 
 // retry is the operator's re-injection of a FAILED gift once the cause of its failure is fixed
-// (requirements 6.2 keep FAILED final for clients and leave this to a runbook-driven operation).
+// (docs/requirements.md §6.2 keep FAILED final for clients and leave this to a runbook-driven operation).
 // In order: check the gift is FAILED and confirm; take the DLQ's messages for a look; in one
 // transaction move the gift FAILED -> QUEUED with a new message in the outbox (same gift_id and
 // request_id, force_failure cleared, the next attempt series) and the action in its history; then

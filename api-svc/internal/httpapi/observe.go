@@ -20,7 +20,7 @@ type Metrics interface {
 	Distribution(name string, value float64, tags ...string)
 }
 
-// fastWithin is the latency the API latency SLO counts as good (requirements 8.1: p95 < 300 ms):
+// fastWithin is the latency the API latency SLO counts as good (docs/requirements.md §8.1: p95 < 300 ms):
 // a request answered within it is tagged fast:true.
 const fastWithin = 300 * time.Millisecond
 

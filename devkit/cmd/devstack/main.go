@@ -36,7 +36,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 )
 
 func main() {
@@ -65,7 +65,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	r := &envconfig.Reader{}
 	state := r.String("DEVSTACK_STATE_DIR", filepath.Join(root, ".local"))
-	queue := wiring.ReadQueue(r)
+	queue := platform.ReadQueue(r)
 	databaseURL := r.String("DATABASE_URL", "")
 	pgPort := r.Int("DEVSTACK_PG_PORT", 55432, 1024, 65535)
 	sqsPort := r.Int("SQS_EMULATOR_PORT", 4566, 1024, 65535)

@@ -22,7 +22,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 )
 
 // rehearsal is one drill's own local system and the operator's view of it.
@@ -61,7 +61,7 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 		return r, err
 	}
 	quiet := logging.New(io.Discard, "drill", slog.LevelInfo)
-	queue := devstack.Queue{Region: wiring.DefaultRegion, Name: wiring.DefaultQueueName, DLQName: wiring.DefaultDLQName}
+	queue := devstack.Queue{Region: platform.DefaultRegion, Name: platform.DefaultQueueName, DLQName: platform.DefaultDLQName}
 	r.deps, err = devstack.StartDeps(ctx, devstack.DepsOptions{StateDir: dir, Queue: queue, API: r.bin.API, MigrateOutput: io.Discard, Log: quiet})
 	if err != nil {
 		return r, err

@@ -17,10 +17,10 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
@@ -40,7 +40,7 @@ func run() int {
 	defer stop()
 
 	r := &envconfig.Reader{}
-	log := wiring.Logger(r, "worker")
+	log := platform.Logger(r, "worker")
 	cfg := config.Read(r)
 	if err := r.Err(); err != nil {
 		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "CONFIG_INVALID"), logging.Err(err))

@@ -1,6 +1,6 @@
 // Package config reads the worker's settings from the environment (README, "Configuration"):
 // its own WORKER_* variables plus the database, queue and logging variables it shares with the
-// API (shared/wiring). Durations use Go syntax (1s, 250ms).
+// API (shared/platform). Durations use Go syntax (1s, 250ms).
 package config
 
 import (
@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 )
 
 // Defaults of the WORKER_* variables.
 const (
 	DefaultConcurrency          = 10
-	DefaultFailureRate          = 0.2 // requirements decision 5
+	DefaultFailureRate          = 0.2 // docs/requirements.md §14 decision 5
 	DefaultSendLatency          = 50 * time.Millisecond
 	DefaultRetryBaseDelay       = 10 * time.Second
 	DefaultRetryMaxDelay        = 5 * time.Minute
@@ -52,10 +52,10 @@ type Config struct {
 	// at the DLQ; 0 turns it off.
 	DLQReconcileInterval time.Duration
 
-	Database wiring.Database
-	Queue    wiring.Queue
-	Metrics  wiring.DogStatsD // DD_AGENT_HOST, DD_DOGSTATSD_PORT, DD_SERVICE, DD_ENV, DD_VERSION
-	Tracing  tracing.Config   // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
+	Database platform.Database
+	Queue    platform.Queue
+	Metrics  platform.DogStatsD // DD_AGENT_HOST, DD_DOGSTATSD_PORT, DD_SERVICE, DD_ENV, DD_VERSION
+	Tracing  tracing.Config     // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
 }
 
 // Read reads the configuration; problems are collected in r (check r.Err()).
@@ -73,9 +73,9 @@ func Read(r *envconfig.Reader) Config {
 		DBRetryInterval:      r.Duration("WORKER_DB_RETRY_INTERVAL", DefaultDBRetryInterval, 10*time.Millisecond),
 		DLQURL:               r.String("SQS_DLQ_URL", ""),
 		DLQReconcileInterval: r.Duration("WORKER_DLQ_RECONCILE_INTERVAL", DefaultDLQReconcileInterval, 0),
-		Database:             wiring.ReadDatabase(r),
-		Queue:                wiring.ReadQueue(r),
-		Metrics:              wiring.ReadDogStatsD(r, "worker"),
+		Database:             platform.ReadDatabase(r),
+		Queue:                platform.ReadQueue(r),
+		Metrics:              platform.ReadDogStatsD(r, "worker"),
 		Tracing:              tracing.ReadConfig(r, "worker"),
 	}
 	if r.String("DB_MAX_CONNS", "") == "" {

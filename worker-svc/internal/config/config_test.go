@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/wiring"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/config"
 )
 
@@ -29,8 +29,8 @@ func TestDefaults(t *testing.T) {
 		HealthAddr: "127.0.0.1:8081", VisibilityTimeout: 30 * time.Second, ReceiveWait: 20 * time.Second, DBRetryInterval: time.Second,
 		DLQReconcileInterval: time.Minute,
 	}
-	want.Database, want.Queue = c.Database, c.Queue // shared/wiring's own defaults
-	want.Metrics = wiring.DogStatsD{Tags: []string{"service:worker"}}
+	want.Database, want.Queue = c.Database, c.Queue // shared/platform's own defaults
+	want.Metrics = platform.DogStatsD{Tags: []string{"service:worker"}}
 	want.Tracing = tracing.Config{Enabled: true, AgentAddr: "localhost:8126", Service: "worker"}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

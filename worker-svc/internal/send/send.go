@@ -1,4 +1,4 @@
-// Package send is the pseudo send (requirements 5.1.2): no real e-mail or SMS, a simulated latency
+// Package send is the pseudo send (docs/requirements.md §5.1.2): no real e-mail or SMS, a simulated latency
 // and a failure at random, or always when the message asks for it.
 package send
 

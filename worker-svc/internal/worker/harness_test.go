@@ -338,7 +338,7 @@ func (h *harness) lines(match map[string]any) []map[string]any {
 	return out
 }
 
-// checkLogFields holds every log line of the test to requirements 8.3: timestamp, level, service and
+// checkLogFields holds every log line of the test to docs/requirements.md §8.3: timestamp, level, service and
 // status always; the correlation ids together; error_code and error_message on warnings and errors.
 func (h *harness) checkLogFields() {
 	h.t.Helper()

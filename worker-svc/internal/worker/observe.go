@@ -20,7 +20,7 @@ type Metrics interface {
 }
 
 // FreshWithin is the freshness SLO's bound: a send SENT within it of being accepted is fresh
-// (requirements 8.1: 95 % SENT within 5 minutes).
+// (docs/requirements.md §8.1: 95 % SENT within 5 minutes).
 const FreshWithin = 5 * time.Minute
 
 // Results of a processed message, the outcome tag of gift.worker.results.

@@ -148,7 +148,7 @@ func (w *Worker) handle(ctx context.Context, m sqs.Received) {
 // changed between the read and the statement) is judged again, a few times at most.
 const maxJudgements = 3
 
-// process decides what happens to one parsed message (docs/requirements.md 5.1.2 and
+// process decides what happens to one parsed message (docs/requirements.md §5.1.2 and
 // docs/architecture.md, "Decision: the series decides, attempts are counted where they run"): the
 // gift's state judged by the shared rule (gift.SendState.Judge), then at most one attempt.
 func (w *Worker) process(ctx context.Context, d *delivery) outcome {

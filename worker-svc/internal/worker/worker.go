@@ -1,5 +1,5 @@
 // Package worker takes send requests off the SQS queue and finishes each gift's lifecycle
-// (requirements 5.1.2, 6.3): QUEUED -> SENT, or FAILED once the configured attempts (the queue's
+// (docs/requirements.md §5.1.2, §6.3): QUEUED -> SENT, or FAILED once the configured attempts (the queue's
 // maxReceiveCount) of the gift's current attempt series have run.
 //
 // Delivery is at least once and in any order, and the process can die at any instant, so every

@@ -1,4 +1,4 @@
-package app_test
+package apiserver_test
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestContractProperties(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("rerun with CONTRACT_SEED=%d go test -run TestContractProperties ./api-svc/internal/app", seed)
+			t.Logf("rerun with CONTRACT_SEED=%d go test -run TestContractProperties ./api-svc/internal/apiserver", seed)
 		}
 	})
 	spec, _, err := contracttest.Spec()

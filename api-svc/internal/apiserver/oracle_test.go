@@ -1,4 +1,4 @@
-package app_test
+package apiserver_test
 
 import (
 	"bytes"

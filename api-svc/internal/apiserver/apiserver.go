@@ -1,6 +1,6 @@
 // Package app wires the API process together: store, queue, outbox, HTTP server, and the graceful
 // shutdown that ECS's SIGTERM starts.
-package app
+package apiserver
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package app_test
+package apiserver_test
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/app"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/apiserver"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
@@ -27,7 +27,7 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env) }
 
-// stack is the real API process wiring (app.Serve) on a test database and test queues, driven
+// stack is the real API process wiring (apiserver.Serve) on a test database and test queues, driven
 // through the generated client with every response checked against openapi.yaml.
 type stack struct {
 	URL    string
@@ -52,7 +52,7 @@ func withEnv(name, value string) stackOption {
 
 func withConfig(change func(*config.Config)) stackOption { return stackOption{cfg: change} }
 
-// startStack runs app.Serve until the test ends. Without options it gets its own database and
+// startStack runs apiserver.Serve until the test ends. Without options it gets its own database and
 // queue pair; options override environment variables.
 func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
@@ -98,13 +98,13 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, ready) }()
+	go func() { done <- apiserver.Serve(ctx, cfg, ready) }()
 	select {
 	case addr := <-ready:
 		s.URL = "http://" + addr
 	case err := <-done:
 		cancel()
-		t.Fatalf("app.Serve returned before listening: %v", err)
+		t.Fatalf("apiserver.Serve returned before listening: %v", err)
 	}
 	var once sync.Once
 	var serveErr error
@@ -114,7 +114,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
-			t.Errorf("app.Serve: %v", err)
+			t.Errorf("apiserver.Serve: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("API logs:\n%s", s.Logs.String())

@@ -1,4 +1,4 @@
-package app_test
+package apiserver_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The fuzz targets drive the real API (app.Serve on a socket, a real PostgreSQL database, the SQS
+// The fuzz targets drive the real API (apiserver.Serve on a socket, a real PostgreSQL database, the SQS
 // emulator) with inputs the fuzzer mutates, and hold every answer to the contract as oracle_test.go
 // reads it: no 5xx, the documented status for what was sent, the documented body, and an accepted
 // request really done. `go test` (so `make test`) replays the seeds below and testdata/fuzz;

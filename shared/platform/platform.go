@@ -1,7 +1,7 @@
-// Package wiring reads the settings both services share (database, queue, logging) from the
+// Package platform reads the settings both services share (database, queue, logging) from the
 // environment and builds the adapters from them, so the two main packages stay short and agree on
 // every variable name and default (README, "Configuration").
-package wiring
+package platform
 
 import (
 	"context"

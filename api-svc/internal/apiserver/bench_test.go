@@ -1,4 +1,4 @@
-package app_test
+package apiserver_test
 
 import (
 	"io"
@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkCreateGift measures POST /gifts through the whole process wiring on a real database,
-// for profiling (`go test -run ^$ -bench CreateGift -cpuprofile cpu.out ./api-svc/internal/app/`).
+// for profiling (`go test -run ^$ -bench CreateGift -cpuprofile cpu.out ./api-svc/internal/apiserver/`).
 // The system-level figures (against pgbench) come from `make bench`.
 func BenchmarkCreateGift(b *testing.B) {
 	s := startStack(b, withEnv("LOG_LEVEL", "INFO"))
