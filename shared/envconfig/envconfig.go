@@ -1,5 +1,7 @@
 // Package envconfig reads typed settings from environment variables, collecting every problem so a
-// misconfigured service reports all of them at once and refuses to start.
+// misconfigured service reports all of them at once and refuses to start, and remembering the
+// effective value of every variable it read so the service can log its configuration at start
+// with secrets masked (settings.go).
 package envconfig
 
 import (
@@ -10,19 +12,33 @@ import (
 	"time"
 )
 
-// Reader reads variables through Lookup (os.LookupEnv when nil) and remembers what was wrong.
+// Reader reads variables through Lookup (os.LookupEnv when nil), remembers what was wrong and
+// what it read (Settings).
 type Reader struct {
-	Lookup func(string) (string, bool)
-	errs   []error
+	Lookup   func(string) (string, bool)
+	errs     []error
+	settings map[string]Setting
 }
 
-func (r *Reader) get(name string) (string, bool) {
+// get returns the variable's value and whether it is set (an empty value counts as unset), and
+// records it with def as its effective value when unset. The first read of a name is the one
+// recorded: a later read with another default (a service's own DD_SERVICE fallback read twice)
+// does not change what the log says.
+func (r *Reader) get(name, def string) (string, bool) {
 	lookup := r.Lookup
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
 	v, ok := lookup(name)
-	if !ok || v == "" {
+	ok = ok && v != ""
+	if _, seen := r.settings[name]; !seen {
+		if ok {
+			r.record(name, v, true)
+		} else {
+			r.record(name, def, false)
+		}
+	}
+	if !ok {
 		return "", false
 	}
 	return v, true
@@ -30,7 +46,7 @@ func (r *Reader) get(name string) (string, bool) {
 
 // String returns the variable or def.
 func (r *Reader) String(name, def string) string {
-	if v, ok := r.get(name); ok {
+	if v, ok := r.get(name, def); ok {
 		return v
 	}
 	return def
@@ -38,7 +54,7 @@ func (r *Reader) String(name, def string) string {
 
 // Int returns the variable as an integer in [lo, hi], or def.
 func (r *Reader) Int(name string, def, lo, hi int) int {
-	v, ok := r.get(name)
+	v, ok := r.get(name, strconv.Itoa(def))
 	if !ok {
 		return def
 	}
@@ -52,7 +68,7 @@ func (r *Reader) Int(name string, def, lo, hi int) int {
 
 // Float returns the variable as a number in [lo, hi], or def.
 func (r *Reader) Float(name string, def, lo, hi float64) float64 {
-	v, ok := r.get(name)
+	v, ok := r.get(name, strconv.FormatFloat(def, 'g', -1, 64))
 	if !ok {
 		return def
 	}
@@ -66,7 +82,7 @@ func (r *Reader) Float(name string, def, lo, hi float64) float64 {
 
 // Bool returns the variable as a boolean (true/false/1/0), or def.
 func (r *Reader) Bool(name string, def bool) bool {
-	v, ok := r.get(name)
+	v, ok := r.get(name, strconv.FormatBool(def))
 	if !ok {
 		return def
 	}
@@ -80,7 +96,7 @@ func (r *Reader) Bool(name string, def bool) bool {
 
 // Duration returns the variable in Go duration syntax (1s, 250ms), at least min, or def.
 func (r *Reader) Duration(name string, def, lowest time.Duration) time.Duration {
-	v, ok := r.get(name)
+	v, ok := r.get(name, def.String())
 	if !ok {
 		return def
 	}
