@@ -120,6 +120,13 @@ func Logger(r *envconfig.Reader, defaultService string) *slog.Logger {
 	return logging.New(os.Stdout, r.String("DD_SERVICE", defaultService), level)
 }
 
+// ConfigInvalid logs why the configuration was refused, as JSON on log (error_code CONFIG_INVALID,
+// every problem in one error); the service then exits 2 without starting.
+func ConfigInvalid(log *slog.Logger, err error) {
+	log.Error("cannot start: invalid configuration", slog.String(logging.KeyStatus, "STOPPED"),
+		slog.String(logging.KeyErrorCode, "CONFIG_INVALID"), logging.Err(err))
+}
+
 // DogStatsD is where metrics go and the tags every metric carries.
 type DogStatsD struct {
 	Addr string   // DD_AGENT_HOST:DD_DOGSTATSD_PORT; empty (DD_AGENT_HOST unset): no metrics

@@ -25,6 +25,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/apiserver"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
@@ -47,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
-		fmt.Fprintln(stderr, "api:", err)
+		platform.ConfigInvalid(cfg.Log, err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

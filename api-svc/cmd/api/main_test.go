@@ -210,7 +210,7 @@ func TestInvalidConfigurationRefusesToStart(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Fatalf("want exit code 2, got %v\n%s", err, out)
 	}
-	for _, want := range []string{"API_PORT", "SHUTDOWN_TIMEOUT"} {
+	for _, want := range []string{`"error_code":"CONFIG_INVALID"`, "API_PORT", "SHUTDOWN_TIMEOUT"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the error does not name %s: %s", want, out)
 		}

@@ -1,5 +1,6 @@
-// Package app wires the API process together: store, queue, outbox, HTTP server, and the graceful
-// shutdown that ECS's SIGTERM starts.
+// Package apiserver is the API's composition root: it logs the effective configuration and wires
+// the process together (store, queue, outbox, HTTP server), then runs it until the graceful
+// shutdown that ECS's SIGTERM starts. worker-svc/internal/workerserver is the worker's.
 package apiserver
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/httpapi"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/outbox"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
@@ -35,6 +37,7 @@ const (
 // the relay and closes the pool. ready, when not nil, receives the listening address.
 func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	log := cfg.Log
+	envconfig.LogConfiguration(log, cfg.Settings)
 	if cfg.Tracing.Enabled {
 		cfg.Database.Tracer = tracing.NewPGX()
 	}

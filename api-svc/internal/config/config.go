@@ -30,7 +30,12 @@ type Config struct {
 
 	Tracing tracing.Config // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
 
+	// Log is the JSON logger (LOG_LEVEL, DD_SERVICE); Load sets it even when it returns an error,
+	// so that main can report the error as a log line.
 	Log *slog.Logger
+	// Settings are the effective values of the variables read, secrets masked, for the
+	// "configuration" line logged at start (envconfig.LogConfiguration).
+	Settings []envconfig.Setting
 }
 
 // Outbox tunes the outbox dispatcher and relay.
@@ -44,7 +49,8 @@ type Outbox struct {
 	MaxInFlight    int           // OUTBOX_MAX_IN_FLIGHT: concurrent immediate publishes
 }
 
-// Load reads the configuration through lookup (os.LookupEnv in main) and reports every problem.
+// Load reads the configuration through lookup (os.LookupEnv in main) and reports every problem at
+// once. The worker's and giftctl's config packages have the same shape.
 func Load(lookup func(string) (string, bool)) (Config, error) {
 	r := &envconfig.Reader{Lookup: lookup}
 	c := Config{
@@ -79,5 +85,6 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	_, relayDelaySet := lookup("OUTBOX_RELAY_DELAY")
 	r.Check(relayDelaySet,
 		"OUTBOX_RELAY_DELAY was removed: the dispatcher now holds a lease of OUTBOX_CLAIM_LEASE on the rows it publishes, so the relay needs no delay; unset OUTBOX_RELAY_DELAY")
+	c.Settings = r.Settings()
 	return c, r.Err()
 }

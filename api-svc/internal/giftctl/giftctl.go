@@ -20,9 +20,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
@@ -62,25 +60,6 @@ Configuration: the services' environment (DATABASE_URL or PG*, DB_SECRET_ARN, SQ
 SQS_QUEUE_URL or SQS_QUEUE_NAME, SQS_DLQ_URL, AWS_REGION) and API_URL (default ` + DefaultAPIURL + `).
 `
 
-// Config is what giftctl reads from the environment: the services' own database and queue
-// settings, the DLQ and the API's address.
-type Config struct {
-	APIURL   string // API_URL
-	DLQURL   string // SQS_DLQ_URL; empty: the main queue's RedrivePolicy target
-	Database platform.Database
-	Queue    platform.Queue
-}
-
-// ReadConfig reads the configuration; problems are collected in r.
-func ReadConfig(r *envconfig.Reader) Config {
-	return Config{
-		APIURL:   strings.TrimRight(r.String("API_URL", DefaultAPIURL), "/"),
-		DLQURL:   r.String("SQS_DLQ_URL", ""),
-		Database: platform.ReadDatabase(r),
-		Queue:    platform.ReadQueue(r),
-	}
-}
-
 // CLI runs giftctl commands. Its fields are the process's environment, injected for tests.
 type CLI struct {
 	Stdin          io.Reader
@@ -113,9 +92,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		}
 		return ExitOK
 	}
-	r := &envconfig.Reader{Lookup: c.Lookup}
-	cfg := ReadConfig(r)
-	if err := r.Err(); err != nil {
+	cfg, err := Load(c.Lookup)
+	if err != nil {
 		fmt.Fprintln(c.Stderr, "giftctl:", err)
 		return ExitUsage
 	}

@@ -4,7 +4,9 @@
 package config
 
 import (
+	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
@@ -56,11 +58,21 @@ type Config struct {
 	Queue    platform.Queue
 	Metrics  platform.DogStatsD // DD_AGENT_HOST, DD_DOGSTATSD_PORT, DD_SERVICE, DD_ENV, DD_VERSION
 	Tracing  tracing.Config     // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
+
+	// Log is the JSON logger (LOG_LEVEL, DD_SERVICE); Load sets it even when it returns an error,
+	// so that main can report the error as a log line.
+	Log *slog.Logger
+	// Settings are the effective values of the variables read, secrets masked, for the
+	// "configuration" line logged at start (envconfig.LogConfiguration).
+	Settings []envconfig.Setting
 }
 
-// Read reads the configuration; problems are collected in r (check r.Err()).
-func Read(r *envconfig.Reader) Config {
+// Load reads the configuration through lookup (os.LookupEnv in main) and reports every problem at
+// once: the same shape as the API's config.Load.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	r := &envconfig.Reader{Lookup: lookup}
 	c := Config{
+		Log:                  platform.Logger(r, "worker"),
 		Concurrency:          r.Int("WORKER_CONCURRENCY", DefaultConcurrency, 1, 1000),
 		FailureRate:          r.Float("WORKER_FAILURE_RATE", DefaultFailureRate, 0, 1),
 		SendLatency:          r.Duration("WORKER_SEND_LATENCY", DefaultSendLatency, 0),
@@ -78,7 +90,7 @@ func Read(r *envconfig.Reader) Config {
 		Metrics:              platform.ReadDogStatsD(r, "worker"),
 		Tracing:              tracing.ReadConfig(r, "worker"),
 	}
-	if r.String("DB_MAX_CONNS", "") == "" {
+	if r.Derive("DB_MAX_CONNS", strconv.Itoa(c.Concurrency+ReservedConns)) {
 		// Unset: the pool the worker needs, rather than the API's default.
 		c.Database.MaxConns = c.Concurrency + ReservedConns
 	}
@@ -93,5 +105,13 @@ func Read(r *envconfig.Reader) Config {
 	if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
 		r.Check(true, "WORKER_HEALTH_ADDR=%q: want host:port (like 127.0.0.1:8081): %v", c.HealthAddr, err)
 	}
-	return c
+	c.Settings = r.Settings()
+	return c, r.Err()
+}
+
+// HealthAddr reads WORKER_HEALTH_ADDR alone, for `worker healthcheck`, which needs nothing else
+// (and must not fail on a setting only `worker run` uses).
+func HealthAddr(lookup func(string) (string, bool)) string {
+	r := &envconfig.Reader{Lookup: lookup}
+	return r.String("WORKER_HEALTH_ADDR", DefaultHealthAddr)
 }

@@ -13,9 +13,7 @@ import (
 )
 
 func read(env map[string]string) (config.Config, error) {
-	r := &envconfig.Reader{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	c := config.Read(r)
-	return c, r.Err()
+	return config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 }
 
 func TestDefaults(t *testing.T) {
@@ -30,6 +28,7 @@ func TestDefaults(t *testing.T) {
 		DLQReconcileInterval: time.Minute,
 	}
 	want.Database, want.Queue = c.Database, c.Queue // shared/platform's own defaults
+	want.Log, want.Settings = c.Log, c.Settings     // checked by TestSettings
 	want.Metrics = platform.DogStatsD{Tags: []string{"service:worker"}}
 	want.Tracing = tracing.Config{Enabled: true, AgentAddr: "localhost:8126", Service: "worker"}
 	if !reflect.DeepEqual(c, want) {
@@ -118,5 +117,32 @@ func TestRead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The settings logged at start are what the worker uses: the pool size it derives from the
+// concurrency, not the shared default, and the database URL without its password.
+func TestSettings(t *testing.T) {
+	c, err := read(map[string]string{"WORKER_CONCURRENCY": "4", "DATABASE_URL": "postgres://gift:s3cret@db/gifts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]envconfig.Setting{}
+	for _, s := range c.Settings {
+		got[s.Name] = s
+	}
+	for _, want := range []envconfig.Setting{
+		{Name: "WORKER_CONCURRENCY", Value: "4", Set: true},
+		{Name: "DB_MAX_CONNS", Value: "6"},
+		{Name: "DATABASE_URL", Value: "postgres://gift:*****@db/gifts", Set: true, Secret: true},
+		{Name: "WORKER_SHUTDOWN_TIMEOUT", Value: "25s"},
+		{Name: "DD_SERVICE", Value: "worker"},
+	} {
+		if got[want.Name] != want {
+			t.Errorf("setting %s: %+v, want %+v", want.Name, got[want.Name], want)
+		}
+	}
+	if c.Log == nil {
+		t.Fatal("no logger")
 	}
 }

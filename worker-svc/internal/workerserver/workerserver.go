@@ -1,4 +1,8 @@
-package main
+// Package workerserver is the worker's composition root: it logs the effective configuration,
+// builds the worker's dependencies (store, queues, database gate, DLQ reconciler, health
+// endpoint, metrics) from config.Config, runs package worker until the context ends and shuts
+// down. api-svc/internal/apiserver is the API's.
+package workerserver
 
 import (
 	"context"
@@ -7,9 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -17,7 +18,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
@@ -33,30 +33,14 @@ import (
 // stuck: longer than the longest receive (a 20s long poll plus its 10s guard).
 const livenessLimit = time.Minute
 
-// run is `worker run`: 0 after a graceful shutdown, 1 when the worker cannot start, 2 on invalid
-// configuration.
-func run() int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
-	r := &envconfig.Reader{}
-	log := platform.Logger(r, "worker")
-	cfg := config.Read(r)
-	if err := r.Err(); err != nil {
-		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "CONFIG_INVALID"), logging.Err(err))
-		return 2
-	}
-	stopTracing := tracing.Start(cfg.Tracing, log)
-	defer stopTracing()
-	if err := serve(ctx, cfg, log); err != nil {
-		log.Error("cannot start", slog.String(logging.KeyStatus, "STOPPED"), slog.String(logging.KeyErrorCode, "STARTUP_FAILED"), logging.Err(err))
-		return 1
-	}
-	return 0
-}
-
-// serve builds the worker's dependencies, runs it until ctx ends and shuts it down.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// Serve logs the effective configuration, builds the worker's dependencies, runs it until ctx
+// is cancelled (SIGTERM/SIGINT) and shuts it down: in-flight messages finish within
+// cfg.ShutdownTimeout, then the health endpoint and the pool close. ready, when not nil, receives
+// the health endpoint's listening address once the worker is about to receive. It returns an
+// error when the worker cannot start (a queue pair it cannot use, no listener) or its run fails.
+func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
+	log := cfg.Log
+	envconfig.LogConfiguration(log, cfg.Settings)
 	if cfg.Tracing.Enabled {
 		cfg.Database.Tracer = tracing.NewPGX()
 	}
@@ -139,6 +123,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		slog.Int("concurrency", cfg.Concurrency), slog.Int("db_max_conns", cfg.Database.MaxConns), slog.Float64("failure_rate", cfg.FailureRate),
 		slog.Duration("visibility_timeout", cfg.VisibilityTimeout), slog.Duration("retry_base_delay", cfg.RetryBaseDelay),
 		slog.Duration("retry_max_delay", cfg.RetryMaxDelay), slog.String("health_addr", listener.Addr().String()))
+	if ready != nil {
+		ready <- listener.Addr().String()
+	}
 	err = w.Run(ctx)
 
 	stopBackground()
@@ -193,17 +180,4 @@ func paused(g *dbgate.Gate) health.Paused {
 		}
 		return ""
 	}
-}
-
-// healthcheck is `worker healthcheck`.
-func healthcheck() int {
-	r := &envconfig.Reader{}
-	addr := r.String("WORKER_HEALTH_ADDR", config.DefaultHealthAddr)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := health.Probe(ctx, addr); err != nil {
-		fmt.Fprintln(os.Stderr, "worker healthcheck:", err)
-		return 1
-	}
-	return 0
 }
