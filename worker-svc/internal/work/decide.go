@@ -111,7 +111,7 @@ func unknownWhy(st gift.SendState, msg queue.Message) string {
 	return fmt.Sprintf("gift is %s: no send was accepted for it", st.Status)
 }
 
-// attempt runs attempt a (begun and counted in the database) and stores its Outcome.
+// attempt runs attempt a (begun and counted in the database) and stores its outcome.
 func (r *Runner) attempt(ctx context.Context, j *Job, a gift.Attempt) Outcome {
 	log := j.Logger()
 	sendErr := r.Sender.Send(ctx, j.Msg)
@@ -135,7 +135,7 @@ func (r *Runner) attempt(ctx context.Context, j *Job, a gift.Attempt) Outcome {
 	return r.failed(ctx, j, sendErr)
 }
 
-// endAttempt gives up the lease of attempt a, which ended without a final Outcome. Best effort,
+// endAttempt gives up the lease of attempt a, which ended without a final outcome. Best effort,
 // one try: if the database does not answer, the lease runs out by itself (one visibility timeout).
 func (r *Runner) endAttempt(ctx context.Context, j *Job, a gift.Attempt) {
 	j.ended()
@@ -199,7 +199,7 @@ func (r *Runner) failed(ctx context.Context, j *Job, sendErr error) Outcome {
 }
 
 // exhausted handles a message of a gift whose attempts have all begun with none running: the last
-// one ended without an Outcome (its worker died, the shutdown cut it off, or its copy to the DLQ
+// one ended without an outcome (its worker died, the shutdown cut it off, or its copy to the DLQ
 // failed). No attempt is left, so the gift is FAILED, its message moved to the DLQ first.
 func (r *Runner) exhausted(ctx context.Context, log *slog.Logger, j *Job, attempts int) Outcome {
 	lastError := gift.ExhaustedReason(attempts, "the last attempt ended without reporting its Outcome")
