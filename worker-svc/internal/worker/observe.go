@@ -10,6 +10,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/work"
 )
 
 // Metrics receives the worker's counters and distributions (dogstatsd.Client);
@@ -35,22 +36,22 @@ const (
 	resultWaiting     = "waiting"     // another delivery's attempt was running: it comes back after it
 )
 
-// result names what the decision o did with a message.
-func (o outcome) result() string {
+// resultOf names what the decision o did with a message.
+func resultOf(o work.Outcome) string {
 	switch {
-	case o.status == statusSuperseded:
+	case o.Status == work.StatusSuperseded:
 		return resultSuperseded
-	case o.waiting:
+	case o.Waiting:
 		return resultWaiting
-	case o.duplicate || o.status == statusDone:
+	case o.Duplicate || o.Status == work.StatusNotStored:
 		return resultDuplicate
-	case o.action == actRetry:
+	case o.Action == work.Retry:
 		return resultRetried
-	case o.status == string(gift.StatusSent):
+	case o.Status == string(gift.StatusSent):
 		return resultSent
-	case o.status == string(gift.StatusFailed):
+	case o.Status == string(gift.StatusFailed):
 		return resultFailed
-	case o.status == statusInvalid || o.status == statusUnknown:
+	case o.Status == work.StatusInvalid || o.Status == work.StatusUnknown:
 		return resultInvalid
 	default:
 		return resultInterrupted
@@ -59,20 +60,20 @@ func (o outcome) result() string {
 
 // observe reports one processed message: its span's tags and error, and the result metrics (the
 // freshness SLO counts sent and failed sends, tag fresh from the time the API accepted them).
-func (w *Worker) observe(span *tracer.Span, m sqs.Received, msg queue.Message, o outcome, attempt int, start time.Time) {
-	result := o.result()
+func (w *Worker) observe(span *tracer.Span, m sqs.Received, msg queue.Message, o work.Outcome, attempt int, start time.Time) {
+	result := resultOf(o)
 	if span != nil {
 		span.SetTag("outcome", result)
 		span.SetTag(keyReceiveCount, m.ReceiveCount)
 		if attempt > 0 {
-			span.SetTag(keyAttempt, attempt)
+			span.SetTag(work.KeyAttempt, attempt)
 		}
 		if msg.RequestID != "" {
 			span.SetTag(logging.KeyGiftID, msg.GiftID.String())
 			span.SetTag(logging.KeyRequestID, msg.RequestID)
 		}
 		if result == resultFailed || result == resultInvalid {
-			span.SetTag("error.message", o.status)
+			span.SetTag("error.message", o.Status)
 			span.SetTag("error", true)
 		}
 	}
