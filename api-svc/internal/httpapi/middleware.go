@@ -151,9 +151,9 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 			s.refuseOversized(w, r)
 			return
 		}
-		// The media type is decided here, once, as RFC 2045 reads it: the request validator is more
-		// lenient (it takes "application/json;0"), and a body it accepts under a type this check
-		// does not call JSON would skip the check below.
+		// The media type is decided here, once, as RFC 2045 reads it: this is the API's only
+		// check of it (the 415), before any validator sees the body; kin-openapi's would be more
+		// lenient (it takes "application/json;0").
 		jsonBody := isJSON(r.Header.Get("Content-Type"))
 		if len(body) > 0 && !jsonBody {
 			s.writeError(w, r, newAPIError(UNSUPPORTEDMEDIATYPE, "Content-Type must be application/json"))
