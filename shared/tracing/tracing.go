@@ -68,7 +68,8 @@ func Start(cfg Config, log *slog.Logger) (stop func()) {
 		return startTracer(cfg, log)
 	}
 	log.Warn("no Datadog Agent answers; tracing waits for one (no spans are recorded meanwhile)",
-		logging.KeyStatus, "degraded", logging.KeyErrorCode, "TRACE_AGENT_ABSENT", "agent", cfg.AgentAddr,
+		logging.KeyStatus, "degraded", logging.KeyErrorCode, "TRACE_AGENT_ABSENT",
+		logging.KeyErrorMessage, "no answer from http://"+cfg.AgentAddr+"/info", "agent", cfg.AgentAddr,
 		"probe_interval", agentProbeInterval.String())
 	quit, done := make(chan struct{}), make(chan struct{})
 	var stopTracer func()
