@@ -98,9 +98,13 @@ lint-secrets: ## gitleaks (pinned) over the working tree and the git history
 generate: ## Regenerate the server stubs, the Go client and the TypeScript types from openapi.yaml
 	@scripts/generate.sh
 
+# BENCH_FLAGS go to giftbench, e.g. BENCH_FLAGS=-cpuprofile=/tmp/api.pprof for a CPU profile of
+# the API serving POST /gifts (go tool pprof -top /tmp/api.pprof).
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: deps ## Benchmarks (not tests): throughput, latency, RSS, pgbench ceiling; prints figures
-	@scripts/bench.sh
+bench: deps ## Benchmarks (not tests): throughput, latency, RSS, pgbench ceiling, API vs hand-written peer; prints figures
+	@scripts/bench.sh $(BENCH_FLAGS)
 
 # `make soak` parameters: how long the load and the faults last, gift flows started per second, and
 # more flags of devkit/cmd/soak (SOAK_FLAGS=-restart-emulator adds the emulator's restart and the

@@ -4,7 +4,10 @@
 #   1. giftbench: the API (POST /gifts, POST send) against the pgbench ceiling, latency at half the
 #      saturated rate, peak RSS; tracing and metrics off, on as deployed and on keeping every trace,
 #      side by side (POST /gifts, against a local fake Datadog Agent, docs/observability.md
-#      "Overhead"); and the end-to-end send -> SENT latency with the worker.
+#      "Overhead"); POST /gifts against a hand-written net/http + pgx peer doing the same database
+#      work (devkit/cmd/giftpeer), 16 connections, api/peer with tracing off, as deployed and
+#      without an Agent; and the end-to-end send -> SENT latency with the worker. Arguments go to
+#      giftbench (-cpuprofile FILE: a CPU profile of the API under load).
 #   2. workerbench: the worker's drain rate against the emulator's raw receive+delete rate.
 # Saturation is measured with wrk (Debian package) when it is installed; as root this script
 # installs it, elsewhere it falls back to a Go load generator and says so.

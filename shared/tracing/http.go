@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
@@ -28,18 +29,35 @@ func carriesTrace(h http.Header) bool {
 // IP and runs its AppSec hooks on every request, about a fifth of what tracing a request cost
 // (docs/observability.md, "Overhead").
 func StartRequest(r *http.Request) (*tracer.Span, context.Context) {
-	opts := []tracer.StartSpanOption{
-		tracer.ResourceName(r.Method),
-		tracer.SpanType(ext.SpanTypeWeb),
-		tracer.Tag(ext.HTTPMethod, r.Method),
-		tracer.Tag(ext.SpanKind, ext.SpanKindServer),
-		tracer.Tag(ext.Component, "net/http"),
-		tracer.Measured(),
+	opts, ok := requestSpanOptions[r.Method]
+	if !ok {
+		opts = requestOptions(r.Method)
 	}
 	if carriesTrace(r.Header) {
 		if sc, err := tracer.Extract(tracer.HTTPHeadersCarrier(r.Header)); err == nil {
-			opts = append(opts, childOf(sc))
+			opts = append(slices.Clip(opts), childOf(sc))
 		}
 	}
 	return tracer.StartSpanFromContext(r.Context(), SpanRequest, opts...)
+}
+
+// requestSpanOptions are the span options of a request by method, built once: each option made
+// per request is an allocation (tracer.StartSpanFromContext copies the slice it is given).
+var requestSpanOptions = map[string][]tracer.StartSpanOption{}
+
+func init() {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		requestSpanOptions[m] = requestOptions(m)
+	}
+}
+
+func requestOptions(method string) []tracer.StartSpanOption {
+	return slices.Clip([]tracer.StartSpanOption{
+		tracer.ResourceName(method),
+		tracer.SpanType(ext.SpanTypeWeb),
+		tracer.Tag(ext.HTTPMethod, method),
+		tracer.Tag(ext.SpanKind, ext.SpanKindServer),
+		tracer.Tag(ext.Component, "net/http"),
+		tracer.Measured(),
+	})
 }

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,14 +37,25 @@ func NewPGX() PGX { return PGX{resources: &resources{}} }
 
 type spanKey struct{}
 
+// dbSpanOptions are the options every database span has, built once.
+var dbSpanOptions = []tracer.StartSpanOption{
+	tracer.SpanType(ext.SpanTypeSQL),
+	tracer.Tag(ext.DBSystem, ext.DBSystemPostgreSQL),
+	tracer.Tag(ext.Component, "jackc/pgx.v5"),
+	tracer.Tag(ext.SpanKind, ext.SpanKindClient),
+}
+
 func startDB(ctx context.Context, name, resource string) context.Context {
-	span, ctx := tracer.StartSpanFromContext(ctx, name,
-		tracer.ResourceName(resource),
-		tracer.SpanType(ext.SpanTypeSQL),
-		tracer.Tag(ext.DBSystem, ext.DBSystemPostgreSQL),
-		tracer.Tag(ext.Component, "jackc/pgx.v5"),
-		tracer.Tag(ext.SpanKind, ext.SpanKindClient),
-	)
+	return startDBWith(ctx, name, dbOptions(resource))
+}
+
+// dbOptions are a database span's options for resource.
+func dbOptions(resource string) []tracer.StartSpanOption {
+	return append(slices.Clip(dbSpanOptions), tracer.ResourceName(resource))
+}
+
+func startDBWith(ctx context.Context, name string, opts []tracer.StartSpanOption) context.Context {
+	span, ctx := tracer.StartSpanFromContext(ctx, name, opts...)
 	return context.WithValue(ctx, spanKey{}, span)
 }
 
@@ -62,33 +74,40 @@ func finishDB(ctx context.Context, err error) {
 // at run time must not grow the map without end.
 const maxResources = 256
 
-// resources remembers the one-line text of each statement seen: putting it on one line on every
-// call cost as much as a fifth of the statement's span.
+// resources remembers the one-line text of each statement seen, and its span options: putting it
+// on one line on every call cost as much as a fifth of the statement's span.
 type resources struct {
-	texts sync.Map // SQL as sent -> its resource
+	texts sync.Map // SQL as sent -> *resource
 	count atomic.Int64
 }
 
-func (c *resources) of(sql string) string {
-	if c == nil {
-		return statement(sql)
-	}
-	if text, ok := c.texts.Load(sql); ok {
-		return text.(string)
+type resource struct {
+	text string
+	opts []tracer.StartSpanOption
+}
+
+func (c *resources) lookup(sql string) *resource {
+	if c != nil {
+		if r, ok := c.texts.Load(sql); ok {
+			return r.(*resource)
+		}
 	}
 	text := statement(sql)
-	if c.count.Add(1) <= maxResources {
-		c.texts.Store(sql, text)
+	r := &resource{text: text, opts: dbOptions(text)}
+	if c != nil && c.count.Add(1) <= maxResources {
+		c.texts.Store(sql, r)
 	}
-	return text
+	return r
 }
+
+func (c *resources) of(sql string) string { return c.lookup(sql).text }
 
 // statement is the resource of a statement: its text on one line.
 func statement(sql string) string { return strings.Join(strings.Fields(sql), " ") }
 
 // TraceQueryStart implements pgx.QueryTracer.
 func (p PGX) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	return startDB(ctx, SpanQuery, p.resources.of(data.SQL))
+	return startDBWith(ctx, SpanQuery, p.resources.lookup(data.SQL).opts)
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.

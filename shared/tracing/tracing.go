@@ -8,8 +8,11 @@
 package tracing
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,14 +44,80 @@ func ReadConfig(r *envconfig.Reader, defaultService string) Config {
 	}
 }
 
+// How Start looks for the Agent: one GET of its /info at start, then one every agentProbeInterval
+// until it answers.
+const (
+	agentProbeTimeout  = time.Second
+	agentProbeInterval = 10 * time.Second
+)
+
 // Start starts the tracer when cfg.Enabled and returns the function that flushes and stops it.
-// Without an Agent the service runs as usual: traces are dropped, and the tracer's complaints go
-// to log quietly (quietLogger).
+//
+// The tracer starts only once the Agent answers (agentAnswers). Without an answer from the Agent's
+// /info, dd-trace-go cannot learn that it may drop the traces the Agent's sampling does not keep,
+// so it would encode and try to send every trace: tracing without an Agent (`make run`) would cost
+// more than with one. So when no Agent answers at start, Start logs that once, the service runs
+// with no-op spans, and a background probe starts the tracer when an Agent appears (a sidecar
+// that comes up after the service).
 func Start(cfg Config, log *slog.Logger) (stop func()) {
 	if !cfg.Enabled {
 		log.Info("tracing disabled (DD_TRACE_ENABLED=false)", logging.KeyStatus, "disabled")
 		return func() {}
 	}
+	if agentAnswers(cfg.AgentAddr) {
+		return startTracer(cfg, log)
+	}
+	log.Warn("no Datadog Agent answers; tracing waits for one (no spans are recorded meanwhile)",
+		logging.KeyStatus, "degraded", logging.KeyErrorCode, "TRACE_AGENT_ABSENT",
+		logging.KeyErrorMessage, "no answer from http://"+cfg.AgentAddr+"/info", "agent", cfg.AgentAddr,
+		"probe_interval", agentProbeInterval.String())
+	quit, done := make(chan struct{}), make(chan struct{})
+	var stopTracer func()
+	go func() {
+		defer close(done)
+		t := time.NewTicker(agentProbeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if agentAnswers(cfg.AgentAddr) {
+					stopTracer = startTracer(cfg, log)
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		if stopTracer != nil {
+			stopTracer()
+		}
+	}
+}
+
+// agentAnswers reports whether a Datadog Agent answers HTTP at addr (any answer of its /info: an
+// old Agent without that endpoint still takes traces).
+func agentAnswers(addr string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), agentProbeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/info", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	return true
+}
+
+// startTracer starts dd-trace-go and returns the function that flushes and stops it.
+func startTracer(cfg Config, log *slog.Logger) (stop func()) {
 	opts := []tracer.StartOption{
 		tracer.WithService(cfg.Service),
 		tracer.WithAgentAddr(cfg.AgentAddr),

@@ -24,13 +24,48 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.message }
 
-func validationError(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, VALIDATIONERROR, fmt.Sprintf(format, args...)}
+// statusByCode is the HTTP status of each error code of the contract (the Error schema's enum in
+// openapi.yaml), as its responses document them; TestErrorCodesMapToTheirDocumentedStatus holds
+// the two together.
+var statusByCode = map[ErrorErrorCode]int{
+	VALIDATIONERROR:      http.StatusBadRequest,
+	NOTFOUND:             http.StatusNotFound,
+	METHODNOTALLOWED:     http.StatusMethodNotAllowed,
+	CONFLICT:             http.StatusConflict,
+	PAYLOADTOOLARGE:      http.StatusRequestEntityTooLarge,
+	UNSUPPORTEDMEDIATYPE: http.StatusUnsupportedMediaType,
+	INTERNALERROR:        http.StatusInternalServerError,
+	SERVICEUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
-// toAPIError is the one place that decides how an error looks to a client: domain errors by kind,
-// request-validation and binding errors as 400/404/405/413/415, everything else as a 500 whose
-// message says nothing about the cause.
+// codeByKind is the error code of each kind of domain error.
+var codeByKind = map[gift.Kind]ErrorErrorCode{
+	gift.KindInvalid:     VALIDATIONERROR,
+	gift.KindNotFound:    NOTFOUND,
+	gift.KindConflict:    CONFLICT,
+	gift.KindUnavailable: SERVICEUNAVAILABLE,
+}
+
+// newAPIError is the error code with its documented status (statusByCode).
+func newAPIError(code ErrorErrorCode, message string) *apiError {
+	status, ok := statusByCode[code]
+	if !ok {
+		status, code = http.StatusInternalServerError, INTERNALERROR
+	}
+	return &apiError{status, code, message}
+}
+
+func validationError(format string, args ...any) error {
+	if len(args) == 0 {
+		return newAPIError(VALIDATIONERROR, format)
+	}
+	return newAPIError(VALIDATIONERROR, fmt.Sprintf(format, args...))
+}
+
+// toAPIError is the one place that decides how an error looks to a client: domain errors by kind
+// (codeByKind), request-validation and binding errors as 400/404/405 (413 and 415 are decided by
+// the body limit, by size and by our own media-type check, before any validator sees the body),
+// everything else as a 500 whose message says nothing about the cause.
 func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -38,36 +73,29 @@ func toAPIError(err error) *apiError {
 	}
 	var de *gift.Error
 	if errors.As(err, &de) {
-		switch de.Kind {
-		case gift.KindInvalid:
-			return &apiError{http.StatusBadRequest, VALIDATIONERROR, de.Message}
-		case gift.KindNotFound:
-			return &apiError{http.StatusNotFound, NOTFOUND, de.Message}
-		case gift.KindConflict:
-			return &apiError{http.StatusConflict, CONFLICT, de.Message}
-		case gift.KindUnavailable:
-			return &apiError{http.StatusServiceUnavailable, SERVICEUNAVAILABLE, gift.ErrUnavailable.Message}
+		if code, ok := codeByKind[de.Kind]; ok {
+			if de.Kind == gift.KindUnavailable {
+				return newAPIError(code, gift.ErrUnavailable.Message) // the cause stays in the log
+			}
+			return newAPIError(code, de.Message)
 		}
 	}
 	if errors.Is(err, routers.ErrMethodNotAllowed) {
-		return &apiError{http.StatusMethodNotAllowed, METHODNOTALLOWED, "method not allowed on this path"}
+		return newAPIError(METHODNOTALLOWED, "method not allowed on this path")
 	}
 	if errors.Is(err, routers.ErrPathNotFound) {
-		return &apiError{http.StatusNotFound, NOTFOUND, "no such path"}
+		return newAPIError(NOTFOUND, "no such path")
 	}
 	var reqErr *openapi3filter.RequestError
 	if errors.As(err, &reqErr) {
-		if strings.HasPrefix(reqErr.Reason, "header Content-Type has unexpected value") {
-			return &apiError{http.StatusUnsupportedMediaType, UNSUPPORTEDMEDIATYPE, "Content-Type must be application/json"}
-		}
-		return &apiError{http.StatusBadRequest, VALIDATIONERROR, describeRequestError(reqErr)}
+		return newAPIError(VALIDATIONERROR, describeRequestError(reqErr))
 	}
 	var formatErr *InvalidParamFormatError
 	if errors.As(err, &formatErr) {
 		if formatErr.ParamName == "gift_id" {
-			return &apiError{http.StatusBadRequest, VALIDATIONERROR, "path parameter gift_id must be a UUID"}
+			return newAPIError(VALIDATIONERROR, "path parameter gift_id must be a UUID")
 		}
-		return &apiError{http.StatusBadRequest, VALIDATIONERROR, fmt.Sprintf("parameter %s has an invalid value", formatErr.ParamName)}
+		return newAPIError(VALIDATIONERROR, fmt.Sprintf("parameter %s has an invalid value", formatErr.ParamName))
 	}
 	var (
 		requiredHeader *RequiredHeaderError
@@ -76,12 +104,12 @@ func toAPIError(err error) *apiError {
 		unmarshal      *UnmarshalingParamError
 	)
 	if errors.As(err, &requiredHeader) || errors.As(err, &requiredParam) || errors.As(err, &tooMany) || errors.As(err, &unmarshal) {
-		return &apiError{http.StatusBadRequest, VALIDATIONERROR, err.Error()}
+		return newAPIError(VALIDATIONERROR, err.Error())
 	}
 	if errors.Is(err, errBodyDecode) {
-		return &apiError{http.StatusBadRequest, VALIDATIONERROR, err.Error()}
+		return newAPIError(VALIDATIONERROR, err.Error())
 	}
-	return &apiError{http.StatusInternalServerError, INTERNALERROR, "internal error"}
+	return newAPIError(INTERNALERROR, "internal error")
 }
 
 // describeRequestError turns a kin-openapi validation error into one readable line, without the

@@ -3,11 +3,14 @@ package httpapi
 import (
 	"context"
 
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/uuid"
 )
 
-// requestFields collects what one request's access-log line reports. Handlers and the error
-// renderer fill it in; the access-log middleware writes it once the response is done.
+// requestFields collects what one request's access-log line reports, and what the middlewares
+// learned about the request once so that the next ones need not find it again (its operation in
+// the spec, its body). Handlers and the error renderer fill it in; the access-log middleware
+// writes it once the response is done.
 type requestFields struct {
 	giftID       uuid.UUID
 	giftStatus   string
@@ -16,6 +19,20 @@ type requestFields struct {
 	cause        error  // the internal error behind a 5xx; logged, never sent
 	canceled     bool   // the client closed the request before it was answered
 	route        string // the route pattern the router matched ("POST /gifts/{gift_id}/send")
+
+	operation    *routers.Route    // the request's operation in the spec (findOperation)
+	pathParams   map[string]string // its path parameters
+	operationErr error             // why there is none (no such path, method not allowed)
+	body         []byte            // the request body as read by limitBody
+	decodedBody  any               // the body as its bodyChecker decoded it
+}
+
+// decodedBodyOf is the decoded body, or nil.
+func (f *requestFields) decodedBodyOf() any {
+	if f == nil {
+		return nil
+	}
+	return f.decodedBody
 }
 
 type fieldsKey struct{}

@@ -81,19 +81,6 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		case code == 0:
 			code = http.StatusOK
 		}
-		attrs := []slog.Attr{
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("http_status", code), logging.Since("duration_ms", start),
-		}
-		if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
-			attrs = append(attrs, slog.String(logging.KeyRequestID, key))
-		}
-		if f.giftID != [16]byte{} {
-			attrs = append(attrs, slog.String(logging.KeyGiftID, f.giftID.String()))
-		}
-		if f.giftStatus != "" {
-			attrs = append(attrs, slog.String("gift_status", f.giftStatus))
-		}
 		level, outcome := slog.LevelInfo, "ok"
 		switch {
 		case f.canceled:
@@ -105,15 +92,32 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		case isProbe(r):
 			level = slog.LevelDebug
 		}
-		attrs = append(attrs, slog.String(logging.KeyStatus, outcome))
-		if f.errorCode != "" {
-			msg := f.errorMessage
-			if f.cause != nil {
-				msg = f.cause.Error() // the internal detail the client did not see
+		// The line's fields are built only when it is written (LOG_LEVEL may leave it out).
+		if s.log.Enabled(r.Context(), level) {
+			attrs := make([]slog.Attr, 0, 10)
+			attrs = append(attrs,
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("http_status", code), logging.Since("duration_ms", start),
+			)
+			if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+				attrs = append(attrs, slog.String(logging.KeyRequestID, key))
 			}
-			attrs = append(attrs, slog.String(logging.KeyErrorCode, f.errorCode), slog.String(logging.KeyErrorMessage, msg))
+			if f.giftID != [16]byte{} {
+				attrs = append(attrs, slog.String(logging.KeyGiftID, f.giftID.String()))
+			}
+			if f.giftStatus != "" {
+				attrs = append(attrs, slog.String("gift_status", f.giftStatus))
+			}
+			attrs = append(attrs, slog.String(logging.KeyStatus, outcome))
+			if f.errorCode != "" {
+				msg := f.errorMessage
+				if f.cause != nil {
+					msg = f.cause.Error() // the internal detail the client did not see
+				}
+				attrs = append(attrs, slog.String(logging.KeyErrorCode, f.errorCode), slog.String(logging.KeyErrorMessage, msg))
+			}
+			s.log.LogAttrs(r.Context(), level, "http request", attrs...)
 		}
-		s.log.LogAttrs(r.Context(), level, "http request", attrs...)
 		s.observeRequest(r, f, code, time.Since(start))
 	})
 }
@@ -147,27 +151,31 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 			s.refuseOversized(w, r)
 			return
 		}
-		// The media type is decided here, once, as RFC 2045 reads it: the request validator is more
-		// lenient (it takes "application/json;0"), and a body it accepts under a type this check
-		// does not call JSON would skip the check below.
-		if len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
-			s.writeError(w, r, &apiError{http.StatusUnsupportedMediaType, UNSUPPORTEDMEDIATYPE, "Content-Type must be application/json"})
+		// The media type is decided here, once, as RFC 2045 reads it: this is the API's only
+		// check of it (the 415), before any validator sees the body; kin-openapi's would be more
+		// lenient (it takes "application/json;0").
+		jsonBody := isJSON(r.Header.Get("Content-Type"))
+		if len(body) > 0 && !jsonBody {
+			s.writeError(w, r, newAPIError(UNSUPPORTEDMEDIATYPE, "Content-Type must be application/json"))
 			return
 		}
 		// One JSON document and nothing after it: decoders downstream stop at the first value
 		// and would silently ignore trailing data.
-		if len(body) > 0 && isJSON(r.Header.Get("Content-Type")) && !json.Valid(body) {
+		if len(body) > 0 && jsonBody && !json.Valid(body) {
 			s.writeError(w, r, validationError("request body is not valid JSON"))
 			return
 		}
 		// JSON is UTF-8 (RFC 8259). The decoders downstream would turn invalid bytes into U+FFFD
 		// and store a message other than the one sent.
-		if len(body) > 0 && isJSON(r.Header.Get("Content-Type")) && !utf8.Valid(body) {
+		if len(body) > 0 && jsonBody && !utf8.Valid(body) {
 			s.writeError(w, r, validationError("request body is not valid UTF-8"))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
+		if f := fieldsFrom(r.Context()); f != nil {
+			f.body = body
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -190,8 +198,8 @@ func (s *server) refuseOversized(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// Read the body after the response is written (HTTP/1.x would otherwise give up on it).
 	_ = rc.EnableFullDuplex()
-	s.writeError(w, r, &apiError{http.StatusRequestEntityTooLarge, PAYLOADTOOLARGE,
-		fmt.Sprintf("request body is larger than %d bytes", s.maxBody)})
+	s.writeError(w, r, newAPIError(PAYLOADTOOLARGE,
+		fmt.Sprintf("request body is larger than %d bytes", s.maxBody)))
 	if err := rc.Flush(); err != nil {
 		return
 	}
@@ -202,11 +210,17 @@ func (s *server) refuseOversized(w http.ResponseWriter, r *http.Request) {
 // takesBody reports whether the request's operation has a request body in the spec (a body sent
 // to any other operation, or to a route the spec does not have, is not read).
 func (s *server) takesBody(r *http.Request) bool {
+	if f := fieldsFrom(r.Context()); f != nil {
+		return f.operation != nil && f.operation.Operation.RequestBody != nil
+	}
 	route, _, err := s.router.FindRoute(r)
 	return err == nil && route.Operation.RequestBody != nil
 }
 
 func isJSON(contentType string) bool {
+	if contentType == "application/json" { // what nearly every client sends: no parsing needed
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == "application/json"
 }

@@ -53,8 +53,8 @@ func (s *server) routeOf(r *http.Request, f *requestFields) string {
 	if f.route != "" {
 		return f.route
 	}
-	if route, _, err := s.router.FindRoute(r); err == nil {
-		return r.Method + " " + route.Path
+	if f.operation != nil {
+		return r.Method + " " + f.operation.Path
 	}
 	return ""
 }
@@ -80,10 +80,6 @@ func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Pa
 // request metrics of the availability and latency SLOs.
 func (s *server) observeRequest(r *http.Request, f *requestFields, code int, took time.Duration) {
 	route := s.routeOf(r, f)
-	op, ok := operations[route]
-	if !ok {
-		op = unmatched
-	}
 	if span, ok := tracer.SpanFromContext(r.Context()); ok {
 		span.SetTag(ext.HTTPCode, strconv.Itoa(code)) // a string, as Datadog's integrations record it
 		if code >= http.StatusInternalServerError {
@@ -104,24 +100,62 @@ func (s *server) observeRequest(r *http.Request, f *requestFields, code int, too
 	if s.metrics == nil {
 		return
 	}
-	class := statusClass(code)
-	fast := "false"
-	if took <= fastWithin {
-		fast = "true"
+	tags := unmatchedTags
+	if t, ok := tagsByRoute[route]; ok {
+		tags = t
 	}
-	s.metrics.Count("gift.api.requests", 1, "operation:"+op, "status_class:"+class, "fast:"+fast)
-	s.metrics.Distribution("gift.api.request.duration", took.Seconds(), "operation:"+op, "status_class:"+class)
+	class, fast := statusClassIndex(code), 0
+	if took <= fastWithin {
+		fast = 1
+	}
+	s.metrics.Count("gift.api.requests", 1, tags.requests[class][fast]...)
+	s.metrics.Distribution("gift.api.request.duration", took.Seconds(), tags.duration[class]...)
 }
 
-func statusClass(code int) string {
+// statusClasses are the values of the status_class tag.
+var statusClasses = [...]string{"2xx", "3xx", "4xx", "5xx"}
+
+// operationTags are the request metrics' tags of one operation, built once rather than per
+// request: by status class (statusClasses) and, for gift.api.requests, fast false or true.
+type operationTags struct {
+	requests [len(statusClasses)][2][]string
+	duration [len(statusClasses)][]string
+}
+
+func newOperationTags(op string) *operationTags {
+	t := &operationTags{}
+	for i, class := range statusClasses {
+		for j, fast := range []string{"false", "true"} {
+			t.requests[i][j] = []string{"operation:" + op, "status_class:" + class, "fast:" + fast}
+		}
+		t.duration[i] = []string{"operation:" + op, "status_class:" + class}
+	}
+	return t
+}
+
+// tagsByRoute are the tags of each route pattern's operation (operations); unmatchedTags those
+// of a request no operation matches.
+var (
+	tagsByRoute   = map[string]*operationTags{}
+	unmatchedTags = newOperationTags(unmatched)
+)
+
+func init() {
+	for route, op := range operations {
+		tagsByRoute[route] = newOperationTags(op)
+	}
+}
+
+// statusClassIndex is the index in statusClasses of code's class.
+func statusClassIndex(code int) int {
 	switch {
 	case code >= 500:
-		return "5xx"
+		return 3
 	case code >= 400:
-		return "4xx"
+		return 2
 	case code >= 300:
-		return "3xx"
+		return 1
 	default:
-		return "2xx"
+		return 0
 	}
 }

@@ -1,6 +1,6 @@
 // Package httpapi is the HTTP port of the Gift API: it implements the strict server interface that
-// oapi-codegen generates from openapi.yaml (api.gen.go), guards every route with the kin-openapi
-// request validator, and renders every error through one function (writeError).
+// oapi-codegen generates from openapi.yaml (api.gen.go), validates every request against the spec
+// (validate.go), and renders every error through one function (writeError).
 package httpapi
 
 import (
@@ -12,7 +12,6 @@ import (
 
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	nethttpmiddleware "github.com/oapi-codegen/nethttp-middleware"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
 )
@@ -44,7 +43,8 @@ type server struct {
 }
 
 // NewHandler returns the API's http.Handler: (APM span) -> access log and metrics -> recover ->
-// body limit -> OpenAPI request validation -> generated routing and binding -> strict handlers.
+// the operation found in the spec (once) -> body limit -> OpenAPI request validation (bodies by
+// our own checks, parsed once) -> generated routing and binding -> strict handlers.
 // The access log is outside the recovery so that a panic's 500 is logged, counted and put on the
 // span like any other answer.
 func NewHandler(opts Options) (http.Handler, error) {
@@ -65,18 +65,11 @@ func NewHandler(opts Options) (http.Handler, error) {
 		RequestErrorHandlerFunc:  s.writeBodyError,
 		ResponseErrorHandlerFunc: s.writeError,
 	})
-	routes := HandlerWithOptions(strict, StdHTTPServerOptions{
+	routes := HandlerWithOptions(decodedBodies{ServerInterface: strict, s: s}, StdHTTPServerOptions{
 		BaseRouter:       http.NewServeMux(),
 		ErrorHandlerFunc: s.writeError,
 	})
-	validate := nethttpmiddleware.OapiRequestValidatorWithOptions(spec, &nethttpmiddleware.Options{
-		ErrorHandlerWithOpts: func(_ context.Context, err error, w http.ResponseWriter, r *http.Request, _ nethttpmiddleware.ErrorHandlerOpts) {
-			s.writeError(w, r, err)
-		},
-		DoNotValidateServers:  true,
-		SilenceServersWarning: true,
-	})
-	h := s.accessLog(s.recoverPanics(s.limitBody(validate(recordRoute(routes)))))
+	h := s.accessLog(s.recoverPanics(s.findOperation(s.limitBody(s.validateRequest(recordRoute(routes))))))
 	if opts.Traced {
 		h = traced(h)
 	}

@@ -49,6 +49,10 @@ func main() {
 	levelsFlag := flag.String("levels", "1,4,16", "client concurrency levels (also the API's and pgbench's connection count)")
 	overheadConns := flag.Int("overhead-conns", 4, "connections of the tracing/metrics on-vs-off comparison (0: skip it)")
 	overheadRounds := flag.Int("overhead-rounds", 5, "rounds of that comparison (each runs every mode once)")
+	peerConns := flag.Int("peer-conns", 16, "connections of the comparison with the hand-written peer (0: skip it)")
+	peerRounds := flag.Int("peer-rounds", 5, "rounds of that comparison (each runs every mode once)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the API serving POST /gifts (tracing as deployed, -peer-conns connections) to this file")
+	e2e := flag.Bool("e2e", true, "measure the end-to-end send -> SENT latency with the worker")
 	flag.Parse()
 	var levels []int
 	for _, f := range strings.FieldsFunc(*levelsFlag, func(r rune) bool { return r == ',' }) {
@@ -61,7 +65,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *duration, levels, *overheadConns, *overheadRounds); err != nil {
+	opts := options{duration: *duration, levels: levels, overheadConns: *overheadConns, overheadRounds: *overheadRounds,
+		peerConns: *peerConns, peerRounds: *peerRounds, cpuProfile: *cpuProfile, e2e: *e2e}
+	if err := run(ctx, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "giftbench:", err)
 		os.Exit(1)
 	}
@@ -76,18 +82,34 @@ type bench struct {
 	duration           time.Duration
 }
 
-func run(ctx context.Context, duration time.Duration, levels []int, overheadConns, overheadRounds int) error {
+// options are giftbench's flags.
+type options struct {
+	duration                      time.Duration
+	levels                        []int
+	overheadConns, overheadRounds int
+	peerConns, peerRounds         int
+	cpuProfile                    string
+	e2e                           bool
+}
+
+func run(ctx context.Context, o options) error {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return err
 	}
-	b := &bench{root: root, duration: duration}
+	b := &bench{root: root, duration: o.duration}
 	if b.bin, err = os.MkdirTemp("", "giftbench-"); err != nil {
 		return err
 	}
 	defer os.RemoveAll(b.bin)
-	for _, c := range []struct{ name, pkg string }{{"api", "./api-svc/cmd/api"}, {"worker", "./worker-svc/cmd/worker"}} {
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(b.bin, c.name), c.pkg)
+	apiTags := "" // the pprof tag adds a profiling listener (api-svc/cmd/api/pprof.go), idle unless asked
+	if o.cpuProfile != "" {
+		apiTags = "pprof"
+	}
+	for _, c := range []struct{ name, pkg, tags string }{
+		{"api", "./api-svc/cmd/api", apiTags}, {"worker", "./worker-svc/cmd/worker", ""}, {"giftpeer", "./devkit/cmd/giftpeer", ""},
+	} {
+		build := exec.CommandContext(ctx, "go", "build", "-tags="+c.tags, "-o", filepath.Join(b.bin, c.name), c.pkg)
 		build.Dir, build.Stderr = root, os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build %s: %w", c.pkg, err)
@@ -133,19 +155,34 @@ func run(ctx context.Context, duration time.Duration, levels []int, overheadConn
 		generator = "the Go generator (wrk not installed; it costs the API more CPU than wrk would)"
 	}
 	fmt.Printf("giftbench: %d cores, %s per measurement, PostgreSQL fsync on, loopback; saturation by %s, half rate by the Go open-loop generator\n\n",
-		runtime.NumCPU(), duration, generator)
-	fmt.Println("POST /gifts and POST /gifts/{id}/send (closed loop = saturated; half rate = open loop at 50% of it)")
-	fmt.Printf("%-6s %-5s %10s %9s %9s %9s %10s %7s | %-27s %8s\n", "op", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms", "pgbench", "ratio", "half rate: p50/p95/p99 ms", "RSS MiB")
-	for _, c := range levels {
-		if err := b.level(ctx, c); err != nil {
+		runtime.NumCPU(), o.duration, generator)
+	if len(o.levels) > 0 {
+		fmt.Println("POST /gifts and POST /gifts/{id}/send (closed loop = saturated; half rate = open loop at 50% of it)")
+		fmt.Printf("%-6s %-5s %10s %9s %9s %9s %10s %7s | %-27s %8s\n", "op", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms", "pgbench", "ratio", "half rate: p50/p95/p99 ms", "RSS MiB")
+		for _, c := range o.levels {
+			if err := b.level(ctx, c); err != nil {
+				return err
+			}
+		}
+		fmt.Println("\ntargets: POST /gifts >= 0.8 of the pgbench ceiling; p99 < 25 ms at half the saturated rate; RSS < 60 MiB")
+	}
+	if o.peerConns > 0 && o.peerRounds > 0 {
+		if err := b.peerComparison(ctx, o.peerConns, o.peerRounds); err != nil {
 			return err
 		}
 	}
-	fmt.Println("\ntargets: POST /gifts >= 0.8 of the pgbench ceiling; p99 < 25 ms at half the saturated rate; RSS < 60 MiB")
-	if overheadConns > 0 {
-		if err := b.overhead(ctx, overheadConns, overheadRounds); err != nil {
+	if o.overheadConns > 0 {
+		if err := b.overhead(ctx, o.overheadConns, o.overheadRounds); err != nil {
 			return err
 		}
+	}
+	if o.cpuProfile != "" {
+		if err := b.profileAPI(ctx, max(1, o.peerConns), o.cpuProfile); err != nil {
+			return err
+		}
+	}
+	if !o.e2e {
+		return nil
 	}
 	return b.endToEnd(ctx)
 }
@@ -393,11 +430,17 @@ func (b *bench) startAPI(ctx context.Context, conns int) (*process, string, erro
 
 // startAPIWith starts the api with extra environment variables and waits until it is ready.
 func (b *bench) startAPIWith(ctx context.Context, conns int, extraEnv []string) (*process, string, error) {
+	return b.startServer(ctx, "api", conns, extraEnv)
+}
+
+// startServer starts the api or the peer (name) with extra environment variables and waits until
+// it is ready.
+func (b *bench) startServer(ctx context.Context, name string, conns int, extraEnv []string) (*process, string, error) {
 	port, err := devstack.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := b.start(ctx, "api", append([]string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, extraEnv...), "serve")
+	p, err := b.start(ctx, name, append([]string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, extraEnv...), "serve")
 	if err != nil {
 		return nil, "", err
 	}
@@ -408,7 +451,7 @@ func (b *bench) startAPIWith(ctx context.Context, conns int, extraEnv []string) 
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, "", errors.New("the api did not become ready")
+			return nil, "", fmt.Errorf("the %s did not become ready", name)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

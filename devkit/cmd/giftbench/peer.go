@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+)
+
+// peerMode is one server of the comparison with the hand-written peer (devkit/cmd/giftpeer).
+type peerMode struct {
+	name, about string
+	bin         string   // "api" or "giftpeer"
+	env         []string // added to the bench's environment
+}
+
+// peerComparison measures POST /gifts on the API and on the hand-written peer doing the same
+// database work, one right after the other in rounds, on the same PostgreSQL with the same
+// connection count; each round is judged by its own ratios (robust to the load of a shared
+// machine), and the median round is the figure. The API runs with tracing and metrics off, on as
+// deployed (to the local fake Agent, its default sampling), and on with no Agent listening (as
+// under `make run`).
+func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
+	const service, env = "gift-api", "bench"
+	agent, err := startFakeAgent(service, env)
+	if err != nil {
+		return err
+	}
+	defer agent.stop()
+	noAgent, err := devstack.FreePort() // nothing listens there
+	if err != nil {
+		return err
+	}
+	traced := []string{"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1", "DD_SERVICE=" + service, "DD_ENV=" + env}
+	modes := []peerMode{
+		{"peer", "hand-written net/http + pgx handler, same statement (devkit/cmd/giftpeer)", "giftpeer", nil},
+		{"off", "the API, tracing and metrics off", "api", []string{"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="}},
+		{"on", "the API, tracing and metrics on as deployed (fake Agent, its default sampling)", "api",
+			append(slices.Clone(traced), "DD_TRACE_AGENT_PORT="+strconv.Itoa(agent.tracePort), "DD_DOGSTATSD_PORT="+strconv.Itoa(agent.statsdPort))},
+		{"none", "the API, tracing on but no Agent listening (make run)", "api",
+			append(slices.Clone(traced), "DD_TRACE_AGENT_PORT="+strconv.Itoa(noAgent), "DD_DOGSTATSD_PORT="+strconv.Itoa(noAgent))},
+	}
+	fmt.Printf("\nAPI vs hand-written peer: POST /gifts, %d connections, %d rounds of %s, one PostgreSQL\n", conns, rounds, b.duration)
+	for _, m := range modes {
+		fmt.Printf("  %-4s %s\n", m.name, m.about)
+	}
+	fmt.Printf("%-5s %-4s %10s %9s %9s %11s\n", "round", "mode", "req/s", "p50 ms", "p99 ms", "CPU µs/req")
+	rate, cpu := map[string][]float64{}, map[string][]float64{}
+	for round := 1; round <= rounds; round++ {
+		for _, m := range modes {
+			sat, perReq, err := b.peerRun(ctx, conns, m)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			rate[m.name] = append(rate[m.name], sat.rate)
+			cpu[m.name] = append(cpu[m.name], perReq)
+			fmt.Printf("%-5d %-4s %10.0f %9.2f %9.2f %11.0f\n", round, m.name, sat.rate, sat.p50, sat.p99, perReq)
+		}
+	}
+	for _, m := range modes[1:] {
+		ratios, cpuRatios := make([]float64, rounds), make([]float64, rounds)
+		for i := range ratios {
+			ratios[i] = rate[m.name][i] / rate["peer"][i]
+			cpuRatios[i] = cpu["peer"][i] / cpu[m.name][i]
+		}
+		target := ""
+		if m.name == "on" {
+			target = "; target >= 0.90"
+		}
+		fmt.Printf("api %-4s / peer: %.2f (median round; rounds %s%s)\n", m.name, median(ratios), fmtRatios(ratios), target)
+		fmt.Printf("          CPU per request %.0f vs %.0f µs: peer/api %.2f (median round; rounds %s)\n",
+			median(cpu[m.name]), median(cpu["peer"]), median(cpuRatios), fmtRatios(cpuRatios))
+	}
+	fmt.Println("(throughput ratios move with the load of the shared machine; the CPU ratio is the steadier figure)")
+	return nil
+}
+
+// peerRun starts one mode's server, saturates it and returns the result and its CPU per request.
+func (b *bench) peerRun(ctx context.Context, conns int, m peerMode) (result, float64, error) {
+	p, base, err := b.startServer(ctx, m.bin, conns, m.env)
+	if err != nil {
+		return result{}, 0, err
+	}
+	defer p.stop()
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
+	create := func(ctx context.Context, _ int) error {
+		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, nil, http.StatusCreated)
+	}
+	cpu0 := cpuTime(p.cmd.Process.Pid)
+	sat, err := b.saturate(ctx, conns, base, nil, create)
+	if err != nil {
+		return result{}, 0, err
+	}
+	var perReq float64
+	if n := sat.rate * b.duration.Seconds(); n > 0 {
+		perReq = float64(cpuTime(p.cmd.Process.Pid)-cpu0) / n
+	}
+	return sat, perReq, nil
+}
+
+func fmtRatios(v []float64) string {
+	s := ""
+	for i, x := range v {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%.2f", x)
+	}
+	return s
+}
+
+// profileAPI writes a CPU profile of the API (tracing as deployed, to a fake Agent) serving POST
+// /gifts at saturation with conns connections. The api binary was built with the pprof tag
+// (api-svc/cmd/api/pprof.go), which serves net/http/pprof on API_PPROF_ADDR.
+func (b *bench) profileAPI(ctx context.Context, conns int, path string) error {
+	const service, env = "gift-api", "bench"
+	agent, err := startFakeAgent(service, env)
+	if err != nil {
+		return err
+	}
+	defer agent.stop()
+	pprofPort, err := devstack.FreePort()
+	if err != nil {
+		return err
+	}
+	p, base, err := b.startServer(ctx, "api", conns, []string{"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1",
+		"DD_TRACE_AGENT_PORT=" + strconv.Itoa(agent.tracePort), "DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort),
+		"DD_SERVICE=" + service, "DD_ENV=" + env, "API_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(pprofPort)})
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	seconds := max(1, int(b.duration.Seconds())-1)
+	profile := make(chan error, 1)
+	go func() {
+		profile <- fetchTo(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", pprofPort, seconds), path)
+	}()
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
+	sat, err := b.saturate(ctx, conns, base, nil, func(ctx context.Context, _ int) error {
+		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, nil, http.StatusCreated)
+	})
+	if err != nil {
+		return err
+	}
+	if err := <-profile; err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	fmt.Printf("\nCPU profile of the API (tracing as deployed, %d connections, %.0f req/s) written to %s: go tool pprof -top %s\n",
+		conns, sat.rate, path, path)
+	return nil
+}
+
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
