@@ -5,7 +5,8 @@
 #      saturated rate, peak RSS; tracing and metrics off, on as deployed and on keeping every trace,
 #      side by side (POST /gifts, against a local fake Datadog Agent, docs/observability.md
 #      "Overhead"); and the end-to-end send -> SENT latency with the worker.
-#   2. workerbench: the worker's drain rate against the emulator's raw receive+delete rate.
+#   2. BenchmarkDrain (worker-svc/internal/drainbench): the worker's drain rate against the
+#      emulator's raw receive+delete rate, median of five rounds.
 # Saturation is measured with wrk (Debian package) when it is installed; as root this script
 # installs it, elsewhere it falls back to a Go load generator and says so.
 set -euo pipefail
@@ -17,5 +18,5 @@ fi
 echo "== API and end to end (devkit/cmd/giftbench)"
 go run ./devkit/cmd/giftbench "$@"
 echo
-echo "== worker drain rate (worker-svc/cmd/workerbench)"
-go run ./worker-svc/cmd/workerbench
+echo "== worker drain rate (worker-svc/internal/drainbench)"
+go test -run '^$' -bench Drain -benchtime 5x -timeout 30m ./worker-svc/internal/drainbench/
