@@ -3,8 +3,8 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# The four Go modules of the workspace (go.work), as package patterns.
-GO_PKGS := ./shared/... ./devkit/... ./api-svc/... ./worker-svc/...
+# The five Go modules of the workspace (go.work), as package patterns.
+GO_PKGS := ./shared/... ./testkit/... ./devkit/... ./api-svc/... ./worker-svc/...
 
 .PHONY: help
 help: ## List the targets

@@ -3,14 +3,17 @@ module github.com/gift-platform/ecs-sre-gift-worker/devkit
 go 1.26.0
 
 require (
-	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
-	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.12
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
 	github.com/gift-platform/ecs-sre-gift-worker/shared v0.0.0-00010101000000-000000000000
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/rs/zerolog v1.28.0
+)
+
+require (
+	github.com/Shopify/toxiproxy/v2 v2.5.0 // indirect
+	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.12 // indirect
+	github.com/rs/zerolog v1.28.0 // indirect
 )
 
 require (
@@ -51,6 +54,7 @@ require (
 	github.com/cihub/seelog v0.0.0-20170130134532-f561c5e57575 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/ebitengine/purego v0.10.0 // indirect
+	github.com/gift-platform/ecs-sre-gift-worker/testkit v0.0.0-00010101000000-000000000000
 	github.com/go-ole/go-ole v1.3.0 // indirect
 	github.com/gorilla/mux v1.8.0 // indirect
 	github.com/hashicorp/go-version v1.9.0 // indirect
@@ -114,3 +118,5 @@ require (
 )
 
 replace github.com/gift-platform/ecs-sre-gift-worker/shared => ../shared
+
+replace github.com/gift-platform/ecs-sre-gift-worker/testkit => ../testkit

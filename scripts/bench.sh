@@ -8,7 +8,8 @@
 #      work (devkit/cmd/giftpeer), 16 connections, api/peer with tracing off, as deployed and
 #      without an Agent; and the end-to-end send -> SENT latency with the worker. Arguments go to
 #      giftbench (-cpuprofile FILE: a CPU profile of the API under load).
-#   2. workerbench: the worker's drain rate against the emulator's raw receive+delete rate.
+#   2. BenchmarkDrain (worker-svc/internal/drainbench): the worker's drain rate against the
+#      emulator's raw receive+delete rate, median of five rounds.
 # Saturation is measured with wrk (Debian package) when it is installed; as root this script
 # installs it, elsewhere it falls back to a Go load generator and says so.
 set -euo pipefail
@@ -20,5 +21,5 @@ fi
 echo "== API and end to end (devkit/cmd/giftbench)"
 go run ./devkit/cmd/giftbench "$@"
 echo
-echo "== worker drain rate (worker-svc/cmd/workerbench)"
-go run ./worker-svc/cmd/workerbench
+echo "== worker drain rate (worker-svc/internal/drainbench)"
+go test -run '^$' -bench Drain -benchtime 5x -timeout 30m ./worker-svc/internal/drainbench/

@@ -6,7 +6,6 @@ require (
 	github.com/DataDog/dd-trace-go/v2 v2.12.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
-	github.com/gift-platform/ecs-sre-gift-worker/devkit v0.0.0-00010101000000-000000000000
 	github.com/gift-platform/ecs-sre-gift-worker/shared v0.0.0-00010101000000-000000000000
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -50,6 +49,7 @@ require (
 	github.com/cihub/seelog v0.0.0-20170130134532-f561c5e57575 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/ebitengine/purego v0.10.0 // indirect
+	github.com/gift-platform/ecs-sre-gift-worker/testkit v0.0.0-00010101000000-000000000000
 	github.com/go-ole/go-ole v1.3.0 // indirect
 	github.com/gorilla/mux v1.8.0 // indirect
 	github.com/hashicorp/go-version v1.9.0 // indirect
@@ -115,4 +115,4 @@ require (
 
 replace github.com/gift-platform/ecs-sre-gift-worker/shared => ../shared
 
-replace github.com/gift-platform/ecs-sre-gift-worker/devkit => ../devkit
+replace github.com/gift-platform/ecs-sre-gift-worker/testkit => ../testkit

@@ -1,3 +1,7 @@
+// Package devstack runs the local system for developers (`make run`, the drill, the lifecycle
+// test): it builds the binaries, starts their dependencies (testkit/servers: PostgreSQL and the
+// SQS emulator) with production's queue settings and the migrations applied, and runs the services
+// as processes of their own. Nothing here is used in production.
 package devstack
 
 import (
@@ -13,6 +17,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // MaxReceiveCount is production's redrive setting (modules/sqs): five attempts, then the DLQ.
@@ -65,8 +70,8 @@ type DepsOptions struct {
 // the SQS emulator (likewise), the queue pair, the applied migrations, and the environment the
 // services run with.
 type Deps struct {
-	Postgres *Postgres    // nil when DatabaseURL was given
-	Emulator *SQSEmulator // nil when an endpoint was given
+	Postgres *servers.Postgres    // nil when DatabaseURL was given
+	Emulator *servers.SQSEmulator // nil when an endpoint was given
 	URLs     sqs.QueuePairURLs
 	// SQSEndpoint is the SQS endpoint the services use (the emulator's, or the one given).
 	SQSEndpoint string
@@ -85,7 +90,7 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 			return d, fmt.Errorf("create postgres log: %w", err)
 		}
 		d.closers = append(d.closers, func() { _ = pgLog.Close() })
-		pg, err := StartPostgres(ctx, PostgresOptions{Port: opts.PGPort, Durable: true, Log: pgLog})
+		pg, err := servers.StartPostgres(ctx, servers.PostgresOptions{Port: opts.PGPort, Durable: true, Log: pgLog})
 		if err != nil {
 			return d, err
 		}
@@ -100,7 +105,7 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 			return d, fmt.Errorf("create emulator log: %w", err)
 		}
 		d.closers = append(d.closers, func() { _ = emuLog.Close() })
-		emu, err := StartSQSEmulator(ctx, opts.SQSPort, emuLog)
+		emu, err := servers.StartSQSEmulator(ctx, opts.SQSPort, emuLog)
 		if err != nil {
 			return d, err
 		}

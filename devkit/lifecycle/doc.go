@@ -6,9 +6,9 @@
 // # Design
 //
 // One shared stack per test binary: the API, one worker and giftctl built from the working tree
-// (devstack.Build), on a database and a queue pair of their own (devkit/testenv: the binary's
+// (devstack.Build), on a database and a queue pair of their own (testkit/testenv: the binary's
 // PostgreSQL and emulator), with production's redrive (maxReceiveCount 5). Each service reaches
-// PostgreSQL and SQS through a fault proxy of its own (devkit/faultproxy); the test, its audit and
+// PostgreSQL and SQS through a fault proxy of its own (testkit/faultproxy); the test, its audit and
 // giftctl go straight.
 //
 // Schedules run in waves (LIFECYCLE_WAVE, 200), all schedules of a wave at once, each on its own

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 )
 
 // fault is one global event of a wave, drawn from the seed: it hits every schedule running then.

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 var env *testenv.Env

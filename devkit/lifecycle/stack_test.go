@@ -24,9 +24,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // stack is the shared system of one run: the test's own database and queue pair on the binary's
@@ -81,7 +83,7 @@ var serviceSettings = []string{
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func startStack(t *testing.T) *stack {
 	s.sqsAPI, s.sqsWork = fp.Proxy(t, "sqs-api", sqsURL.Host), fp.Proxy(t, "sqs-worker", sqsURL.Host)
 	via := func(p *faultproxy.Proxy) string { u := *pg; u.Host = p.Addr(); return u.String() }
 
-	ports, err := devstack.FreePorts(2)
+	ports, err := servers.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

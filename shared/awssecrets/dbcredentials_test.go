@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // clock is a settable time for the cache.

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 func TestMetricsReachTheAgentWithTheirTags(t *testing.T) {

@@ -3,7 +3,7 @@ package postgres_test
 import (
 	"testing"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 var env *testenv.Env

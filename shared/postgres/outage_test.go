@@ -8,16 +8,16 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // A database that goes away is reported as gift.ErrUnavailable (503, worker pause), and the same
 // pool works again once it is back, without a restart.
 func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 	ctx := context.Background()
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{})
+	pg, err := servers.StartPostgres(ctx, servers.PostgresOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/awssecrets"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 func openWithSecret(t *testing.T, url string, secret *testenv.Secret) (*pgxpool.Pool, *postgres.Store) {

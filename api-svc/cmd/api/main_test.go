@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 var (

@@ -14,14 +14,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
-// Faults injected by a real TCP proxy (Toxiproxy, devkit/faultproxy) between the API and the SQS
+// Faults injected by a real TCP proxy (Toxiproxy, testkit/faultproxy) between the API and the SQS
 // emulator or PostgreSQL. The tests assert outcomes (every accepted send reaches the queue, how
 // many times, what the client got), never durations: the deadlines below only stop a test that
 // would otherwise hang.

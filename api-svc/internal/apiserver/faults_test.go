@@ -11,11 +11,11 @@ import (
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // SQS down: sends are still accepted (the message waits in the outbox) and every one of them is
@@ -69,7 +69,7 @@ func TestSendsAcceptedWhileSQSIsDownAreDeliveredWhenItReturns(t *testing.T) {
 // SQS down and bring it back on the same address. It comes back empty, and the queues are
 // recreated, as Terraform keeps them in AWS.
 type ownSQS struct {
-	emu    *devstack.SQSEmulator
+	emu    *servers.SQSEmulator
 	pair   sqs.QueuePair
 	Client *awssqs.Client
 	URLs   sqs.QueuePairURLs
@@ -78,7 +78,7 @@ type ownSQS struct {
 func startOwnSQS(t *testing.T, name string) *ownSQS {
 	t.Helper()
 	ctx := context.Background()
-	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
+	emu, err := servers.StartSQSEmulator(ctx, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func (q *ownSQS) Down() { q.emu.Stop() }
 // Up starts it again on the same port and recreates the queue pair.
 func (q *ownSQS) Up(t *testing.T) {
 	t.Helper()
-	emu, err := devstack.StartSQSEmulator(context.Background(), q.emu.Port, nil)
+	emu, err := servers.StartSQSEmulator(context.Background(), q.emu.Port, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func (q *ownSQS) Up(t *testing.T) {
 // back the same process serves again.
 func TestDatabaseOutageIsReportedAndRecoveredWithoutRestart(t *testing.T) {
 	ctx := context.Background()
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{})
+	pg, err := servers.StartPostgres(ctx, servers.PostgresOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestDatabaseOutageIsReportedAndRecoveredWithoutRestart(t *testing.T) {
 }
 
 // migratedDatabase creates a migrated database on a cluster of the test's own.
-func migratedDatabase(t *testing.T, pg *devstack.Postgres) string {
+func migratedDatabase(t *testing.T, pg *servers.Postgres) string {
 	t.Helper()
 	if err := testenv.MigrateURL(context.Background(), pg.URL); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // The API's metrics reach a DogStatsD listener with their names, their own tags and the unified

@@ -11,9 +11,9 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // One publisher per outbox row (issue 14, defect 2): the dispatcher (right after commit) and the

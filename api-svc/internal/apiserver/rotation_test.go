@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // The database password rotates behind DB_SECRET_ARN (a stand-in secret source: the Secrets Manager

@@ -15,10 +15,10 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // traceOfSend sends one gift and returns the id of the trace of its request and the request's

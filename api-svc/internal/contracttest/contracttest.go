@@ -20,8 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
 )
 
 var (
@@ -35,7 +35,7 @@ var (
 // server) and validates the document itself.
 func Spec() (*openapi3.T, routers.Router, error) {
 	loadOnce.Do(func() {
-		root, err := devstack.RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			loadErr = err
 			return

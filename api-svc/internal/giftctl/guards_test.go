@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // failDelete is an SQS transport that refuses DeleteMessage (JSON protocol: X-Amz-Target), as a

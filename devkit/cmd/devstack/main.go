@@ -6,7 +6,7 @@
 // everything it started and exits 0.
 //
 // DEVSTACK_SQS_LATENCY (a duration, off by default) rehearses a slow SQS: the API then reaches the
-// emulator through a fault proxy (devkit/faultproxy) that holds every request back that long, so
+// emulator through a fault proxy (testkit/faultproxy) that holds every request back that long, so
 // every SendMessage and SendMessageBatch takes at least that much; the worker's receives are
 // untouched. devkit/cmd/slowsqs drives that scenario and prints its figures.
 //
@@ -33,10 +33,11 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}

@@ -15,13 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // `make run` stops cleanly: Ctrl-C (SIGINT to the whole foreground process group, as a terminal
 // sends it) or SIGTERM to devstack stops every service and dependency, and devstack exits 0.
 func TestStopExitsZeroAndLeavesNothingRunning(t *testing.T) {
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	ports := make([]int, 0, n)
 	for len(ports) < n {
-		p, err := devstack.FreePort()
+		p, err := servers.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}

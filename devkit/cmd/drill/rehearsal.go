@@ -23,6 +23,8 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // rehearsal is one drill's own local system and the operator's view of it.
@@ -44,7 +46,7 @@ type rehearsal struct {
 // newRehearsal builds the binaries, starts PostgreSQL, the emulator and the API on free ports;
 // the scenario starts its workers itself.
 func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 		return r, err
 	}
 	// Chosen once PostgreSQL and the emulator listen, so that neither can take it.
-	apiPort, err := devstack.FreePort()
+	apiPort, err := servers.FreePort()
 	if err != nil {
 		return r, err
 	}
@@ -108,7 +110,7 @@ func (r *rehearsal) start(name string, extra []string, argv ...string) (*devstac
 
 // startWorker starts a worker named name with its own health port and extra settings.
 func (r *rehearsal) startWorker(name string, extra ...string) (*devstack.Service, error) {
-	port, err := devstack.FreePort()
+	port, err := servers.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -40,8 +40,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 func main() {
@@ -76,7 +77,7 @@ func main() {
 type bench struct {
 	root, bin, pgbench string
 	wrk                string // the wrk binary when installed: a C load generator, like pgbench's client
-	pg                 *devstack.Postgres
+	pg                 *servers.Postgres
 	sqsEndpoint        string
 	queueURL, dlqURL   string
 	duration           time.Duration
@@ -93,7 +94,7 @@ type options struct {
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -121,16 +122,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.Remove(pgLog.Name())
-	if b.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{Durable: true, Log: pgLog}); err != nil {
+	if b.pg, err = servers.StartPostgres(ctx, servers.PostgresOptions{Durable: true, Log: pgLog}); err != nil {
 		return err
 	}
 	defer b.pg.Stop() //nolint:errcheck // best-effort teardown of a throwaway cluster
-	binDir, err := devstack.PostgresBinDir()
+	binDir, err := servers.PostgresBinDir()
 	if err != nil {
 		return err
 	}
 	b.pgbench = filepath.Join(binDir, "pgbench")
-	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
+	emu, err := servers.StartSQSEmulator(ctx, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -436,7 +437,7 @@ func (b *bench) startAPIWith(ctx context.Context, conns int, extraEnv []string) 
 // startServer starts the api or the peer (name) with extra environment variables and waits until
 // it is ready.
 func (b *bench) startServer(ctx context.Context, name string, conns int, extraEnv []string) (*process, string, error) {
-	port, err := devstack.FreePort()
+	port, err := servers.FreePort()
 	if err != nil {
 		return nil, "", err
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // peerMode is one server of the comparison with the hand-written peer (devkit/cmd/giftpeer).
@@ -34,7 +34,7 @@ func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 		return err
 	}
 	defer agent.stop()
-	noAgent, err := devstack.FreePort() // nothing listens there
+	noAgent, err := servers.FreePort() // nothing listens there
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (b *bench) profileAPI(ctx context.Context, conns int, path string) error {
 		return err
 	}
 	defer agent.stop()
-	pprofPort, err := devstack.FreePort()
+	pprofPort, err := servers.FreePort()
 	if err != nil {
 		return err
 	}

@@ -40,9 +40,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func main() {
 }
 
 func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(state)
-	ports, err := devstack.FreePorts(4)
+	ports, err := servers.FreePorts(4)
 	if err != nil {
 		return err
 	}

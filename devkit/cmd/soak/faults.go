@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 )
 
 // fault is one injected failure and how long it lasted.

@@ -2,7 +2,7 @@
 // accepted send ends SENT or FAILED exactly once, whatever breaks in between.
 //
 // It runs the real binaries on loopback: PostgreSQL, the SQS emulator behind an in-process
-// Toxiproxy (devkit/faultproxy), two API processes behind a client-side round-robin, one worker
+// Toxiproxy (testkit/faultproxy), two API processes behind a client-side round-robin, one worker
 // (failure rate 20 %, its default). For -duration it drives gift flows at -rate per second
 // (creates, sends with a share forced to fail, repeated Idempotency-Keys, concurrent sends of one
 // gift under different keys, reads) while it injects faults one after another: PostgreSQL fast
@@ -30,7 +30,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
 )
 
 // maxReceiveCount is production's redrive setting (modules/sqs): five attempts, then the DLQ.
@@ -71,7 +71,7 @@ func logf(format string, args ...any) {
 }
 
 func run(ctx context.Context, cfg loadConfig, settle time.Duration, restartEmulator bool) (bool, error) {
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return false, err
 	}

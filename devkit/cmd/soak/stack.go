@@ -17,17 +17,18 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // stack is the system under soak, all on loopback: PostgreSQL, the SQS emulator behind a
 // fault-injecting proxy, two API processes and one worker process, each restartable.
 type stack struct {
 	dir      string // binaries and logs
-	pg       *devstack.Postgres
-	emu      *devstack.SQSEmulator
+	pg       *servers.Postgres
+	emu      *servers.SQSEmulator
 	faults   *faultproxy.Server
 	sqsProxy *faultproxy.Proxy
 	sqs      *awssqs.Client // straight to the emulator, for the audit
@@ -45,7 +46,7 @@ type stack struct {
 
 func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, error) {
 	s := &stack{dir: dir, restartEmulator: restartEmulator}
-	root, err := devstack.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return s, err
 	}
@@ -60,10 +61,10 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 	if err != nil {
 		return s, fmt.Errorf("create postgres log: %w", err)
 	}
-	if s.pg, err = devstack.StartPostgres(ctx, devstack.PostgresOptions{Durable: true, Log: pgLog}); err != nil {
+	if s.pg, err = servers.StartPostgres(ctx, servers.PostgresOptions{Durable: true, Log: pgLog}); err != nil {
 		return s, err
 	}
-	if s.emu, err = devstack.StartSQSEmulator(ctx, 0, nil); err != nil {
+	if s.emu, err = servers.StartSQSEmulator(ctx, 0, nil); err != nil {
 		return s, err
 	}
 	s.faults = faultproxy.New()
@@ -105,7 +106,7 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 		return s, fmt.Errorf("api migrate: %w: %s", err, out)
 	}
 	// Two APIs and the worker's health port.
-	ports, err := devstack.FreePorts(3)
+	ports, err := servers.FreePorts(3)
 	if err != nil {
 		return s, err
 	}
@@ -132,7 +133,7 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 func (s *stack) restartSQSEmulator(ctx context.Context) error {
 	s.emu.Stop()
 	s.emulatorRestarted = time.Now()
-	emu, err := devstack.StartSQSEmulator(ctx, s.emu.Port, nil)
+	emu, err := servers.StartSQSEmulator(ctx, s.emu.Port, nil)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
 // Killed with SIGKILL mid-batch (messages in hand, gifts still QUEUED), then started again: every

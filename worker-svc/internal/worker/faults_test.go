@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/seed"
 )
 

@@ -12,11 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/worker"
 )
 
@@ -28,7 +28,7 @@ func TestDatabaseOutageSendsNothingToTheDLQ(t *testing.T) {
 	ctx := context.Background()
 	// Durable: the outage is a crash (immediate shutdown); without synchronous commits the last
 	// transactions before it could be lost, which is not what this test is about.
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Durable: true})
+	pg, err := servers.StartPostgres(ctx, servers.PostgresOptions{Durable: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
-// SQS connections reset mid-request under the worker (a real TCP proxy, devkit/faultproxy, between
+// SQS connections reset mid-request under the worker (a real TCP proxy, testkit/faultproxy, between
 // the worker and the emulator, the SDK's own retries off): answers are cut in short bursts, so
 // receives, deletes and visibility changes fail at random, after SQS acted on them (a receive whose messages never arrive, a delete that happened but reports an error). The worker must keep going: every
 // gift ends SENT, each is sent once (a redelivery finds the gift SENT and only deletes), and the

@@ -20,9 +20,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // Needs says which dependencies a test binary uses.
@@ -35,8 +35,8 @@ type Needs struct {
 type Env struct {
 	adminURL    string
 	template    string
-	pg          *devstack.Postgres
-	emu         *devstack.SQSEmulator
+	pg          *servers.Postgres
+	emu         *servers.SQSEmulator
 	SQSEndpoint string
 	seq         atomic.Int64
 }
@@ -65,7 +65,7 @@ func start(needs Needs) (*Env, error) {
 	if needs.Postgres {
 		e.adminURL = os.Getenv("DATABASE_URL")
 		if e.adminURL == "" {
-			pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{})
+			pg, err := servers.StartPostgres(ctx, servers.PostgresOptions{})
 			if err != nil {
 				return e, err
 			}
@@ -79,7 +79,7 @@ func start(needs Needs) (*Env, error) {
 	if needs.SQS {
 		e.SQSEndpoint = os.Getenv("SQS_ENDPOINT")
 		if e.SQSEndpoint == "" {
-			emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
+			emu, err := servers.StartSQSEmulator(ctx, 0, nil)
 			if err != nil {
 				return e, err
 			}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // LogBuffer collects log output written from several goroutines, for tests that read it.
@@ -54,7 +54,7 @@ func Eventually(t testing.TB, limit time.Duration, what string, cond func() (don
 // FreeAddr returns a loopback host:port that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	port, err := devstack.FreePort()
+	port, err := servers.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package devstack
+package servers
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
 )
 
 // SQSEmulator is a running SQS emulator (npm fauxqs, pinned in package-lock.json) on loopback.
@@ -27,7 +29,7 @@ type SQSEmulator struct {
 // StartSQSEmulator starts scripts/sqs-emulator.mjs from the repository root on port (a free one
 // when zero) and waits until it listens. The emulator dies with this process.
 func StartSQSEmulator(ctx context.Context, port int, log io.Writer) (*SQSEmulator, error) {
-	root, err := RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -96,26 +98,4 @@ func (e *SQSEmulator) Stop() {
 		<-e.done
 	}
 	e.cmd = nil
-}
-
-// RepoRoot is the repository's top directory: $GIFT_REPO_ROOT, or the nearest parent of the working
-// directory that holds go.work.
-func RepoRoot() (string, error) {
-	if r := os.Getenv("GIFT_REPO_ROOT"); r != "" {
-		return r, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.work above the working directory; set GIFT_REPO_ROOT")
-		}
-		dir = parent
-	}
 }

@@ -1,7 +1,8 @@
-// Package devstack starts the throwaway dependencies of local runs and tests: a PostgreSQL cluster
-// from the installed server binaries and the SQS emulator from the pinned npm package. Nothing here
-// is used in production.
-package devstack
+// Package servers starts the throwaway servers tests, benchmarks and local runs depend on: a
+// PostgreSQL cluster from the installed server binaries and the SQS emulator from the pinned npm
+// package, each on a free loopback port (FreePort, FreePorts) and dying with the process that
+// started it. Nothing here is used in production.
+package servers
 
 import (
 	"context"

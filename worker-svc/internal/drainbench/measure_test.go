@@ -1,32 +1,14 @@
-// Command workerbench measures how fast the worker drains the send queue, beside how fast the SQS
-// emulator alone can receive and delete the same number of messages with the same concurrency, in
-// the same run on the same machine. It is a benchmark, not a test: it prints figures.
-//
-// "Same concurrency" means the worker's access pattern and bound: at most -concurrency messages in
-// hand, receives of up to 10 for the free slots, one DeleteMessage per message. The worker does the
-// same plus, per message, a state read and the conditional UPDATE in PostgreSQL, which share the
-// machine's CPUs with the emulator. The emulator's unbounded ceiling (independent consumers with up
-// to 10 messages each in hand) is printed for context.
-//
-//	go run ./worker-svc/cmd/workerbench [-gifts 2000] [-concurrency 10] [-rounds 5]
-//
-// It starts its own throwaway PostgreSQL and emulator (devkit/devstack). The worker runs with
-// failure rate 0 and no simulated latency, so what is measured is the worker's own overhead: a
-// receive per batch, per message a state read, the conditional UPDATE and a delete. Target: the
-// worker drains at least 0.7 of the raw rate. The mean latency of each kind of call is printed
-// too: with at most -concurrency messages in hand, the rate is set by how long each message holds
-// its slot, i.e. by the round trips it makes (raw: one delete; worker: two to PostgreSQL, then the
-// delete), so the ratio depends on how fast PostgreSQL answers relative to SQS.
-package main
+package drainbench
+
+// The three measurements of a round: the emulator alone under the worker's access pattern, the
+// emulator's unbounded ceiling, and the worker draining real gifts; and the call timings beside
+// them.
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -35,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
@@ -45,103 +26,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/send"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/worker"
 )
-
-func main() {
-	gifts := flag.Int("gifts", 2000, "messages (gifts) per measurement")
-	concurrency := flag.Int("concurrency", 10, "worker concurrency (WORKER_CONCURRENCY) and raw consumers")
-	rounds := flag.Int("rounds", 5, "measurements of each kind, after one warm-up round; the median is reported")
-	flag.Parse()
-	if err := run(*gifts, *concurrency, *rounds); err != nil {
-		fmt.Fprintln(os.Stderr, "workerbench:", err)
-		os.Exit(1)
-	}
-}
-
-func run(gifts, concurrency, rounds int) error {
-	ctx := context.Background()
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = pg.Stop() }()
-	emu, err := devstack.StartSQSEmulator(ctx, 0, nil)
-	if err != nil {
-		return err
-	}
-	defer emu.Stop()
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: "ap-northeast-1", Endpoint: emu.Endpoint})
-	if err != nil {
-		return err
-	}
-	pool, err := postgres.OpenPool(ctx, postgres.PoolConfig{URL: pg.URL, MaxConns: int32(concurrency) + 4}) //nolint:gosec // small flag value
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if _, err := postgres.Migrate(ctx, pool, quiet); err != nil {
-		return err
-	}
-	store := postgres.NewStore(pool, 10*time.Second)
-
-	fmt.Printf("worker drain benchmark: %d messages per measurement, concurrency %d, failure rate 0, no latency; median of %d rounds\n",
-		gifts, concurrency, rounds)
-	var matched, unbounded, drain []float64
-	var rawT, workerT timings
-	var dlqURL string // the DLQ of the last queue made
-	queue := func(name string) (string, error) {
-		urls, err := sqs.EnsureQueues(ctx, client, sqs.QueuePair{Name: name, DLQName: name + "-dlq", MaxReceiveCount: 5})
-		dlqURL = urls.DLQURL
-		return urls.URL, err
-	}
-	// Round 0 warms up the emulator (a JIT-compiled Node.js program) and the database; it is not
-	// reported.
-	for round := range rounds + 1 {
-		url, err := queue(fmt.Sprintf("bench-raw-%d", round))
-		if err != nil {
-			return err
-		}
-		rt, wt := &timings{}, &timings{}
-		if round > 0 {
-			rt, wt = &rawT, &workerT
-		}
-		m, err := rawMatched(ctx, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency, rt)
-		if err != nil {
-			return err
-		}
-		if url, err = queue(fmt.Sprintf("bench-unbounded-%d", round)); err != nil {
-			return err
-		}
-		u, err := rawUnbounded(ctx, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), gifts, concurrency)
-		if err != nil {
-			return err
-		}
-		if url, err = queue(fmt.Sprintf("bench-worker-%d", round)); err != nil {
-			return err
-		}
-		d, err := drainRate(ctx, pool, store, sqs.NewPublisher(client, url), sqs.NewConsumer(client, url), sqs.NewPublisher(client, dlqURL),
-			gifts, concurrency, quiet, wt)
-		if err != nil {
-			return err
-		}
-		if round == 0 {
-			continue
-		}
-		matched, unbounded, drain = append(matched, m), append(unbounded, u), append(drain, d)
-		fmt.Printf("  round %d: raw %6.0f msg/s   raw unbounded %6.0f msg/s   worker %6.0f gifts/s   ratio %.2f\n", round, m, u, d, d/m)
-	}
-	m, u, d := median(matched), median(unbounded), median(drain)
-	fmt.Printf("emulator raw receive+delete, same concurrency (<= %d in hand):  %6.0f msg/s\n", concurrency, m)
-	fmt.Printf("emulator raw receive+delete, %d unbounded consumers (context):  %6.0f msg/s\n", concurrency, u)
-	fmt.Printf("worker drain QUEUED->SENT:                                    %6.0f gifts/s\n", d)
-	fmt.Printf("ratio worker/raw (same concurrency):  %.2f   (target >= 0.70)\n", d/m)
-	fmt.Printf("ratio worker/raw unbounded:           %.2f\n", d/u)
-	fmt.Printf("mean call latency, raw:    receive %.2f ms (%.1f msg each), DeleteMessage %.2f ms\n",
-		rawT.receive.mean(), rawT.receive.perCall(), rawT.delete.mean())
-	fmt.Printf("mean call latency, worker: receive %.2f ms (%.1f msg each), DeleteMessage %.2f ms, SendState %.2f ms, MarkSent %.2f ms\n",
-		workerT.receive.mean(), workerT.receive.perCall(), workerT.delete.mean(), workerT.sendState.mean(), workerT.markSent.mean())
-	return nil
-}
 
 // publishRaw puts n throwaway messages on the queue of p.
 func publishRaw(ctx context.Context, p *sqs.Publisher, n int) error {
@@ -257,7 +141,7 @@ func rawUnbounded(ctx context.Context, p *sqs.Publisher, c *sqs.Consumer, n, con
 
 // drainRate queues n gifts and times the worker from its start until all of them are SENT.
 func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p *sqs.Publisher, c *sqs.Consumer, dlq *sqs.Publisher, n, concurrency int, log *slog.Logger, t *timings) (float64, error) {
-	if _, err := pool.Exec(ctx, `TRUNCATE gifts, send_requests, outbox_messages`); err != nil {
+	if _, err := pool.Exec(ctx, `TRUNCATE gifts, send_requests, outbox_messages, gift_events, dlq_settled`); err != nil {
 		return 0, fmt.Errorf("empty the database: %w", err)
 	}
 	sends, err := queueGifts(ctx, store, n)

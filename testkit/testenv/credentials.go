@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
 )
 
 // SecretARN is the ARN tests give DB_SECRET_ARN; a Secret answers for it.
@@ -76,13 +76,13 @@ func (s *Secret) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecre
 // password (scram-sha-256, as RDS does), for tests of password rotation. The test clusters of Main
 // trust every connection, which would accept any password.
 type PasswordCluster struct {
-	pg *devstack.Postgres
+	pg *servers.Postgres
 }
 
 // StartPasswordCluster starts a password-authenticating cluster, stopped when the test ends.
 func StartPasswordCluster(t testing.TB) *PasswordCluster {
 	t.Helper()
-	pg, err := devstack.StartPostgres(context.Background(), devstack.PostgresOptions{Password: "superuser-secret"})
+	pg, err := servers.StartPostgres(context.Background(), servers.PostgresOptions{Password: "superuser-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}

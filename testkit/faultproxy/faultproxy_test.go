@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/faultproxy"
+	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 )
 
 // echo starts a line echo server and returns its address.
