@@ -188,6 +188,10 @@ func TestHeartbeatKeepsASlowMessageHidden(t *testing.T) {
 	if n := h.sender.count(s.GiftID); n != 1 {
 		t.Fatalf("%d sends of a message in hand, want 1", n)
 	}
+	// The "gift sent" line is written just after the commit the poll above saw.
+	testenv.Eventually(t, 10*time.Second, `"gift sent" logged`, func() (bool, string) {
+		return len(h.lines(map[string]any{"msg": "gift sent", "gift_id": s.GiftID})) > 0, "no line yet"
+	})
 	if l := h.lines(map[string]any{"msg": "gift sent", "gift_id": s.GiftID, "attempt": 1}); len(l) != 1 {
 		t.Fatalf("not sent on its first attempt: %v", h.lines(map[string]any{"gift_id": s.GiftID}))
 	}
