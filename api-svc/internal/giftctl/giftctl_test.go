@@ -140,7 +140,7 @@ func (s *system) toDLQ(t *testing.T, body string) {
 	}
 }
 
-func (s *system) depth(t *testing.T, url string) sqs.Depth {
+func (s *system) depth(t *testing.T, url string) queue.Depth {
 	t.Helper()
 	d, err := sqs.QueueDepth(context.Background(), s.queues.Client, url)
 	if err != nil {

@@ -50,8 +50,8 @@ func Queued(ctx context.Context, store *postgres.Store, force bool) (Send, error
 
 // Publish puts the messages of sends on the queue, in batches of ten.
 func Publish(ctx context.Context, p *sqs.Publisher, sends ...Send) error {
-	for start := 0; start < len(sends); start += sqs.MaxBatch {
-		batch := sends[start:min(start+sqs.MaxBatch, len(sends))]
+	for start := 0; start < len(sends); start += queue.MaxBatch {
+		batch := sends[start:min(start+queue.MaxBatch, len(sends))]
 		bodies := make([]string, len(batch))
 		for i, s := range batch {
 			bodies[i] = s.Body

@@ -13,7 +13,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/backoff"
 )
@@ -59,7 +58,7 @@ type outcome struct {
 // delivery is one message in hand: its logger, which gains the attempt number once the attempt
 // has begun, and that attempt, whose lease the heartbeat renews while it runs.
 type delivery struct {
-	m     sqs.Received
+	m     queue.Received
 	msg   queue.Message
 	start time.Time
 	// token names this delivery when it begins an attempt, so that beginning again after a lost
@@ -113,7 +112,7 @@ func (d *delivery) series() gift.Series {
 // handle processes one received message and settles it with SQS. ctx is cancelled only when the
 // shutdown budget is spent. Every log line about the message carries its ids and receive count
 // (and, once parsed, the gift_id, request_id and series; once begun, the attempt).
-func (w *Worker) handle(ctx context.Context, m sqs.Received) {
+func (w *Worker) handle(ctx context.Context, m queue.Received) {
 	start := time.Now()
 	// The message's trace continues here (the API request that accepted the send); every line
 	// logged about it carries the trace's ids.
@@ -335,7 +334,7 @@ func (w *Worker) fail(ctx context.Context, d *delivery, lastError string) (o out
 // after the first retry delay, to be failed then (by exhausted).
 func (w *Worker) deadLetter(ctx context.Context, d *delivery) (outcome, bool) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-	err := w.DeadLetters.PublishTraced(pctx, sqs.Outgoing{Body: d.m.Body, Trace: d.m.Trace})
+	err := w.DeadLetters.PublishTraced(pctx, queue.Outgoing{Body: d.m.Body, Trace: d.m.Trace})
 	cancel()
 	if err == nil {
 		return outcome{}, true
@@ -399,7 +398,7 @@ func interrupted(log *slog.Logger) outcome {
 }
 
 // settle tells SQS the outcome, on a context that shutdown does not cancel.
-func (w *Worker) settle(ctx context.Context, log *slog.Logger, m sqs.Received, o outcome) {
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, m queue.Received, o outcome) {
 	ack, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer cancel()
 	var err error

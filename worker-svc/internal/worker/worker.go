@@ -23,7 +23,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/send"
 )
@@ -52,7 +52,7 @@ const (
 
 // Queue is the SQS queue the worker consumes (shared/sqs.Consumer).
 type Queue interface {
-	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error)
+	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Received, error)
 	Delete(ctx context.Context, receiptHandle string) error
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 }
@@ -61,7 +61,7 @@ type Queue interface {
 // there itself, before it stores FAILED, since its attempts are counted in the database and the
 // message's own receives need not have reached maxReceiveCount.
 type DeadLetters interface {
-	PublishTraced(ctx context.Context, m sqs.Outgoing) error
+	PublishTraced(ctx context.Context, m queue.Outgoing) error
 }
 
 // Store is the part of the gift store the worker uses (shared/postgres.Store). Every change is
@@ -91,7 +91,7 @@ type Config struct {
 	Concurrency     int           // messages processed at once (and the most held at once)
 	MaxAttempts     int           // attempts per series before FAILED: the queue's RedrivePolicy maxReceiveCount, read at start-up
 	Visibility      time.Duration // asked on receive and renewed by heartbeats while a message is in hand; also an attempt's lease
-	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production); 0: the queue's own
+	Wait            time.Duration // long-poll wait of a receive (queue.MaxWait in production); 0: the queue's own
 	RetryBaseDelay  time.Duration // visibility after the first failed attempt, doubled per attempt
 	RetryMaxDelay   time.Duration // cap of that delay
 	ShutdownTimeout time.Duration // budget for in-flight work after the context ends (SIGTERM)
@@ -231,7 +231,7 @@ func (w *Worker) receiveLoop(ctx, work context.Context, slots chan struct{}, inf
 
 // receive long-polls for up to n messages. Its context is the in-flight work's (see Run), bounded
 // so a hung connection cannot stall the loop.
-func (w *Worker) receive(work context.Context, n int) ([]sqs.Received, error) {
+func (w *Worker) receive(work context.Context, n int) ([]queue.Received, error) {
 	ctx, cancel := context.WithTimeout(work, receiveTimeout(w.cfg.Wait))
 	defer cancel()
 	return w.Queue.Receive(ctx, n, w.cfg.Wait, w.cfg.Visibility)
@@ -239,11 +239,11 @@ func (w *Worker) receive(work context.Context, n int) ([]sqs.Received, error) {
 
 // receiveTimeout bounds a receive whose long-poll wait is wait. A wait of 0 is left out of the
 // request, so the queue's own ReceiveMessageWaitTimeSeconds applies, which may be anything up to
-// SQS's longest (sqs.MaxWait): the bound must cover that, or the poll is abandoned while SQS still
+// SQS's longest (queue.MaxWait): the bound must cover that, or the poll is abandoned while SQS still
 // holds it open, and a message it then hands out stays hidden with an attempt spent.
 func receiveTimeout(wait time.Duration) time.Duration {
 	if wait <= 0 {
-		wait = sqs.MaxWait
+		wait = queue.MaxWait
 	}
 	return wait + receiveMargin
 }
