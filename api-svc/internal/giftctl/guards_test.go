@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl/connect"
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
@@ -32,7 +33,7 @@ func (failDelete) RoundTrip(r *http.Request) (*http.Response, error) {
 func (s *system) runWith(t *testing.T, set func(*giftctl.CLI), vars map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	cli := &giftctl.CLI{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, User: func() string { return "tester" },
+	cli := &giftctl.CLI{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, User: func() string { return "tester" }, Connect: connect.Open,
 		Lookup: func(k string) (string, bool) {
 			if v, ok := vars[k]; ok {
 				return v, true

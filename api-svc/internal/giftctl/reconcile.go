@@ -9,7 +9,6 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/google/uuid"
 )
 
@@ -53,7 +52,7 @@ func (c *CLI) reconcile(ctx context.Context, d *deps, args []string) int {
 	var q queue.Depth
 	queueURL, err := d.queueURL(ctx)
 	if err == nil {
-		q, err = sqs.QueueDepth(ctx, d.sqs, queueURL)
+		q, err = d.queues.Depth(ctx, queueURL)
 	}
 	if err == nil {
 		fmt.Fprintf(c.Stdout, "send queue: %d visible, %d in flight, %d delayed\n", q.Visible, q.InFlight, q.Delayed)
