@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/google/uuid"
 )
 
 // reconcileReason is recorded in the history of every gift reconcile --apply re-enqueues.
