@@ -211,7 +211,7 @@ func (s *stack) audit(ctx context.Context, gifts map[string]*schedule, fr *fault
 		out[id] = g
 	}
 	var derr error
-	err = s.readDLQ(ctx, func(msgs []sqs.Received, dlq *sqs.Consumer) {
+	err = s.readDLQ(ctx, func(msgs []queue.Received, dlq *sqs.Consumer) {
 		for _, m := range msgs {
 			msg, perr := queue.Parse([]byte(m.Body))
 			if perr != nil || !want[msg.GiftID.String()] {

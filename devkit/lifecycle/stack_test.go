@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
@@ -269,7 +270,7 @@ func (s *stack) sendRaw(ctx context.Context, body string) (string, error) {
 
 // readDLQ takes every message of the DLQ for a look, once no one else holds any (the worker's
 // reconciler sweeps), and calls look with them before it releases them.
-func (s *stack) readDLQ(ctx context.Context, look func([]sqs.Received, *sqs.Consumer)) error {
+func (s *stack) readDLQ(ctx context.Context, look func([]queue.Received, *sqs.Consumer)) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	dlq := sqs.NewConsumer(s.sqs, s.queues.DLQURL)

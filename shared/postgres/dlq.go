@@ -14,35 +14,11 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
-// Settlement is what the DLQ reconciler decided about one DLQ message (dlq_settled.outcome).
-type Settlement string
-
-// The settlements of a DLQ message.
-const (
-	// SettledFailed: the gift was still QUEUED under this message's send request and attempt
-	// series, with every attempt of the series begun; the reconciler moved it to FAILED.
-	SettledFailed Settlement = "failed"
-	// SettledRequeued: the gift was still QUEUED under this message's send request and series with
-	// attempts left (the message's receives ran out, not its attempts: an outage, a shutdown); the
-	// reconciler queued the message again through the outbox and deleted the DLQ copy.
-	SettledRequeued Settlement = "requeued"
-	// SettledAlreadyFinal: the gift was SENT or FAILED already (the worker copies the last attempt's
-	// message to the DLQ before it stores FAILED).
-	SettledAlreadyFinal Settlement = "already_final"
-	// SettledSuperseded: the message belongs to an earlier attempt series (an operator has
-	// retried the gift since); it must never touch the gift again.
-	SettledSuperseded Settlement = "superseded"
-	// SettledUnknown: no such gift, or no such send request for it.
-	SettledUnknown Settlement = "unknown"
-	// SettledInvalid: the body is not a send request.
-	SettledInvalid Settlement = "invalid"
-)
-
 // DLQSettled returns, of the given DLQ message ids, those already settled and how.
-func (s *Store) DLQSettled(ctx context.Context, messageIDs []string) (map[string]Settlement, error) {
+func (s *Store) DLQSettled(ctx context.Context, messageIDs []string) (map[string]gift.Settlement, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	out := map[string]Settlement{}
+	out := map[string]gift.Settlement{}
 	if len(messageIDs) == 0 {
 		return out, nil
 	}
@@ -52,7 +28,7 @@ func (s *Store) DLQSettled(ctx context.Context, messageIDs []string) (map[string
 	}
 	for rows.Next() {
 		var id string
-		var o Settlement
+		var o gift.Settlement
 		if err := rows.Scan(&id, &o); err != nil {
 			rows.Close()
 			return nil, classify("read settled DLQ messages", err)
@@ -73,10 +49,10 @@ func (s *Store) DLQSettled(ctx context.Context, messageIDs []string) (map[string
 // message only went round: receives were spent without attempts); anything else is left as it
 // is. body is the message body (parse errors make it SettledInvalid). A message settled before (by
 // another worker task meanwhile) is left alone and reported with its earlier settlement.
-func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body string, maxAttempts int) (Settlement, error) {
+func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body string, maxAttempts int) (gift.Settlement, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var out Settlement
+	var out gift.Settlement
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		msg, perr := queue.Parse([]byte(body))
 		var giftID *uuid.UUID
@@ -88,7 +64,7 @@ func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body string, ma
 		// then finds it taken.
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO dlq_settled (message_id, gift_id, request_id, outcome) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (message_id) DO NOTHING`, messageID, giftID, requestID, SettledInvalid)
+			ON CONFLICT (message_id) DO NOTHING`, messageID, giftID, requestID, gift.SettledInvalid)
 		if err != nil {
 			return fmt.Errorf("record DLQ message %s: %w", messageID, err)
 		}
@@ -96,7 +72,7 @@ func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body string, ma
 			return tx.QueryRow(ctx, `SELECT outcome FROM dlq_settled WHERE message_id = $1`, messageID).Scan(&out)
 		}
 		if perr != nil {
-			out = SettledInvalid
+			out = gift.SettledInvalid
 			return nil
 		}
 		if out, err = decide(ctx, tx, msg, body, maxAttempts); err != nil {
@@ -111,14 +87,11 @@ func (s *Store) SettleDLQMessage(ctx context.Context, messageID, body string, ma
 	return out, nil
 }
 
-// ReachedDLQ is how the reconciler found the gifts it fails (gift.ExhaustedReason).
-const ReachedDLQ = "the message reached the dead-letter queue while the gift was still QUEUED"
-
 // decide settles msg (whose body is body) under the gift's row lock.
-func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxAttempts int) (Settlement, error) {
+func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxAttempts int) (gift.Settlement, error) {
 	status, err := lockGift(ctx, tx, msg.GiftID)
 	if errors.Is(err, gift.ErrNotFound) {
-		return SettledUnknown, nil
+		return gift.SettledUnknown, nil
 	}
 	if err != nil {
 		return "", err
@@ -133,20 +106,20 @@ func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxA
 		msg.GiftID, msg.RequestID).Scan(&st.Series, &st.Attempts, &leaseLeft, &outboxed)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return SettledUnknown, nil
+		return gift.SettledUnknown, nil
 	case err != nil:
 		return "", fmt.Errorf("read send request: %w", err)
 	}
 	st.RequestExists, st.LeaseLeft = true, time.Duration(leaseLeft*float64(time.Second))
 	switch st.Judge(msg.Retry, maxAttempts) {
 	case gift.VerdictUnknown:
-		return SettledUnknown, nil
+		return gift.SettledUnknown, nil
 	case gift.VerdictSuperseded:
-		return SettledSuperseded, nil
+		return gift.SettledSuperseded, nil
 	case gift.VerdictFinished:
-		return SettledAlreadyFinal, nil
+		return gift.SettledAlreadyFinal, nil
 	case gift.VerdictExhausted:
-		lastError := gift.ExhaustedReason(st.Attempts, ReachedDLQ)
+		lastError := gift.ExhaustedReason(st.Attempts, gift.ReachedDLQ)
 		if _, err := tx.Exec(ctx, `UPDATE gifts SET status = $2, last_error = $3, updated_at = now() WHERE id = $1`,
 			msg.GiftID, gift.StatusFailed, lastError); err != nil {
 			return "", fmt.Errorf("fail gift: %w", err)
@@ -155,7 +128,7 @@ func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxA
 			Reason: lastError, RequestID: msg.RequestID}); err != nil {
 			return "", err
 		}
-		return SettledFailed, nil
+		return gift.SettledFailed, nil
 	}
 	// Attempts left (or one running): the message went round without its attempts. The same
 	// message goes back on the main queue through the outbox, unless a message of the gift waits
@@ -171,7 +144,7 @@ func decide(ctx context.Context, tx pgx.Tx, msg queue.Message, body string, maxA
 			return "", err
 		}
 	}
-	return SettledRequeued, nil
+	return gift.SettledRequeued, nil
 }
 
 // PruneDLQSettled forgets settlements older than olderThan (the DLQ's retention: their messages
@@ -186,10 +159,6 @@ func (s *Store) PruneDLQSettled(ctx context.Context, olderThan time.Duration) (i
 	return tag.RowsAffected(), nil
 }
 
-// ErrNotRedrivable: Redrive found the gift no longer QUEUED under the message's send request and
-// attempt series (it was finished, failed or retried meanwhile).
-var ErrNotRedrivable = errors.New("the gift is no longer QUEUED under this message's request and attempt series")
-
 // Redrive moves a DLQ message's gift back onto the send queue (giftctl dlq redrive), in one
 // transaction: the gift must still be QUEUED under msg's send request and attempt series; the
 // series is advanced (send_requests.retries + 1, its attempts counted from 0 again), the gift's outbox rows of the old series are
@@ -198,10 +167,10 @@ var ErrNotRedrivable = errors.New("the gift is no longer QUEUED under this messa
 // caller afterwards; if that delete never happens (it failed, giftctl was interrupted), the copy
 // belongs to an earlier series: the reconciler settles it as superseded and the next redrive drops
 // it, so it can neither fail the gift nor make the moved message a duplicate.
-func (s *Store) Redrive(ctx context.Context, msg queue.Message, actorName, reason string) (Retry, error) {
+func (s *Store) Redrive(ctx context.Context, msg queue.Message, actorName, reason string) (gift.Retry, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var out Retry
+	var out gift.Retry
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		status, err := lockGift(ctx, tx, msg.GiftID)
 		if err != nil {
@@ -214,7 +183,7 @@ func (s *Store) Redrive(ctx context.Context, msg queue.Message, actorName, reaso
 			  AND request_id = (SELECT request_id FROM send_requests WHERE gift_id = $1 ORDER BY created_at DESC LIMIT 1)
 			RETURNING request_id, retries, force_failure`, msg.GiftID, msg.RequestID, msg.Retry).Scan(&out.RequestID, &out.Series, &force)
 		if errors.Is(err, pgx.ErrNoRows) || status != gift.StatusQueued {
-			return ErrNotRedrivable
+			return gift.ErrNotRedrivable
 		}
 		if err != nil {
 			return fmt.Errorf("advance the attempt series: %w", err)
@@ -233,11 +202,11 @@ func (s *Store) Redrive(ctx context.Context, msg queue.Message, actorName, reaso
 		out.OutboxID, err = insertOutbox(ctx, tx, msg.GiftID, out.RequestID, body, gift.OutboxClaim{}, string(tracing.FromContext(ctx)))
 		return err
 	})
-	if errors.Is(err, ErrNotRedrivable) {
-		return Retry{}, ErrNotRedrivable
+	if errors.Is(err, gift.ErrNotRedrivable) {
+		return gift.Retry{}, gift.ErrNotRedrivable
 	}
 	if err != nil {
-		return Retry{}, domainOr(fmt.Sprintf("redrive gift %s", msg.GiftID), err)
+		return gift.Retry{}, domainOr(fmt.Sprintf("redrive gift %s", msg.GiftID), err)
 	}
 	return out, nil
 }

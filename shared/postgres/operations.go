@@ -19,25 +19,11 @@ import (
 // appends to the gift's history and, when the gift goes back on the queue, writes its message
 // through the outbox like the API's send.
 
-// Delivery is a gift's delivery state as operators see it.
-type Delivery struct {
-	Status    gift.Status
-	LastError *string
-	// RequestID is the gift's send request ("" when it was never sent), Retries how many operator
-	// retries and redrives it has had: the attempt series its current queue message carries.
-	RequestID string
-	Retries   int
-	// Attempts counts the attempts begun in the current series (send_requests.attempts).
-	Attempts int
-	// Outboxed is true while the current message waits in the outbox for SQS.
-	Outboxed bool
-}
-
 // Delivery reads a gift's delivery state; gift.ErrNotFound when there is no such gift.
-func (s *Store) Delivery(ctx context.Context, giftID uuid.UUID) (Delivery, error) {
+func (s *Store) Delivery(ctx context.Context, giftID uuid.UUID) (gift.Delivery, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var d Delivery
+	var d gift.Delivery
 	err := s.pool.QueryRow(ctx, `
 		SELECT g.status, g.last_error, coalesce(r.request_id, ''), coalesce(r.retries, 0), coalesce(r.attempts, 0),
 		       EXISTS (SELECT 1 FROM outbox_messages o WHERE o.gift_id = g.id)
@@ -46,20 +32,12 @@ func (s *Store) Delivery(ctx context.Context, giftID uuid.UUID) (Delivery, error
 		                   ORDER BY created_at DESC LIMIT 1) r ON true
 		WHERE g.id = $1`, giftID).Scan(&d.Status, &d.LastError, &d.RequestID, &d.Retries, &d.Attempts, &d.Outboxed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Delivery{}, gift.ErrNotFound
+		return gift.Delivery{}, gift.ErrNotFound
 	}
 	if err != nil {
-		return Delivery{}, classify(fmt.Sprintf("read delivery state of gift %s", giftID), err)
+		return gift.Delivery{}, classify(fmt.Sprintf("read delivery state of gift %s", giftID), err)
 	}
 	return d, nil
-}
-
-// Retry is what an operator retry did.
-type Retry struct {
-	RequestID string
-	// Series is the new attempt series (send_requests.retries), carried by the new message.
-	Series   int
-	OutboxID int64
 }
 
 // RetryFailed is the operator's re-injection of a FAILED gift (giftctl retry), in one transaction:
@@ -68,10 +46,10 @@ type Retry struct {
 // messages deleted and a new message (same gift_id and request_id) in the outbox, and the
 // change in the history with who and why. A gift that is not FAILED is refused with
 // gift.NotRetryable; an unknown one with gift.ErrNotFound.
-func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, reason string) (Retry, error) {
+func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, reason string) (gift.Retry, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var out Retry
+	var out gift.Retry
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		status, err := lockGift(ctx, tx, giftID)
 		if err != nil {
@@ -111,23 +89,14 @@ func (s *Store) RetryFailed(ctx context.Context, giftID uuid.UUID, actorName, re
 		return err
 	})
 	if err != nil {
-		return Retry{}, domainOr(fmt.Sprintf("retry gift %s", giftID), err)
+		return gift.Retry{}, domainOr(fmt.Sprintf("retry gift %s", giftID), err)
 	}
 	return out, nil
 }
 
-// Orphan is a QUEUED gift with no message in the outbox, so its message should be on SQS.
-type Orphan struct {
-	GiftID    uuid.UUID
-	RequestID string
-	Series    int
-	// QueuedFor is how long ago the gift last changed status or was re-enqueued.
-	QueuedFor time.Duration
-}
-
 // QueuedWithoutOutbox lists QUEUED gifts that have no outbox message and have been QUEUED (or last
 // re-enqueued) for longer than olderThan, oldest first, at most limit of them.
-func (s *Store) QueuedWithoutOutbox(ctx context.Context, olderThan time.Duration, limit int) ([]Orphan, error) {
+func (s *Store) QueuedWithoutOutbox(ctx context.Context, olderThan time.Duration, limit int) ([]gift.Orphan, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
@@ -142,8 +111,8 @@ func (s *Store) QueuedWithoutOutbox(ctx context.Context, olderThan time.Duration
 	if err != nil {
 		return nil, classify("list QUEUED gifts without an outbox message", err)
 	}
-	orphans, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Orphan, error) {
-		var o Orphan
+	orphans, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (gift.Orphan, error) {
+		var o gift.Orphan
 		var age float64
 		err := r.Scan(&o.GiftID, &o.RequestID, &o.Series, &age)
 		o.QueuedFor = time.Duration(age * float64(time.Second))
@@ -154,9 +123,6 @@ func (s *Store) QueuedWithoutOutbox(ctx context.Context, olderThan time.Duration
 	}
 	return orphans, nil
 }
-
-// ErrNotOrphaned: Reenqueue found the gift no longer QUEUED, or with an outbox message again.
-var ErrNotOrphaned = errors.New("the gift is no longer QUEUED without an outbox message")
 
 // Reenqueue puts a QUEUED gift's message back through the outbox (giftctl reconcile --apply), in
 // one transaction with a history entry QUEUED -> QUEUED; ErrNotOrphaned when the gift changed
@@ -178,7 +144,7 @@ func (s *Store) Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reas
 			FROM send_requests r WHERE r.gift_id = $1 ORDER BY r.created_at DESC LIMIT 1`, giftID).
 			Scan(&m.RequestID, &m.ForceFailure, &m.Retry, &outboxed)
 		if errors.Is(err, pgx.ErrNoRows) || status != gift.StatusQueued || outboxed {
-			return ErrNotOrphaned
+			return gift.ErrNotOrphaned
 		}
 		if err != nil {
 			return fmt.Errorf("read send request: %w", err)
@@ -195,8 +161,8 @@ func (s *Store) Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reas
 		outboxID, err = insertOutbox(ctx, tx, giftID, m.RequestID, body, gift.OutboxClaim{}, string(tracing.FromContext(ctx)))
 		return err
 	})
-	if errors.Is(err, ErrNotOrphaned) {
-		return 0, ErrNotOrphaned
+	if errors.Is(err, gift.ErrNotOrphaned) {
+		return 0, gift.ErrNotOrphaned
 	}
 	if err != nil {
 		return 0, domainOr(fmt.Sprintf("re-enqueue gift %s", giftID), err)
@@ -204,35 +170,26 @@ func (s *Store) Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reas
 	return outboxID, nil
 }
 
-// Overview is the database's part of `giftctl status`.
-type Overview struct {
-	ByStatus map[gift.Status]int64
-	// OldestQueued is how long the longest-waiting QUEUED gift has waited (zero when none).
-	OldestQueued time.Duration
-	// Stuck counts QUEUED gifts older than the threshold Overview was asked about.
-	Stuck int64
-}
-
 // Overview counts gifts by status and the QUEUED gifts waiting longer than stuckAfter.
-func (s *Store) Overview(ctx context.Context, stuckAfter time.Duration) (Overview, error) {
+func (s *Store) Overview(ctx context.Context, stuckAfter time.Duration) (gift.Overview, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	o := Overview{ByStatus: map[gift.Status]int64{}}
+	o := gift.Overview{ByStatus: map[gift.Status]int64{}}
 	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM gifts GROUP BY status`)
 	if err != nil {
-		return Overview{}, classify("count gifts by status", err)
+		return gift.Overview{}, classify("count gifts by status", err)
 	}
 	for rows.Next() {
 		var st gift.Status
 		var n int64
 		if err := rows.Scan(&st, &n); err != nil {
 			rows.Close()
-			return Overview{}, classify("count gifts by status", err)
+			return gift.Overview{}, classify("count gifts by status", err)
 		}
 		o.ByStatus[st] = n
 	}
 	if err := rows.Err(); err != nil {
-		return Overview{}, classify("count gifts by status", err)
+		return gift.Overview{}, classify("count gifts by status", err)
 	}
 	var age float64
 	err = s.pool.QueryRow(ctx, `
@@ -240,7 +197,7 @@ func (s *Store) Overview(ctx context.Context, stuckAfter time.Duration) (Overvie
 		       count(*) FILTER (WHERE updated_at < now() - $2::interval)
 		FROM gifts WHERE status = $1`, gift.StatusQueued, stuckAfter).Scan(&age, &o.Stuck)
 	if err != nil {
-		return Overview{}, classify("read the age of QUEUED gifts", err)
+		return gift.Overview{}, classify("read the age of QUEUED gifts", err)
 	}
 	o.OldestQueued = time.Duration(age * float64(time.Second))
 	return o, nil

@@ -215,17 +215,17 @@ func TestSettleDLQMessage(t *testing.T) {
 
 	for _, c := range []struct {
 		name, id, body string
-		want           postgres.Settlement
+		want           gift.Settlement
 	}{
-		{"a QUEUED gift whose attempts all ran is failed", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
-		{"a QUEUED gift with attempts left is queued again", "m7", body(wentRound.ID, "k", 0), postgres.SettledRequeued},
-		{"a later series than the gift's is unknown", "m8", body(wentRound.ID, "k", 1), postgres.SettledUnknown},
-		{"the same message again keeps its first settlement", "m1", body(queued.ID, "k", 0), postgres.SettledFailed},
-		{"a SENT gift is already final", "m2", body(sent.ID, "k", 0), postgres.SettledAlreadyFinal},
-		{"an earlier series never fails the retried gift", "m3", body(retried.ID, "k", 0), postgres.SettledSuperseded},
-		{"another request id is unknown", "m4", body(sent.ID, "other", 0), postgres.SettledUnknown},
-		{"a missing gift is unknown", "m5", body(uuid.New(), "k", 0), postgres.SettledUnknown},
-		{"a body that is no send request is invalid", "m6", "hello", postgres.SettledInvalid},
+		{"a QUEUED gift whose attempts all ran is failed", "m1", body(queued.ID, "k", 0), gift.SettledFailed},
+		{"a QUEUED gift with attempts left is queued again", "m7", body(wentRound.ID, "k", 0), gift.SettledRequeued},
+		{"a later series than the gift's is unknown", "m8", body(wentRound.ID, "k", 1), gift.SettledUnknown},
+		{"the same message again keeps its first settlement", "m1", body(queued.ID, "k", 0), gift.SettledFailed},
+		{"a SENT gift is already final", "m2", body(sent.ID, "k", 0), gift.SettledAlreadyFinal},
+		{"an earlier series never fails the retried gift", "m3", body(retried.ID, "k", 0), gift.SettledSuperseded},
+		{"another request id is unknown", "m4", body(sent.ID, "other", 0), gift.SettledUnknown},
+		{"a missing gift is unknown", "m5", body(uuid.New(), "k", 0), gift.SettledUnknown},
+		{"a body that is no send request is invalid", "m6", "hello", gift.SettledInvalid},
 	} {
 		got, err := s.SettleDLQMessage(ctx, c.id, c.body, 5)
 		if err != nil || got != c.want {
@@ -252,7 +252,7 @@ func TestSettleDLQMessage(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DELETE FROM outbox_messages WHERE gift_id = $1`, wentRound.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.SettleDLQMessage(ctx, "m9", body(wentRound.ID, "k", 0), 5); err != nil || got != postgres.SettledRequeued {
+	if got, err := s.SettleDLQMessage(ctx, "m9", body(wentRound.ID, "k", 0), 5); err != nil || got != gift.SettledRequeued {
 		t.Fatalf("a second DLQ copy: %q, %v", got, err)
 	}
 	if bodies := outboxBodies(t, pool, wentRound.ID); len(bodies) != 1 || bodies[0] != body(wentRound.ID, "k", 0) {
@@ -262,7 +262,7 @@ func TestSettleDLQMessage(t *testing.T) {
 		t.Fatalf("the requeued gift became %s", g.Status)
 	}
 	settled, err := s.DLQSettled(ctx, []string{"m1", "m3", "m6", "never-seen"})
-	if err != nil || len(settled) != 3 || settled["m3"] != postgres.SettledSuperseded {
+	if err != nil || len(settled) != 3 || settled["m3"] != gift.SettledSuperseded {
 		t.Fatalf("settled: %v, %v", settled, err)
 	}
 	if n, err := s.PruneDLQSettled(ctx, time.Hour); err != nil || n != 0 {
@@ -318,7 +318,7 @@ func TestReenqueueAndOverview(t *testing.T) {
 	if bodies := outboxBodies(t, pool, lost.ID); len(bodies) != 1 || !strings.Contains(bodies[0], `"request_id":"k"`) {
 		t.Fatalf("outbox after re-enqueue: %v", bodies)
 	}
-	if _, err := s.Reenqueue(ctx, lost.ID, "alice", "twice"); !errors.Is(err, postgres.ErrNotOrphaned) {
+	if _, err := s.Reenqueue(ctx, lost.ID, "alice", "twice"); !errors.Is(err, gift.ErrNotOrphaned) {
 		t.Fatalf("second re-enqueue: %v", err)
 	}
 	if got := transitions(t, s, lost.ID); got != "->CREATED api, CREATED->QUEUED api k, QUEUED->QUEUED operator k" {
@@ -424,7 +424,7 @@ func TestRedrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg, _ := queue.Parse(old)
-	if _, err := s.Redrive(ctx, queue.Message{GiftID: g.ID, RequestID: "other", Retry: 0}, "alice", "why"); !errors.Is(err, postgres.ErrNotRedrivable) {
+	if _, err := s.Redrive(ctx, queue.Message{GiftID: g.ID, RequestID: "other", Retry: 0}, "alice", "why"); !errors.Is(err, gift.ErrNotRedrivable) {
 		t.Fatalf("redrive of another request's message: %v", err)
 	}
 	r, err := s.Redrive(ctx, msg, "alice <os:alice>", "moved back")
@@ -441,16 +441,16 @@ func TestRedrive(t *testing.T) {
 		last.ActorName != "alice <os:alice>" || last.Reason != "moved back" {
 		t.Fatalf("redrive event: %+v", last)
 	}
-	if _, err := s.Redrive(ctx, msg, "alice", "again"); !errors.Is(err, postgres.ErrNotRedrivable) {
+	if _, err := s.Redrive(ctx, msg, "alice", "again"); !errors.Is(err, gift.ErrNotRedrivable) {
 		t.Fatalf("a second redrive of the same (now earlier-series) message: %v", err)
 	}
-	if got, err := s.SettleDLQMessage(ctx, "left-over", string(old), 5); err != nil || got != postgres.SettledSuperseded {
+	if got, err := s.SettleDLQMessage(ctx, "left-over", string(old), 5); err != nil || got != gift.SettledSuperseded {
 		t.Fatalf("the reconciler on the DLQ copy: %q, %v", got, err)
 	}
 	if _, err := s.MarkSent(ctx, current(t, s, g.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Redrive(ctx, m, "alice", "after SENT"); !errors.Is(err, postgres.ErrNotRedrivable) {
+	if _, err := s.Redrive(ctx, m, "alice", "after SENT"); !errors.Is(err, gift.ErrNotRedrivable) {
 		t.Fatalf("redrive of a SENT gift: %v", err)
 	}
 }

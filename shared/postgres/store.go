@@ -72,28 +72,16 @@ func (s *Store) GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error) {
 	return g, nil
 }
 
-// SendOutcome is what Send did.
-type SendOutcome struct {
-	// Replayed is true when (gift, request id) was already accepted: Response is then the body
-	// stored by the first acceptance and nothing was changed.
-	Replayed bool
-	Response []byte
-	// OutboxID is the outbox row holding the queue message (zero when Replayed).
-	OutboxID int64
-	// TraceContext is the trace context stored with that row (OutboxMessage.TraceContext).
-	TraceContext string
-}
-
 // Send accepts a send request exactly as docs/requirements.md §5.1.1 describe, in one transaction: lock the
 // gift (SELECT ... FOR UPDATE), replay a known (gift, request id), re-check the status under the
 // lock, then INSERT send_requests + UPDATE status=QUEUED + INSERT the outbox message. response is
 // the body to store for replays; message is the queue message body; claim, when not zero, is the
 // dispatcher's lease written with the outbox row (it publishes the row itself right after commit,
 // and the relay leaves it alone until the lease ends).
-func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (SendOutcome, error) {
+func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (gift.SendOutcome, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var out SendOutcome
+	var out gift.SendOutcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var status gift.Status
 		err := tx.QueryRow(ctx, `SELECT status FROM gifts WHERE id = $1 FOR UPDATE`, req.GiftID).Scan(&status)
@@ -109,7 +97,7 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 			req.GiftID, req.RequestID).Scan(&stored)
 		switch {
 		case err == nil:
-			out = SendOutcome{Replayed: true, Response: stored}
+			out = gift.SendOutcome{Replayed: true, Response: stored}
 			return nil
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("look up send request: %w", err)
@@ -145,9 +133,9 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 	})
 	if err != nil {
 		if gift.KindOf(err) != 0 && !errors.Is(err, gift.ErrUnavailable) {
-			return SendOutcome{}, err
+			return gift.SendOutcome{}, err
 		}
-		return SendOutcome{}, classify(fmt.Sprintf("send gift %s", req.GiftID), err)
+		return gift.SendOutcome{}, classify(fmt.Sprintf("send gift %s", req.GiftID), err)
 	}
 	return out, nil
 }

@@ -26,7 +26,7 @@ func newGift(t *testing.T, s *postgres.Store, msg *string) gift.Gift {
 	return g
 }
 
-func send(t *testing.T, s *postgres.Store, id uuid.UUID, key string) (postgres.SendOutcome, error) {
+func send(t *testing.T, s *postgres.Store, id uuid.UUID, key string) (gift.SendOutcome, error) {
 	t.Helper()
 	body := []byte(fmt.Sprintf(`{"gift_id":%q,"request_id":%q,"status":"QUEUED"}`, id, key))
 	msg := []byte(fmt.Sprintf(`{"gift_id":%q,"request_id":%q}`, id, key))

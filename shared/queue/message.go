@@ -1,5 +1,6 @@
 // Package queue defines the message the API puts on the send queue and the worker takes off it
-// (docs/requirements.md §7.2, plus the optional force_failure flag of docs/requirements.md §5.1.2).
+// (docs/requirements.md §7.2, plus the optional force_failure flag of docs/requirements.md §5.1.2),
+// and the transport-neutral types the use cases exchange with the queue adapter (transport.go).
 package queue
 
 import (

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 )
 
 // SQS has no way to look at a message without receiving it. Browse and Release are the closest
@@ -21,8 +23,8 @@ import (
 // (a bound in case the caller dies before Release; it must outlast the browse and the caller's
 // work). It stops at the first empty receive: a one-second long poll asks every SQS server, so an
 // empty answer means nothing visible is left. On error it releases what it took.
-func (c *Consumer) Browse(ctx context.Context, hold time.Duration, limit int) ([]Received, error) {
-	var out []Received
+func (c *Consumer) Browse(ctx context.Context, hold time.Duration, limit int) ([]queue.Received, error) {
+	var out []queue.Received
 	seen := map[string]int{}
 	for len(out) < limit {
 		msgs, err := c.Receive(ctx, min(10, limit-len(out)), time.Second, hold)
@@ -52,22 +54,22 @@ func (c *Consumer) Browse(ctx context.Context, hold time.Duration, limit int) ([
 
 // Release makes received messages visible again at once, in batches of ten. Messages already
 // deleted are ignored; the first other error is returned after every batch was tried.
-func (c *Consumer) Release(ctx context.Context, msgs []Received) error {
+func (c *Consumer) Release(ctx context.Context, msgs []queue.Received) error {
 	return c.setVisibility(ctx, msgs, 0)
 }
 
 // Hide keeps received messages hidden for d from now (a longer hold than the receive asked for),
 // in batches of ten. Messages already deleted, or visible again, are ignored.
-func (c *Consumer) Hide(ctx context.Context, msgs []Received, d time.Duration) error {
+func (c *Consumer) Hide(ctx context.Context, msgs []queue.Received, d time.Duration) error {
 	return c.setVisibility(ctx, msgs, d)
 }
 
-func (c *Consumer) setVisibility(ctx context.Context, msgs []Received, d time.Duration) error {
+func (c *Consumer) setVisibility(ctx context.Context, msgs []queue.Received, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var errs []error
-	for start := 0; start < len(msgs); start += MaxBatch {
-		batch := msgs[start:min(start+MaxBatch, len(msgs))]
+	for start := 0; start < len(msgs); start += queue.MaxBatch {
+		batch := msgs[start:min(start+queue.MaxBatch, len(msgs))]
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(batch))
 		for i, m := range batch {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),

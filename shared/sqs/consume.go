@@ -11,31 +11,9 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
-
-// MaxVisibility is the longest visibility timeout SQS accepts (12 hours).
-const MaxVisibility = 12 * time.Hour
-
-// MaxWait is the longest long-poll wait SQS accepts.
-const MaxWait = 20 * time.Second
-
-// Received is one message taken off a queue.
-type Received struct {
-	ID            string
-	Body          string
-	ReceiptHandle string
-	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first delivery. 0 when SQS did not
-	// report it.
-	ReceiveCount int
-	// SentAt is when the message was first sent to SQS (SentTimestamp; a move to the DLQ keeps
-	// it); zero when SQS did not report it.
-	SentAt time.Time
-	// Trace is the trace context the publisher sent with the message (TraceAttribute), "" for none.
-	Trace tracing.Carrier
-	// Queue is the name of the queue it came from.
-	Queue string
-}
 
 // Consumer receives, deletes and hides messages of one queue.
 type Consumer struct {
@@ -56,14 +34,14 @@ func (c *Consumer) URL() string { return c.queueURL }
 // queue's RedrivePolicy compares with maxReceiveCount. A zero wait or visibility is left out of
 // the request (the SDK omits zero values), so the queue's own ReceiveMessageWaitTimeSeconds or
 // VisibilityTimeout applies.
-func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Received, error) {
+func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Received, error) {
 	if max < 1 || max > 10 {
 		return nil, fmt.Errorf("receive from %s: max %d is not between 1 and 10", c.queueURL, max)
 	}
 	out, err := c.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 		QueueUrl:            aws.String(c.queueURL),
 		MaxNumberOfMessages: int32(max),
-		WaitTimeSeconds:     seconds(min(wait, MaxWait)),
+		WaitTimeSeconds:     seconds(min(wait, queue.MaxWait)),
 		VisibilityTimeout:   seconds(visibility),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount,
 			types.MessageSystemAttributeNameSentTimestamp},
@@ -72,9 +50,9 @@ func (c *Consumer) Receive(ctx context.Context, max int, wait, visibility time.D
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", c.queueURL, err)
 	}
-	msgs := make([]Received, 0, len(out.Messages))
+	msgs := make([]queue.Received, 0, len(out.Messages))
 	for _, m := range out.Messages {
-		r := Received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+		r := queue.Received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 			Queue: queueName(c.queueURL)}
 		if a, ok := m.MessageAttributes[TraceAttribute]; ok {
 			r.Trace = tracing.Carrier(aws.ToString(a.StringValue))
@@ -118,33 +96,23 @@ func (c *Consumer) ChangeVisibility(ctx context.Context, receiptHandle string, d
 
 // seconds rounds d up to whole seconds within [0, MaxVisibility], as SQS wants them.
 func seconds(d time.Duration) int32 {
-	d = max(0, min(d, MaxVisibility))
+	d = max(0, min(d, queue.MaxVisibility))
 	return int32(math.Ceil(d.Seconds()))
 }
 
-// Depth is how many messages a queue holds, by state.
-type Depth struct {
-	Visible  int // ApproximateNumberOfMessages
-	InFlight int // ApproximateNumberOfMessagesNotVisible: received and not yet deleted or released
-	Delayed  int // ApproximateNumberOfMessagesDelayed
-}
-
-// Total is every message the queue holds.
-func (d Depth) Total() int { return d.Visible + d.InFlight + d.Delayed }
-
 // QueueDepth reads the queue's message counts (approximate in SQS; exact in the emulator).
-func QueueDepth(ctx context.Context, c *awssqs.Client, queueURL string) (Depth, error) {
+func QueueDepth(ctx context.Context, c *awssqs.Client, queueURL string) (queue.Depth, error) {
 	out, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
 			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
 	if err != nil {
-		return Depth{}, fmt.Errorf("read depth of %s: %w", queueURL, err)
+		return queue.Depth{}, fmt.Errorf("read depth of %s: %w", queueURL, err)
 	}
 	n := func(name types.QueueAttributeName) int {
 		v, _ := strconv.Atoi(out.Attributes[string(name)])
 		return v
 	}
-	return Depth{
+	return queue.Depth{
 		Visible:  n(types.QueueAttributeNameApproximateNumberOfMessages),
 		InFlight: n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
 		Delayed:  n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),

@@ -3,6 +3,8 @@ package sqs
 import (
 	"testing"
 	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 )
 
 func TestSecondsRoundsUpWithinSQSLimits(t *testing.T) {
@@ -16,7 +18,7 @@ func TestSecondsRoundsUpWithinSQSLimits(t *testing.T) {
 		{time.Second, 1},
 		{1200 * time.Millisecond, 2},
 		{30 * time.Second, 30},
-		{MaxVisibility, 43200},
+		{queue.MaxVisibility, 43200},
 		{48 * time.Hour, 43200},
 	} {
 		if got := seconds(tc.in); got != tc.want {

@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // receiveOne long-polls until one message arrives (within 30s) and returns it.
-func receiveOne(t *testing.T, c *sqs.Consumer, visibility time.Duration) sqs.Received {
+func receiveOne(t *testing.T, c *sqs.Consumer, visibility time.Duration) queue.Received {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -27,7 +28,7 @@ func receiveOne(t *testing.T, c *sqs.Consumer, visibility time.Duration) sqs.Rec
 		}
 	}
 	t.Fatal("no message arrived within 30s")
-	return sqs.Received{}
+	return queue.Received{}
 }
 
 // The redrive semantics the worker relies on, as SQS documents them: every receive counts, a
@@ -40,8 +41,8 @@ func TestConsumerReceiveCountAndRedrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := sqs.NewConsumer(q.Client, q.URL)
-	mainDepth := func() sqs.Depth { d, err := sqs.QueueDepth(ctx, q.Client, q.URL); must(t, err); return d }
-	dlqDepth := func() sqs.Depth { d, err := sqs.QueueDepth(ctx, q.Client, q.DLQURL); must(t, err); return d }
+	mainDepth := func() queue.Depth { d, err := sqs.QueueDepth(ctx, q.Client, q.URL); must(t, err); return d }
+	dlqDepth := func() queue.Depth { d, err := sqs.QueueDepth(ctx, q.Client, q.DLQURL); must(t, err); return d }
 
 	first := receiveOne(t, c, time.Minute)
 	if first.Body != "body" || first.ReceiveCount != 1 || first.ID == "" {

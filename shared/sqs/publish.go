@@ -12,11 +12,9 @@ import (
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
-
-// MaxBatch is the most messages SQS takes in one SendMessageBatch.
-const MaxBatch = 10
 
 // Publisher puts message bodies on one queue.
 type Publisher struct {
@@ -31,12 +29,12 @@ func NewPublisher(client *awssqs.Client, queueURL string) *Publisher {
 
 // Publish sends one message.
 func (p *Publisher) Publish(ctx context.Context, body string) error {
-	return p.PublishTraced(ctx, Outgoing{Body: body})
+	return p.PublishTraced(ctx, queue.Outgoing{Body: body})
 }
 
 // PublishTraced sends one message in an sqs.send span, child of m.Trace (or of ctx's span), whose
 // context travels with the message (TraceAttribute) for the consumer to continue.
-func (p *Publisher) PublishTraced(ctx context.Context, m Outgoing) error {
+func (p *Publisher) PublishTraced(ctx context.Context, m queue.Outgoing) error {
 	span, carrier := tracing.StartPublish(ctx, m.Trace, queueName(p.queueURL))
 	_, err := p.client.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(p.queueURL), MessageBody: aws.String(m.Body),
 		MessageAttributes: traceAttributes(carrier)})
@@ -50,16 +48,16 @@ func (p *Publisher) PublishTraced(ctx context.Context, m Outgoing) error {
 // PublishBatch sends up to MaxBatch messages in one call and returns, per input index, nil or the
 // error of that entry (SQS accepts or rejects each entry of a batch separately).
 func (p *Publisher) PublishBatch(ctx context.Context, bodies []string) []error {
-	msgs := make([]Outgoing, len(bodies))
+	msgs := make([]queue.Outgoing, len(bodies))
 	for i, b := range bodies {
-		msgs[i] = Outgoing{Body: b}
+		msgs[i] = queue.Outgoing{Body: b}
 	}
 	return p.PublishBatchTraced(ctx, msgs)
 }
 
 // PublishBatchTraced is PublishBatch with one sqs.send span per message, each in the trace of its
 // own m.Trace (PublishTraced).
-func (p *Publisher) PublishBatchTraced(ctx context.Context, msgs []Outgoing) []error {
+func (p *Publisher) PublishBatchTraced(ctx context.Context, msgs []queue.Outgoing) []error {
 	bodies := make([]string, len(msgs))
 	spans := make([]*tracer.Span, len(msgs))
 	carriers := make([]tracing.Carrier, len(msgs))
@@ -76,9 +74,9 @@ func (p *Publisher) PublishBatchTraced(ctx context.Context, msgs []Outgoing) []e
 
 func (p *Publisher) publishBatch(ctx context.Context, bodies []string, carriers []tracing.Carrier) []error {
 	errs := make([]error, len(bodies))
-	if len(bodies) > MaxBatch {
+	if len(bodies) > queue.MaxBatch {
 		for i := range errs {
-			errs[i] = fmt.Errorf("batch of %d messages exceeds %d", len(bodies), MaxBatch)
+			errs[i] = fmt.Errorf("batch of %d messages exceeds %d", len(bodies), queue.MaxBatch)
 		}
 		return errs
 	}

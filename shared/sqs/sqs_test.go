@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
@@ -46,7 +47,7 @@ func TestPublishAndPublishBatchDeliver(t *testing.T) {
 	if err := p.Publish(ctx, "single"); err != nil {
 		t.Fatal(err)
 	}
-	bodies := make([]string, sqs.MaxBatch)
+	bodies := make([]string, queue.MaxBatch)
 	for i := range bodies {
 		bodies[i] = fmt.Sprintf("batch-%d", i)
 	}
@@ -55,20 +56,20 @@ func TestPublishAndPublishBatchDeliver(t *testing.T) {
 			t.Fatalf("entry %d: %v", i, err)
 		}
 	}
-	for i, err := range p.PublishBatch(ctx, make([]string, sqs.MaxBatch+1)) {
+	for i, err := range p.PublishBatch(ctx, make([]string, queue.MaxBatch+1)) {
 		if err == nil {
 			t.Fatalf("entry %d of an oversized batch was accepted", i)
 		}
 	}
 
 	got := map[string]bool{}
-	for len(got) < 1+sqs.MaxBatch {
+	for len(got) < 1+queue.MaxBatch {
 		out, err := q.Client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(out.Messages) == 0 {
-			t.Fatalf("queue ran dry after %d of %d messages", len(got), 1+sqs.MaxBatch)
+			t.Fatalf("queue ran dry after %d of %d messages", len(got), 1+queue.MaxBatch)
 		}
 		for _, m := range out.Messages {
 			got[aws.ToString(m.Body)] = true

@@ -15,13 +15,6 @@ import (
 // tracing.Carrier), under the name Datadog's own SQS integrations use.
 const TraceAttribute = "_datadog"
 
-// Outgoing is one message to publish with the trace context it belongs to: Trace is the carrier
-// stored with the outbox row (the request that accepted the send), "" for none.
-type Outgoing struct {
-	Body  string
-	Trace tracing.Carrier
-}
-
 // queueName is the last element of a queue URL, the resource of queue spans.
 func queueName(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
 

@@ -16,7 +16,6 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
@@ -121,8 +120,8 @@ func TestSlowSQSDeliversEverySendWithBoundedDuplicates(t *testing.T) {
 	if len(got) != n {
 		t.Errorf("the queue holds messages for %d gifts, want %d", len(got), n)
 	}
-	if total > n+sqs.MaxBatch {
-		t.Errorf("%d messages published for %d sends: more duplicates than one chunk (%d)", total, n, sqs.MaxBatch)
+	if total > n+queue.MaxBatch {
+		t.Errorf("%d messages published for %d sends: more duplicates than one chunk (%d)", total, n, queue.MaxBatch)
 	}
 	t.Logf("%d sends, %d messages published", n, total)
 }

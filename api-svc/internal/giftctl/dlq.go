@@ -11,9 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 const (
@@ -48,11 +46,11 @@ type DLQEntry struct {
 	Settlement string `json:"reconciler_settlement"`
 	Action     string `json:"action"`
 
-	received sqs.Received
+	received queue.Received
 }
 
 // inspect joins DLQ messages with their gifts and decides the action for each.
-func inspect(ctx context.Context, d *deps, msgs []sqs.Received) ([]DLQEntry, error) {
+func inspect(ctx context.Context, d *deps, msgs []queue.Received) ([]DLQEntry, error) {
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID
@@ -69,7 +67,7 @@ func inspect(ctx context.Context, d *deps, msgs []sqs.Received) ([]DLQEntry, err
 			e.SentAt = &at
 		}
 		msg, perr := queue.Parse([]byte(m.Body))
-		var del postgres.Delivery
+		var del gift.Delivery
 		if perr == nil {
 			e.GiftID, e.RequestID, e.Retry = &msg.GiftID, msg.RequestID, msg.Retry
 			del, err = d.store.Delivery(ctx, msg.GiftID)
@@ -105,7 +103,7 @@ func action(status gift.Status, retry, current int) string {
 }
 
 // browseDLQ takes the DLQ's visible messages for a look; the caller must release them.
-func browseDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, error) {
+func browseDLQ(ctx context.Context, d *deps) (DLQ, []queue.Received, error) {
 	dlq, err := d.dlq(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -124,7 +122,7 @@ const othersWait = 15 * time.Second
 // more messages in flight than this command holds (the worker's reconciler is sweeping, or another
 // operator is looking), it waits for them to come back, up to othersWait, so that it acts on the
 // whole DLQ. It returns how many stayed out of reach.
-func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, int, error) {
+func browseAllDLQ(ctx context.Context, d *deps) (DLQ, []queue.Received, int, error) {
 	dlq, msgs, err := browseDLQ(ctx, d)
 	if err != nil {
 		return nil, nil, 0, err
@@ -135,7 +133,7 @@ func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, 
 	}
 	deadline := time.Now().Add(othersWait)
 	for {
-		depth, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL())
+		depth, err := d.queues.Depth(ctx, dlq.URL())
 		if err != nil {
 			_ = dlq.Release(context.WithoutCancel(ctx), msgs) // best effort: they come back after browseHold
 			return nil, nil, 0, err
@@ -167,7 +165,7 @@ func browseAllDLQ(ctx context.Context, d *deps) (*sqs.Consumer, []sqs.Received, 
 
 // release puts the messages back, visible at once, reporting a failure (they come back after
 // browseHold anyway).
-func (c *CLI) release(ctx context.Context, dlq *sqs.Consumer, msgs []sqs.Received) {
+func (c *CLI) release(ctx context.Context, dlq DLQ, msgs []queue.Received) {
 	if err := dlq.Release(context.WithoutCancel(ctx), msgs); err != nil {
 		fmt.Fprintf(c.Stderr, "giftctl: DLQ messages not released, visible again within %s: %v\n", browseHold, err)
 	}
@@ -187,7 +185,7 @@ func (c *CLI) dlqList(ctx context.Context, d *deps, args []string) int {
 	// Read while this listing still holds its messages: what is visible now is beyond the limit,
 	// what is in flight beyond ours is in someone else's hands.
 	away, beyond, depthKnown := 0, 0, false
-	if depth, derr := sqs.QueueDepth(ctx, d.sqs, dlq.URL()); derr == nil {
+	if depth, derr := d.queues.Depth(ctx, dlq.URL()); derr == nil {
 		away, beyond, depthKnown = max(depth.InFlight-len(msgs), 0), depth.Visible+depth.Delayed, true
 	}
 	c.release(ctx, dlq, msgs) // visible again at once: listing consumes nothing
@@ -261,7 +259,7 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 	}
 	gone := map[string]bool{} // moved back or dropped: nothing left to release
 	defer func() {
-		var keep []sqs.Received
+		var keep []queue.Received
 		for _, m := range msgs {
 			if !gone[m.ID] {
 				keep = append(keep, m)
@@ -321,7 +319,7 @@ func (c *CLI) dlqRedrive(ctx context.Context, d *deps, args []string) int {
 // transaction with its history (postgres.Store.Redrive), then deletes the DLQ copy. An interrupted
 // move (the delete failed, Ctrl-C) leaves a copy of the earlier series, which the reconciler
 // settles as superseded and the next redrive drops: the gift is sent as the redrive intended.
-func moveBack(ctx context.Context, d *deps, dlq *sqs.Consumer, e DLQEntry, who string) error {
+func moveBack(ctx context.Context, d *deps, dlq DLQ, e DLQEntry, who string) error {
 	msg, err := queue.Parse([]byte(e.received.Body))
 	if err != nil {
 		return err

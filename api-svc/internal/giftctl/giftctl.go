@@ -1,9 +1,10 @@
 // Package giftctl is the operator's command line (api-svc/cmd/giftctl, docs/runbook.md): one
 // screen of system status, gifts for demos and smoke checks, the DLQ, an operator's retry of a
 // FAILED gift, and the re-enqueue of gifts whose message was lost. It reads the same environment
-// variables as the services (shared/platform) plus API_URL, and builds on the generated API client,
-// the store and the SQS adapter, so it changes gifts only the way the services do: one
-// transaction per change, recorded in the gift's history, queued through the outbox.
+// variables as the services (shared/platform) plus API_URL, and builds on the generated API client
+// and on the store and queues it is given (the interfaces of ports.go, opened by giftctl/connect),
+// so it changes gifts only the way the services do: one transaction per change, recorded in the
+// gift's history, queued through the outbox.
 package giftctl
 
 import (
@@ -17,12 +18,7 @@ import (
 	"strings"
 	"time"
 
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // Exit codes. status uses all three as healthy / degraded / cannot tell; the other commands exit
@@ -69,6 +65,8 @@ type CLI struct {
 	User func() string
 	// Caller returns the caller's AWS ARN; nil: STS GetCallerIdentity (STSCaller).
 	Caller func(ctx context.Context) (string, error)
+	// Connect opens the store and the queues (connect.Open in api-svc/cmd/giftctl).
+	Connect Connect
 	// SQSHTTP is the SQS client's HTTP client; nil: the SDK's default.
 	SQSHTTP *http.Client
 	// HTTP is the API client's transport; nil: a client with a 10 s timeout.
@@ -130,14 +128,13 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	return run(ctx, d, rest)
 }
 
-// deps are the adapters a command may use. Nothing here connects when opened: each command
-// reaches only what it needs, so status can report what it cannot reach.
+// deps are what a command may use: the configuration, the API client and the adapters.
 type deps struct {
-	cfg   Config
-	api   *giftclient.ClientWithResponses
-	pool  *pgxpool.Pool
-	store *postgres.Store
-	sqs   *awssqs.Client
+	cfg    Config
+	api    *giftclient.ClientWithResponses
+	store  Store
+	queues Queues
+	close  func()
 }
 
 func (c *CLI) open(ctx context.Context, cfg Config) (*deps, error) {
@@ -149,50 +146,21 @@ func (c *CLI) open(ctx context.Context, cfg Config) (*deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("API client for %s: %w", cfg.APIURL, err)
 	}
-	pool, store, err := cfg.Database.Open(ctx, cfg.Queue.Region)
+	if c.Connect == nil {
+		return nil, errors.New("no adapters to connect with (CLI.Connect is nil)")
+	}
+	a, err := c.Connect(ctx, cfg, c.SQSHTTP)
 	if err != nil {
 		return nil, err
 	}
-	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: cfg.Queue.Region, Endpoint: cfg.Queue.Endpoint, HTTPClient: c.SQSHTTP})
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return &deps{cfg: cfg, api: api, pool: pool, store: store, sqs: client}, nil
+	return &deps{cfg: cfg, api: api, store: a.Store, queues: a.Queues, close: a.Close}, nil
 }
-
-func (d *deps) close() { d.pool.Close() }
 
 // queueURL resolves the send queue (SQS_QUEUE_URL, else SQS_QUEUE_NAME).
-func (d *deps) queueURL(ctx context.Context) (string, error) {
-	return sqs.QueueURL(ctx, d.sqs, d.cfg.Queue.URL, d.cfg.Queue.Name)
-}
+func (d *deps) queueURL(ctx context.Context) (string, error) { return d.queues.SendQueueURL(ctx) }
 
-// dlq resolves the DLQ: SQS_DLQ_URL, else the target of the send queue's RedrivePolicy (the
-// queue SQS really dead-letters to, so no second name to keep in sync).
-func (d *deps) dlq(ctx context.Context) (*sqs.Consumer, error) {
-	if d.cfg.DLQURL != "" {
-		return sqs.NewConsumer(d.sqs, d.cfg.DLQURL), nil
-	}
-	main, err := d.queueURL(ctx)
-	if err != nil {
-		return nil, err
-	}
-	policy, err := sqs.ReadRedrivePolicy(ctx, d.sqs, main)
-	if err != nil {
-		return nil, err
-	}
-	// arn:aws:sqs:REGION:ACCOUNT:NAME
-	parts := strings.Split(policy.DeadLetterTargetARN, ":")
-	if len(parts) != 6 {
-		return nil, fmt.Errorf("dead-letter target %q is not an SQS queue ARN", policy.DeadLetterTargetARN)
-	}
-	url, err := sqs.QueueURL(ctx, d.sqs, "", parts[5])
-	if err != nil {
-		return nil, fmt.Errorf("DLQ from the RedrivePolicy of %s: %w", main, err)
-	}
-	return sqs.NewConsumer(d.sqs, url), nil
-}
+// dlq resolves the DLQ (Queues.DLQ).
+func (d *deps) dlq(ctx context.Context) (DLQ, error) { return d.queues.DLQ(ctx) }
 
 // parse parses flags that may come before or after the positional arguments (`retry ID --yes`),
 // and checks the number of positional arguments.

@@ -16,6 +16,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/apiserver"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl/connect"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
@@ -94,7 +95,8 @@ func (s *system) run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	cli := &giftctl.CLI{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut,
-		Lookup: func(k string) (string, bool) { v, ok := s.vars[k]; return v, ok }, User: func() string { return "tester" }}
+		Lookup: func(k string) (string, bool) { v, ok := s.vars[k]; return v, ok }, User: func() string { return "tester" },
+		Connect: connect.Open}
 	code := cli.Run(context.Background(), args)
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}
 }
@@ -140,7 +142,7 @@ func (s *system) toDLQ(t *testing.T, body string) {
 	}
 }
 
-func (s *system) depth(t *testing.T, url string) sqs.Depth {
+func (s *system) depth(t *testing.T, url string) queue.Depth {
 	t.Helper()
 	d, err := sqs.QueueDepth(context.Background(), s.queues.Client, url)
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/giftctl/connect"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
@@ -33,7 +33,7 @@ func (failDelete) RoundTrip(r *http.Request) (*http.Response, error) {
 func (s *system) runWith(t *testing.T, set func(*giftctl.CLI), vars map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	cli := &giftctl.CLI{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, User: func() string { return "tester" },
+	cli := &giftctl.CLI{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, User: func() string { return "tester" }, Connect: connect.Open,
 		Lookup: func(k string) (string, bool) {
 			if v, ok := vars[k]; ok {
 				return v, true
@@ -71,7 +71,7 @@ func TestInterruptedRedriveStillSendsTheGift(t *testing.T) {
 	if err != nil || len(left) != 1 {
 		t.Fatalf("DLQ browse: %d, %v", len(left), err)
 	}
-	if got, err := s.store.SettleDLQMessage(ctx, left[0].ID, left[0].Body, 5); err != nil || got == postgres.SettledFailed {
+	if got, err := s.store.SettleDLQMessage(ctx, left[0].ID, left[0].Body, 5); err != nil || got == gift.SettledFailed {
 		t.Fatalf("reconciler's settlement of the leftover copy: %q, %v", got, err)
 	}
 	if err := dlq.Release(ctx, left); err != nil {
@@ -81,7 +81,7 @@ func TestInterruptedRedriveStillSendsTheGift(t *testing.T) {
 		t.Fatalf("the reconciler settled the leftover copy: gift %s", st)
 	}
 	// The moved message reaches the send queue and the worker finishes the gift with it.
-	var got []sqs.Received
+	var got []queue.Received
 	testenv.Eventually(t, 20*time.Second, "the moved message on the send queue", func() (bool, string) {
 		msgs, err := sqs.NewConsumer(s.queues.Client, s.queues.URL).Receive(ctx, 10, time.Second, time.Minute)
 		got = append(got, msgs...)

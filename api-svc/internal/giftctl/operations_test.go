@@ -90,7 +90,7 @@ func TestRetryOfAFailedGiftEndsSent(t *testing.T) {
 
 	// The worker's part: the relay published the new series; deliver it as the worker would.
 	main := sqs.NewConsumer(s.queues.Client, s.queues.URL)
-	var got []sqs.Received
+	var got []queue.Received
 	testenv.Eventually(t, 20*time.Second, "the retried message on the send queue", func() (bool, string) {
 		msgs, err := main.Receive(ctx, 10, time.Second, time.Minute)
 		got = append(got, msgs...)
@@ -178,7 +178,7 @@ func TestDLQListAndRedrive(t *testing.T) {
 		t.Fatalf("DLQ after redrive: %+v; want the FAILED gift's and the invalid message", d)
 	}
 	// Moved back as a new attempt series, through the outbox (the API's relay publishes it).
-	var msgs []sqs.Received
+	var msgs []queue.Received
 	testenv.Eventually(t, 20*time.Second, "the moved message on the send queue", func() (bool, string) {
 		got, err := sqs.NewConsumer(s.queues.Client, s.queues.URL).Receive(ctx, 10, time.Second, time.Minute)
 		msgs = append(msgs, got...)
@@ -294,7 +294,7 @@ func TestDLQListSaysWhenItShowsOnlyPart(t *testing.T) {
 	t.Parallel()
 	s := newSystem(t)
 	p := sqs.NewPublisher(s.queues.Client, s.queues.DLQURL)
-	bodies := make([]string, sqs.MaxBatch)
+	bodies := make([]string, queue.MaxBatch)
 	for i := range bodies {
 		bodies[i] = "not a send request"
 	}

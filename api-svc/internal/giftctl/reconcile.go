@@ -9,9 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // reconcileReason is recorded in the history of every gift reconcile --apply re-enqueues.
@@ -43,7 +42,7 @@ func (c *CLI) reconcile(ctx context.Context, d *deps, args []string) int {
 	if err != nil {
 		return c.fail(ExitUsage, "reconcile: %v", err)
 	}
-	var lost []postgres.Orphan
+	var lost []gift.Orphan
 	for _, o := range candidates {
 		if series, ok := inDLQ[o.GiftID]; ok && series >= o.Series {
 			fmt.Fprintf(c.Stdout, "skip       %s (its message is in the DLQ: giftctl dlq redrive)\n", o.GiftID)
@@ -51,10 +50,10 @@ func (c *CLI) reconcile(ctx context.Context, d *deps, args []string) int {
 		}
 		lost = append(lost, o)
 	}
-	var q sqs.Depth
+	var q queue.Depth
 	queueURL, err := d.queueURL(ctx)
 	if err == nil {
-		q, err = sqs.QueueDepth(ctx, d.sqs, queueURL)
+		q, err = d.queues.Depth(ctx, queueURL)
 	}
 	if err == nil {
 		fmt.Fprintf(c.Stdout, "send queue: %d visible, %d in flight, %d delayed\n", q.Visible, q.InFlight, q.Delayed)
@@ -87,7 +86,7 @@ func (c *CLI) reconcile(ctx context.Context, d *deps, args []string) int {
 			continue
 		}
 		if _, err := d.store.Reenqueue(ctx, o.GiftID, who, reconcileReason); err != nil {
-			if errors.Is(err, postgres.ErrNotOrphaned) {
+			if errors.Is(err, gift.ErrNotOrphaned) {
 				fmt.Fprintf(c.Stdout, "  skipped: %v\n", err)
 				continue
 			}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // retry is the operator's re-injection of a FAILED gift once the cause of its failure is fixed
@@ -75,7 +74,7 @@ func (c *CLI) retry(ctx context.Context, d *deps, args []string) int {
 		}
 		return c.fail(ExitUsage, "retry: %v", err)
 	}
-	var mine, others []sqs.Received
+	var mine, others []queue.Received
 	for _, m := range msgs {
 		if msg, err := queue.Parse([]byte(m.Body)); err == nil && msg.GiftID == id && msg.Retry < r.Series {
 			mine = append(mine, m)

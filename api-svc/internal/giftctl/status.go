@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // checkTimeout bounds each of status's checks; they run at once, so the screen is ready within it.
@@ -123,7 +122,7 @@ func Check(ctx context.Context, d *deps, stuckAfter, outboxAfter time.Duration) 
 				unknown("queue", err)
 				return
 			}
-			q, err := sqs.QueueDepth(ctx, d.sqs, url)
+			q, err := d.queues.Depth(ctx, url)
 			if err != nil {
 				unknown("queue", err)
 				return
@@ -136,7 +135,7 @@ func Check(ctx context.Context, d *deps, stuckAfter, outboxAfter time.Duration) 
 				unknown("DLQ", err)
 				return
 			}
-			q, err := sqs.QueueDepth(ctx, d.sqs, dlq.URL())
+			q, err := d.queues.Depth(ctx, dlq.URL())
 			if err != nil {
 				unknown("DLQ", err)
 				return

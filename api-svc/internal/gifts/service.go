@@ -12,7 +12,6 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
@@ -21,7 +20,7 @@ import (
 type Store interface {
 	CreateGift(ctx context.Context, g gift.Gift) error
 	GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error)
-	Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (postgres.SendOutcome, error)
+	Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (gift.SendOutcome, error)
 }
 
 // Dispatcher publishes a freshly committed outbox message right away (outbox.Dispatcher): Claim

@@ -18,7 +18,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 )
 
 // createStore answers CreateGift with err, or panics when panics is set; the rest is unused.
@@ -38,8 +37,8 @@ func (createStore) GetGift(context.Context, uuid.UUID) (gift.Gift, error) {
 	return gift.Gift{}, errors.New("unused")
 }
 
-func (createStore) Send(context.Context, gift.SendRequest, []byte, []byte, gift.OutboxClaim) (postgres.SendOutcome, error) {
-	return postgres.SendOutcome{}, errors.New("unused")
+func (createStore) Send(context.Context, gift.SendRequest, []byte, []byte, gift.OutboxClaim) (gift.SendOutcome, error) {
+	return gift.SendOutcome{}, errors.New("unused")
 }
 
 // countedRequests records the gift.api.requests counts by their tags.

@@ -14,13 +14,13 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Publisher puts one message on the queue with its trace context (sqs.Publisher).
 type Publisher interface {
-	PublishTraced(ctx context.Context, m sqs.Outgoing) error
+	PublishTraced(ctx context.Context, m queue.Outgoing) error
 }
 
 // DispatcherStore is the outbox side of the store the dispatcher uses (postgres.Store): the
@@ -102,12 +102,12 @@ func (d *Dispatcher) Dispatch(claim gift.OutboxClaim, id int64, body string, gif
 	d.wg.Add(1)
 	go func() {
 		defer func() { <-d.slots; d.wg.Done() }()
-		d.publish(lease{token: claim.Token, until: claim.Until}, id, sqs.Outgoing{Body: body, Trace: trace},
+		d.publish(lease{token: claim.Token, until: claim.Until}, id, queue.Outgoing{Body: body, Trace: trace},
 			logging.KeyGiftID, giftID, logging.KeyRequestID, requestID)
 	}()
 }
 
-func (d *Dispatcher) publish(held lease, id int64, m sqs.Outgoing, logAttrs ...any) {
+func (d *Dispatcher) publish(held lease, id int64, m queue.Outgoing, logAttrs ...any) {
 	if !held.fits(d.cfg.PublishTimeout, d.cfg.StoreTimeout) {
 		// The send's transaction took most of the lease: hand the row to the relay untried.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.cfg.StoreTimeout)

@@ -9,14 +9,14 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
-// BatchPublisher puts up to sqs.MaxBatch messages on the queue in one call, each with its trace
+// BatchPublisher puts up to queue.MaxBatch messages on the queue in one call, each with its trace
 // context, and reports per message nil or why SQS did not accept it (sqs.Publisher).
 type BatchPublisher interface {
-	PublishBatchTraced(ctx context.Context, msgs []sqs.Outgoing) []error
+	PublishBatchTraced(ctx context.Context, msgs []queue.Outgoing) []error
 }
 
 // RelayStore is the outbox side of the store (postgres.Store). Every call is one short statement:
@@ -52,7 +52,7 @@ type RelayConfig struct {
 
 // Relay publishes what the Dispatcher could not. Each pass claims up to BatchSize due messages
 // with a lease (one short statement), then, outside any transaction, sends them to SQS chunk by
-// chunk (SendMessageBatch, sqs.MaxBatch each) and deletes each chunk's accepted messages as soon
+// chunk (SendMessageBatch, queue.MaxBatch each) and deletes each chunk's accepted messages as soon
 // as SQS has answered. Messages SQS did not accept wait their own backoff (doubling per attempt,
 // up to MaxBackoff), so a message that keeps failing does not hold up the others.
 //
@@ -178,13 +178,13 @@ func (r *Relay) pass(ctx context.Context) (p pass) {
 	}
 	p.claimed = len(msgs)
 	held := lease{token: token, until: claimedAt.Add(r.cfg.Lease)}
-	for start := 0; start < len(msgs); start += sqs.MaxBatch {
+	for start := 0; start < len(msgs); start += queue.MaxBatch {
 		if ctx.Err() != nil || !held.fits(r.cfg.PublishTimeout, r.cfg.StoreTimeout) {
 			// Stopping, or another chunk might outlast the lease: hand the rest back untried.
 			r.release(ctx, token, msgs[start:])
 			return p
 		}
-		chunk := msgs[start:min(start+sqs.MaxBatch, len(msgs))]
+		chunk := msgs[start:min(start+queue.MaxBatch, len(msgs))]
 		accepted, retries := r.publish(ctx, chunk)
 		p.published += len(accepted)
 		p.failed += len(retries)
@@ -248,7 +248,7 @@ type failure struct {
 
 // publish sends one chunk and splits it into the accepted ids and the failures.
 func (r *Relay) publish(ctx context.Context, chunk []gift.OutboxMessage) (accepted []int64, failed []failure) {
-	out := make([]sqs.Outgoing, len(chunk))
+	out := make([]queue.Outgoing, len(chunk))
 	for i, m := range chunk {
 		out[i] = outgoing(m)
 	}
@@ -312,6 +312,6 @@ func (r *Relay) report(ctx context.Context) {
 
 // outgoing is the message of an outbox row with the trace context stored with it, so the publish
 // joins the trace of the request that accepted the send, however late it happens.
-func outgoing(m gift.OutboxMessage) sqs.Outgoing {
-	return sqs.Outgoing{Body: m.Body, Trace: tracing.Carrier(m.TraceContext)}
+func outgoing(m gift.OutboxMessage) queue.Outgoing {
+	return queue.Outgoing{Body: m.Body, Trace: tracing.Carrier(m.TraceContext)}
 }

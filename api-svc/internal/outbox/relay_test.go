@@ -128,7 +128,7 @@ func TestACrashBetweenPublishAndDeleteDuplicatesAtMostOneChunk(t *testing.T) {
 	if len(perGift) != n {
 		t.Fatalf("messages for %d gifts on the queue, want %d", len(perGift), n)
 	}
-	if twice != sqs.MaxBatch || total != n+sqs.MaxBatch {
-		t.Fatalf("%d messages for %d sends, %d gifts twice: want exactly the crashed chunk (%d) again", total, n, twice, sqs.MaxBatch)
+	if twice != queue.MaxBatch || total != n+queue.MaxBatch {
+		t.Fatalf("%d messages for %d sends, %d gifts twice: want exactly the crashed chunk (%d) again", total, n, twice, queue.MaxBatch)
 	}
 }

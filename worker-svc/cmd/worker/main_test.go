@@ -21,6 +21,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/seed"
@@ -108,7 +109,7 @@ func (s *stack) statuses() map[gift.Status]int {
 	return st
 }
 
-func (s *stack) depth(url string) sqs.Depth {
+func (s *stack) depth(url string) queue.Depth {
 	s.t.Helper()
 	d, err := sqs.QueueDepth(context.Background(), s.queues.Client, url)
 	if err != nil {

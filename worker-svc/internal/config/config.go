@@ -11,7 +11,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/platform"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
@@ -98,9 +98,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		"DB_MAX_CONNS=%d is below WORKER_CONCURRENCY=%d + %d (one connection per message in hand, plus the database ping and the DLQ reconciler)",
 		c.Database.MaxConns, c.Concurrency, ReservedConns)
 	r.Check(c.RetryMaxDelay < c.RetryBaseDelay, "WORKER_RETRY_MAX_DELAY=%s is below WORKER_RETRY_BASE_DELAY=%s", c.RetryMaxDelay, c.RetryBaseDelay)
-	r.Check(c.RetryMaxDelay > sqs.MaxVisibility, "WORKER_RETRY_MAX_DELAY=%s: SQS hides a message for at most %s", c.RetryMaxDelay, sqs.MaxVisibility)
-	r.Check(c.VisibilityTimeout > sqs.MaxVisibility, "WORKER_VISIBILITY_TIMEOUT=%s: SQS allows at most %s", c.VisibilityTimeout, sqs.MaxVisibility)
-	r.Check(c.ReceiveWait > sqs.MaxWait || c.ReceiveWait%time.Second != 0, "WORKER_RECEIVE_WAIT=%s: SQS takes whole seconds up to %s", c.ReceiveWait, sqs.MaxWait)
+	r.Check(c.RetryMaxDelay > queue.MaxVisibility, "WORKER_RETRY_MAX_DELAY=%s: SQS hides a message for at most %s", c.RetryMaxDelay, queue.MaxVisibility)
+	r.Check(c.VisibilityTimeout > queue.MaxVisibility, "WORKER_VISIBILITY_TIMEOUT=%s: SQS allows at most %s", c.VisibilityTimeout, queue.MaxVisibility)
+	r.Check(c.ReceiveWait > queue.MaxWait || c.ReceiveWait%time.Second != 0, "WORKER_RECEIVE_WAIT=%s: SQS takes whole seconds up to %s", c.ReceiveWait, queue.MaxWait)
 	r.Check(c.VisibilityTimeout%time.Second != 0, "WORKER_VISIBILITY_TIMEOUT=%s: SQS takes whole seconds", c.VisibilityTimeout)
 	if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
 		r.Check(true, "WORKER_HEALTH_ADDR=%q: want host:port (like 127.0.0.1:8081): %v", c.HealthAddr, err)

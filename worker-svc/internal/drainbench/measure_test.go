@@ -19,6 +19,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/dbgate"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
@@ -283,7 +284,7 @@ type timedQueue struct {
 	t *timings
 }
 
-func (q timedQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
+func (q timedQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Received, error) {
 	start := time.Now()
 	msgs, err := q.Consumer.Receive(ctx, max, wait, visibility)
 	q.t.receive.add(start, len(msgs))

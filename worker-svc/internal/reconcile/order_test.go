@@ -9,7 +9,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/reconcile"
 )
@@ -20,7 +20,7 @@ import (
 // other tests of this package, which run against the emulator.
 type oldestFirst struct {
 	mu       sync.Mutex
-	msgs     []sqs.Received // oldest first
+	msgs     []queue.Received // oldest first
 	hidden   map[string]bool
 	receives int // messages handed out, over all browses
 }
@@ -28,13 +28,13 @@ type oldestFirst struct {
 func (q *oldestFirst) add(id, body string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, sqs.Received{ID: id, Body: body, ReceiptHandle: "rh-" + id, ReceiveCount: 1})
+	q.msgs = append(q.msgs, queue.Received{ID: id, Body: body, ReceiptHandle: "rh-" + id, ReceiveCount: 1})
 }
 
-func (q *oldestFirst) Browse(_ context.Context, _ time.Duration, limit int) ([]sqs.Received, error) {
+func (q *oldestFirst) Browse(_ context.Context, _ time.Duration, limit int) ([]queue.Received, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []sqs.Received
+	var out []queue.Received
 	for _, m := range q.msgs {
 		if len(out) == limit {
 			break
@@ -48,7 +48,7 @@ func (q *oldestFirst) Browse(_ context.Context, _ time.Duration, limit int) ([]s
 	return out, nil
 }
 
-func (q *oldestFirst) Release(_ context.Context, msgs []sqs.Received) error {
+func (q *oldestFirst) Release(_ context.Context, msgs []queue.Received) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, m := range msgs {
@@ -72,7 +72,7 @@ func (q *oldestFirst) Delete(_ context.Context, receiptHandle string) error {
 }
 
 // Hide keeps received messages hidden (a longer hold); they stay hidden here anyway.
-func (q *oldestFirst) Hide(context.Context, []sqs.Received, time.Duration) error { return nil }
+func (q *oldestFirst) Hide(context.Context, []queue.Received, time.Duration) error { return nil }
 
 func (q *oldestFirst) visible() int {
 	q.mu.Lock()

@@ -29,9 +29,7 @@ import (
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // CodeSendFailedFinal is the worker's code for a gift that ended FAILED; the reconciler uses it too
@@ -58,16 +56,16 @@ const (
 
 // Queue is the DLQ (shared/sqs.Consumer).
 type Queue interface {
-	Browse(ctx context.Context, hold time.Duration, limit int) ([]sqs.Received, error)
-	Release(ctx context.Context, msgs []sqs.Received) error
-	Hide(ctx context.Context, msgs []sqs.Received, d time.Duration) error
+	Browse(ctx context.Context, hold time.Duration, limit int) ([]queue.Received, error)
+	Release(ctx context.Context, msgs []queue.Received) error
+	Hide(ctx context.Context, msgs []queue.Received, d time.Duration) error
 	Delete(ctx context.Context, receiptHandle string) error
 }
 
 // Store is the part of the gift store the reconciler uses (shared/postgres.Store).
 type Store interface {
-	DLQSettled(ctx context.Context, messageIDs []string) (map[string]postgres.Settlement, error)
-	SettleDLQMessage(ctx context.Context, messageID, body string, maxAttempts int) (postgres.Settlement, error)
+	DLQSettled(ctx context.Context, messageIDs []string) (map[string]gift.Settlement, error)
+	SettleDLQMessage(ctx context.Context, messageID, body string, maxAttempts int) (gift.Settlement, error)
 	PruneDLQSettled(ctx context.Context, olderThan time.Duration) (int64, error)
 }
 
@@ -81,7 +79,7 @@ type Reconciler struct {
 
 	// The current pass: the messages seen since the last time the whole DLQ was read, kept hidden.
 	// Sweep is not safe for concurrent use (Run calls it from one goroutine).
-	pass     []sqs.Received
+	pass     []queue.Received
 	heldAt   []time.Time // when each message of pass was last hidden
 	passSeen map[string]int
 }
@@ -131,7 +129,7 @@ func (r *Reconciler) endPass(ctx context.Context) {
 // ago, so none comes back before the pass ends.
 func (r *Reconciler) renewHolds(ctx context.Context) error {
 	now := time.Now()
-	var due []sqs.Received
+	var due []queue.Received
 	var idx []int
 	for i, at := range r.heldAt {
 		if now.Sub(at) > sweepHold/2 {
@@ -183,7 +181,7 @@ func (r *Reconciler) Sweep(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	now := time.Now()
-	var msgs []sqs.Received // new to this pass
+	var msgs []queue.Received // new to this pass
 	for _, m := range got {
 		if i, ok := r.passSeen[m.ID]; ok { // back before the pass ended: keep the newest handle
 			r.pass[i], r.heldAt[i] = m, now
@@ -218,10 +216,10 @@ func (r *Reconciler) Sweep(ctx context.Context) (res Result, err error) {
 		}
 		res.Settled++
 		switch outcome {
-		case postgres.SettledFailed:
+		case gift.SettledFailed:
 			res.Failed++
 			r.logFailed(m)
-		case postgres.SettledRequeued:
+		case gift.SettledRequeued:
 			res.Requeued++
 			r.requeued(ctx, m)
 		}
@@ -232,19 +230,19 @@ func (r *Reconciler) Sweep(ctx context.Context) (res Result, err error) {
 	return res, nil
 }
 
-func (r *Reconciler) logFailed(m sqs.Received) {
+func (r *Reconciler) logFailed(m queue.Received) {
 	msg, _ := queue.Parse([]byte(m.Body)) // it parsed, or it could not have failed a gift
 	r.log.Error("gift still QUEUED with its message in the DLQ: marked FAILED",
 		slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal),
-		slog.Int("series", msg.Retry), slog.String(logging.KeyErrorMessage, postgres.ReachedDLQ), slog.String("message_id", m.ID),
+		slog.Int("series", msg.Retry), slog.String(logging.KeyErrorMessage, gift.ReachedDLQ), slog.String("message_id", m.ID),
 		slog.Bool("reconciled", true))
 }
 
 // requeued reports a gift queued again, and deletes its DLQ copy: the message is back on the main
 // queue (through the outbox), and an operator has nothing to do about this one. A copy that
 // cannot be deleted stays, settled, and later sweeps skip it. A deleted copy leaves the pass.
-func (r *Reconciler) requeued(ctx context.Context, m sqs.Received) {
+func (r *Reconciler) requeued(ctx context.Context, m queue.Received) {
 	msg, _ := queue.Parse([]byte(m.Body)) // it parsed, or it could not have been requeued
 	log := r.log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
 		slog.Int("series", msg.Retry), slog.String("message_id", m.ID), slog.Int("receive_count", m.ReceiveCount))

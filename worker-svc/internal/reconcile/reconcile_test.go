@@ -14,6 +14,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/reconcile"
@@ -52,7 +53,7 @@ func status(t *testing.T, store *postgres.Store, id uuid.UUID) gift.Gift {
 	return g
 }
 
-func depth(t *testing.T, q testenv.Queues, url string) sqs.Depth {
+func depth(t *testing.T, q testenv.Queues, url string) queue.Depth {
 	t.Helper()
 	d, err := sqs.QueueDepth(context.Background(), q.Client, url)
 	if err != nil {
@@ -97,7 +98,7 @@ func TestSweepFailsAQueuedGiftWhoseMessageIsInTheDLQ(t *testing.T) {
 		t.Fatalf("sweep: %+v, %v", res, err)
 	}
 	g := status(t, store, s.GiftID)
-	if g.Status != gift.StatusFailed || g.LastError == nil || *g.LastError != gift.ExhaustedReason(1, postgres.ReachedDLQ) {
+	if g.Status != gift.StatusFailed || g.LastError == nil || *g.LastError != gift.ExhaustedReason(1, gift.ReachedDLQ) {
 		t.Fatalf("gift after the sweep: %s, last_error %v", g.Status, g.LastError)
 	}
 	events, err := store.History(ctx, s.GiftID)
@@ -199,7 +200,7 @@ func TestSweepLeavesEverythingElseAlone(t *testing.T) {
 // unavailableStore answers as a database that cannot be reached.
 type unavailableStore struct{ *postgres.Store }
 
-func (unavailableStore) DLQSettled(context.Context, []string) (map[string]postgres.Settlement, error) {
+func (unavailableStore) DLQSettled(context.Context, []string) (map[string]gift.Settlement, error) {
 	return nil, fmt.Errorf("read settled DLQ messages: %w", gift.Unavailable(errors.New("connection refused")))
 }
 
@@ -253,7 +254,7 @@ type countingQueue struct {
 	calls int
 }
 
-func (q *countingQueue) Browse(ctx context.Context, hold time.Duration, limit int) ([]sqs.Received, error) {
+func (q *countingQueue) Browse(ctx context.Context, hold time.Duration, limit int) ([]queue.Received, error) {
 	q.mu.Lock()
 	q.calls++
 	q.mu.Unlock()

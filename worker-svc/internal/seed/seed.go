@@ -11,10 +11,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
+
+// Store is the part of the gift store the seeder uses (shared/postgres.Store).
+type Store interface {
+	CreateGift(ctx context.Context, g gift.Gift) error
+	Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (gift.SendOutcome, error)
+}
+
+// Publisher puts message bodies on the send queue in batches of up to queue.MaxBatch, reporting
+// per message nil or why it was not accepted (shared/sqs.Publisher).
+type Publisher interface {
+	PublishBatch(ctx context.Context, bodies []string) []error
+}
 
 // Send is one accepted send request: its gift is QUEUED and Body is its queue message.
 type Send struct {
@@ -25,7 +35,7 @@ type Send struct {
 
 // Queued creates a gift and accepts a send request for it (the API's transaction, outbox row
 // included), returning the message the API would publish.
-func Queued(ctx context.Context, store *postgres.Store, force bool) (Send, error) {
+func Queued(ctx context.Context, store Store, force bool) (Send, error) {
 	g, err := gift.New(gift.NewGift{Amount: 1000}, time.Now())
 	if err != nil {
 		return Send{}, err
@@ -49,9 +59,9 @@ func Queued(ctx context.Context, store *postgres.Store, force bool) (Send, error
 }
 
 // Publish puts the messages of sends on the queue, in batches of ten.
-func Publish(ctx context.Context, p *sqs.Publisher, sends ...Send) error {
-	for start := 0; start < len(sends); start += sqs.MaxBatch {
-		batch := sends[start:min(start+sqs.MaxBatch, len(sends))]
+func Publish(ctx context.Context, p Publisher, sends ...Send) error {
+	for start := 0; start < len(sends); start += queue.MaxBatch {
+		batch := sends[start:min(start+queue.MaxBatch, len(sends))]
 		bodies := make([]string, len(batch))
 		for i, s := range batch {
 			bodies[i] = s.Body

@@ -10,7 +10,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/backoff"
 )
 
@@ -232,7 +231,7 @@ func (r *Runner) fail(ctx context.Context, j *Job, lastError string) (o Outcome,
 // after the first retry delay, to be failed then (by exhausted).
 func (r *Runner) deadLetter(ctx context.Context, j *Job) (Outcome, bool) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ownTimeout)
-	err := r.DeadLetters.PublishTraced(pctx, sqs.Outgoing{Body: j.Received.Body, Trace: j.Received.Trace})
+	err := r.DeadLetters.PublishTraced(pctx, queue.Outgoing{Body: j.Received.Body, Trace: j.Received.Trace})
 	cancel()
 	if err == nil {
 		return Outcome{}, true

@@ -10,7 +10,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 )
 
 // Log fields of a message's lines (docs/observability.md).
@@ -23,7 +22,7 @@ const (
 // attempt number once the attempt has begun, and that attempt, whose lease the caller's heartbeat
 // renews while it runs.
 type Job struct {
-	Received sqs.Received
+	Received queue.Received
 	Msg      queue.Message // zero when the body is not a send request
 	Start    time.Time     // when the message was received
 	parseErr error
@@ -39,7 +38,7 @@ type Job struct {
 
 // NewJob parses received m, received at start; its lines are logged to log, with the send
 // request's gift_id, request_id and series once parsed.
-func NewJob(m sqs.Received, start time.Time, log *slog.Logger) *Job {
+func NewJob(m queue.Received, start time.Time, log *slog.Logger) *Job {
 	msg, err := queue.Parse([]byte(m.Body))
 	if err == nil {
 		log = log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),

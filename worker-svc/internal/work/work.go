@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/send"
 )
 
@@ -59,7 +59,7 @@ const (
 // itself, before it stores FAILED, since attempts are counted in the database and the message's
 // own receives need not have reached maxReceiveCount.
 type DeadLetters interface {
-	PublishTraced(ctx context.Context, m sqs.Outgoing) error
+	PublishTraced(ctx context.Context, m queue.Outgoing) error
 }
 
 // Store is the part of the gift store Work uses (shared/postgres.Store). Every change is

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/work"
 )
@@ -16,7 +16,7 @@ import (
 // Work asks nothing of the store, the sender or the DLQ (the Runner here has none).
 func TestABodyThatIsNotASendRequestIsReleasedUntouched(t *testing.T) {
 	var logs testenv.LogBuffer
-	j := work.NewJob(sqs.Received{ID: "m-1", Body: `{"gift_id":"not a uuid"}`, ReceiveCount: 1}, time.Now(), logging.New(&logs, "worker", 0))
+	j := work.NewJob(queue.Received{ID: "m-1", Body: `{"gift_id":"not a uuid"}`, ReceiveCount: 1}, time.Now(), logging.New(&logs, "worker", 0))
 	o := (&work.Runner{MaxAttempts: 5}).Work(context.Background(), j)
 	if want := (work.Outcome{Action: work.Release, Status: work.StatusInvalid}); o != want {
 		t.Fatalf("Work = %+v, want %+v", o, want)

@@ -77,7 +77,7 @@ type failingDeadLetters struct {
 	left atomic.Int32
 }
 
-func (f *failingDeadLetters) PublishTraced(ctx context.Context, m sqs.Outgoing) error {
+func (f *failingDeadLetters) PublishTraced(ctx context.Context, m queue.Outgoing) error {
 	if f.left.Add(-1) >= 0 {
 		return errors.New("DLQ unavailable (injected)")
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/work"
 )
@@ -17,7 +17,7 @@ const keyReceiveCount = "receive_count"
 // handle runs one received message through work.Runner and settles it with SQS. ctx is cancelled
 // only when the shutdown budget is spent. Every log line about the message carries its ids and
 // receive count (and, once parsed, the gift_id, request_id and series; once begun, the attempt).
-func (w *Worker) handle(ctx context.Context, m sqs.Received) {
+func (w *Worker) handle(ctx context.Context, m queue.Received) {
 	start := time.Now()
 	// The message's trace continues here (the API request that accepted the send); every line
 	// logged about it carries the trace's ids.

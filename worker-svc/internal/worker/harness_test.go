@@ -62,7 +62,7 @@ type options struct {
 	// manual: the test starts the worker with h.run (and may start it again after h.shutdown).
 	manual bool
 	// afterReceive, when set, is called with each batch the worker receives, before it gets them.
-	afterReceive func([]sqs.Received)
+	afterReceive func([]queue.Received)
 	// wrapDeadLetters, when set, stands between the worker and the DLQ.
 	wrapDeadLetters func(worker.DeadLetters) worker.DeadLetters
 }
@@ -284,7 +284,7 @@ func (h *harness) gift(id uuid.UUID) gift.Gift {
 	return g
 }
 
-func (h *harness) depth(url string) sqs.Depth {
+func (h *harness) depth(url string) queue.Depth {
 	h.t.Helper()
 	d, err := sqs.QueueDepth(context.Background(), h.queues.Client, url)
 	if err != nil {
@@ -397,10 +397,10 @@ type countingQueue struct {
 	calls    int
 	underWay int
 	failed   []error
-	after    func([]sqs.Received)
+	after    func([]queue.Received)
 }
 
-func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error) {
+func (q *countingQueue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Received, error) {
 	q.mu.Lock()
 	q.calls++
 	q.underWay++

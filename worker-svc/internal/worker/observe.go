@@ -9,7 +9,6 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/work"
 )
 
@@ -60,7 +59,7 @@ func resultOf(o work.Outcome) string {
 
 // observe reports one processed message: its span's tags and error, and the result metrics (the
 // freshness SLO counts sent and failed sends, tag fresh from the time the API accepted them).
-func (w *Worker) observe(span *tracer.Span, m sqs.Received, msg queue.Message, o work.Outcome, attempt int, start time.Time) {
+func (w *Worker) observe(span *tracer.Span, m queue.Received, msg queue.Message, o work.Outcome, attempt int, start time.Time) {
 	result := resultOf(o)
 	if span != nil {
 		span.SetTag("outcome", result)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 )
 
 // receiveMargin is how long a receive may take beyond its long-poll wait (the request and the
@@ -64,7 +64,7 @@ func (w *Worker) receiveLoop(ctx, inHand context.Context, slots chan struct{}, i
 
 // receive long-polls for up to n messages. Its context is the in-flight work's (inHand, see Run),
 // bounded so a hung connection cannot stall the loop.
-func (w *Worker) receive(inHand context.Context, n int) ([]sqs.Received, error) {
+func (w *Worker) receive(inHand context.Context, n int) ([]queue.Received, error) {
 	ctx, cancel := context.WithTimeout(inHand, receiveTimeout(w.cfg.Wait))
 	defer cancel()
 	return w.Queue.Receive(ctx, n, w.cfg.Wait, w.cfg.Visibility)
@@ -72,11 +72,11 @@ func (w *Worker) receive(inHand context.Context, n int) ([]sqs.Received, error) 
 
 // receiveTimeout bounds a receive whose long-poll wait is wait. A wait of 0 is left out of the
 // request, so the queue's own ReceiveMessageWaitTimeSeconds applies, which may be anything up to
-// SQS's longest (sqs.MaxWait): the bound must cover that, or the poll is abandoned while SQS still
+// SQS's longest (queue.MaxWait): the bound must cover that, or the poll is abandoned while SQS still
 // holds it open, and a message it then hands out stays hidden with an attempt spent.
 func receiveTimeout(wait time.Duration) time.Duration {
 	if wait <= 0 {
-		wait = sqs.MaxWait
+		wait = queue.MaxWait
 	}
 	return wait + receiveMargin
 }

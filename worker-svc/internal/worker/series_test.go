@@ -46,7 +46,7 @@ func TestAStaleMessageOfAnEarlierSeriesNeverFailsTheRetriedGift(t *testing.T) {
 	probe := sqs.NewConsumer(h.queues.Client, h.queues.URL)
 	for round := 1; round <= 4; round++ {
 		// Each round takes every copy once (held until the round ends), then releases them.
-		var held []sqs.Received
+		var held []queue.Received
 		for len(held) < n {
 			msgs, err := probe.Receive(ctx, 10, time.Second, time.Minute)
 			if err != nil {
@@ -117,7 +117,7 @@ func TestAShutdownDuringAnOutageSpendsNoAttempt(t *testing.T) {
 	h := newHarness(t, options{databaseURL: through, manual: true, visibility: 2 * time.Second,
 		// The database becomes unreachable (connections reset) right after the worker received its
 		// messages and before it reads their gifts.
-		afterReceive: func([]sqs.Received) {
+		afterReceive: func([]queue.Received) {
 			if cut.CompareAndSwap(false, true) {
 				proxy.ResetPeer(faultproxy.Upstream, 0)
 			}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/work"
 )
 
@@ -16,7 +16,7 @@ const ackTimeout = 10 * time.Second
 
 // settle tells SQS the outcome o that work decided for m, on a context that shutdown does not
 // cancel: Delete deletes m, Retry hides it for o.Delay, Release makes it visible at once.
-func (w *Worker) settle(ctx context.Context, log *slog.Logger, m sqs.Received, o work.Outcome) {
+func (w *Worker) settle(ctx context.Context, log *slog.Logger, m queue.Received, o work.Outcome) {
 	ack, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer cancel()
 	var err error

@@ -52,9 +52,9 @@ func relay(t *testing.T, store *postgres.Store, p *sqs.Publisher) {
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("relay: claimed %d, %v", len(msgs), err)
 	}
-	out := make([]sqs.Outgoing, len(msgs))
+	out := make([]queue.Outgoing, len(msgs))
 	for i, m := range msgs {
-		out[i] = sqs.Outgoing{Body: m.Body, Trace: tracing.Carrier(m.TraceContext)}
+		out[i] = queue.Outgoing{Body: m.Body, Trace: tracing.Carrier(m.TraceContext)}
 	}
 	for _, err := range p.PublishBatchTraced(ctx, out) {
 		if err != nil {

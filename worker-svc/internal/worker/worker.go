@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/health"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/send"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/work"
@@ -29,7 +29,7 @@ const CodeQueueUnavailable = work.CodeQueueUnavailable
 
 // Queue is the SQS queue the worker consumes (shared/sqs.Consumer).
 type Queue interface {
-	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]sqs.Received, error)
+	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Received, error)
 	Delete(ctx context.Context, receiptHandle string) error
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 }
@@ -58,7 +58,7 @@ type Config struct {
 	Concurrency     int           // messages processed at once (and the most held at once)
 	MaxAttempts     int           // attempts per series before FAILED: the queue's RedrivePolicy maxReceiveCount, read at start-up
 	Visibility      time.Duration // asked on receive and renewed by heartbeats while a message is in hand; also an attempt's lease
-	Wait            time.Duration // long-poll wait of a receive (sqs.MaxWait in production); 0: the queue's own
+	Wait            time.Duration // long-poll wait of a receive (queue.MaxWait in production); 0: the queue's own
 	RetryBaseDelay  time.Duration // visibility after the first failed attempt, doubled per attempt
 	RetryMaxDelay   time.Duration // cap of that delay
 	ShutdownTimeout time.Duration // budget for in-flight work after the context ends (SIGTERM)
