@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -170,7 +171,7 @@ func fetchTo(ctx context.Context, url, path string) error {
 	if resp.StatusCode != http.StatusOK {
 		return errors.New(resp.Status)
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(filepath.Clean(path)) // the -cpuprofile flag: the user names it
 	if err != nil {
 		return err
 	}

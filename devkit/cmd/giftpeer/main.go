@@ -46,7 +46,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("database url: %w", err)
 	}
-	if n, err := strconv.Atoi(os.Getenv("DB_MAX_CONNS")); err == nil && n > 0 {
+	if n, err := strconv.ParseInt(os.Getenv("DB_MAX_CONNS"), 10, 32); err == nil && n > 0 {
 		pc.MaxConns = int32(n)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
