@@ -28,7 +28,7 @@ var compositionRoots = []string{
 }
 
 // useCases must exist, so that the walk below cannot pass by looking at nothing.
-var useCases = []string{"worker", "reconcile", "seed", "send", "backoff", "dbgate", "health"}
+var useCases = []string{"worker", "work", "reconcile", "seed", "send", "backoff", "dbgate", "health"}
 
 func TestUseCasesImportNoAdapter(t *testing.T) {
 	seen := map[string]bool{}
