@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
@@ -54,20 +55,51 @@ func dbOptions(resource string) []tracer.StartSpanOption {
 	return append(slices.Clip(dbSpanOptions), tracer.ResourceName(resource))
 }
 
+// startDBWith starts a database span, unless its trace is already dropped: a trace whose sampling
+// priority is not positive is never sent (the Agent's /info allows the tracer to drop it, or the
+// Agent drops it), and a database span is neither top-level nor measured, so no trace metric counts
+// it either. Such a span would buy nothing and is one of the two spans of a traced POST /gifts (docs/observability.md,
+// "Overhead"). Its start is remembered instead, and finishDB records it after all if it fails, which
+// also keeps the trace.
 func startDBWith(ctx context.Context, name string, opts []tracer.StartSpanOption) context.Context {
+	if dropped(ctx) {
+		return context.WithValue(ctx, spanKey{}, &unstarted{name: name, opts: opts, start: time.Now()})
+	}
 	span, ctx := tracer.StartSpanFromContext(ctx, name, opts...)
 	return context.WithValue(ctx, spanKey{}, span)
 }
 
-func finishDB(ctx context.Context, err error) {
-	span, ok := ctx.Value(spanKey{}).(*tracer.Span)
+// unstarted is a database span not started because its trace was dropped.
+type unstarted struct {
+	name  string
+	opts  []tracer.StartSpanOption
+	start time.Time
+}
+
+// dropped reports whether the trace of the span in ctx has already been sampled out.
+func dropped(ctx context.Context) bool {
+	parent, ok := tracer.SpanFromContext(ctx)
 	if !ok {
-		return
+		return false
 	}
+	p, ok := parent.Context().SamplingPriority()
+	return ok && p <= 0
+}
+
+func finishDB(ctx context.Context, err error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = nil // an answer, not a failure
 	}
-	span.Finish(tracer.WithError(err), tracer.NoDebugStack()) // the stack would be pgx's, not the caller's
+	switch s := ctx.Value(spanKey{}).(type) {
+	case *tracer.Span:
+		s.Finish(tracer.WithError(err), tracer.NoDebugStack()) // the stack would be pgx's, not the caller's
+	case *unstarted:
+		if err == nil {
+			return
+		}
+		span, _ := tracer.StartSpanFromContext(ctx, s.name, append(slices.Clip(s.opts), tracer.StartTime(s.start))...)
+		span.Finish(tracer.WithError(err), tracer.NoDebugStack())
+	}
 }
 
 // maxResources bounds the statements a PGX remembers: the services run a fixed set, and SQL built
