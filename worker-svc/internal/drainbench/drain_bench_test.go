@@ -36,7 +36,7 @@ func BenchmarkDrain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pool, err := postgres.OpenPool(ctx, postgres.PoolConfig{URL: pg.URL, MaxConns: int32(*concurrency) + 4}) //nolint:gosec // small flag value
+	pool, err := postgres.OpenPool(ctx, postgres.PoolConfig{URL: pg.URL, MaxConns: int32(*concurrency) + 4})
 	if err != nil {
 		b.Fatal(err)
 	}
