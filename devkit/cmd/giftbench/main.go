@@ -653,17 +653,26 @@ func post(ctx context.Context, c *http.Client, url, body string, header map[stri
 }
 
 func get(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := getOK(ctx, url)
 	if err != nil {
 		return err
+	}
+	return body.Close()
+}
+
+// getOK GETs url and returns the body of a 200 answer; any other status is an error.
+func getOK(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d", url, resp.StatusCode)
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%s: %d", url, resp.StatusCode)
 	}
-	return nil
+	return resp.Body, nil
 }
