@@ -20,9 +20,17 @@ func carriesTrace(h http.Header) bool {
 	return h.Get("X-Datadog-Trace-Id") != "" || h.Get("Traceparent") != ""
 }
 
-// StartRequest starts the server span of r: child of the trace context in its headers (Datadog or
-// W3C tracecontext, as a traced caller sent it), else the root of a new trace. Its resource is the
-// method until the caller knows the route; the caller finishes it and sets the status code.
+// LinkReason is the "reason" attribute of the span link to a caller's trace context.
+const LinkReason = "inbound trace context, not continued"
+
+// StartRequest starts the server span of r, always the root of a new trace: the API is public, so a
+// caller's trace context (Datadog's headers, W3C traceparent) is never continued. Continuing it
+// would let anyone choose the trace id that the outbox row and the queue message then carry to the
+// worker, and the sampling decision (x-datadog-sampling-priority: 2 keeps every such trace, at our
+// ingestion cost). A caller's context becomes a span link instead (ids only, no sampling flags),
+// so a traced caller can still be found from the request (docs/observability.md, "Trace context
+// from outside"). Its resource is the method until the caller knows the route; the caller
+// finishes it and sets the status code.
 //
 // It records what the dashboards, monitors and SLOs read (method, route, status, error) and no
 // more: dd-trace-go's net/http integration also records the full URL, host, user agent and client
@@ -34,8 +42,11 @@ func StartRequest(r *http.Request) (*tracer.Span, context.Context) {
 		opts = requestOptions(r.Method)
 	}
 	if carriesTrace(r.Header) {
-		if sc, err := tracer.Extract(tracer.HTTPHeadersCarrier(r.Header)); err == nil {
-			opts = append(slices.Clip(opts), childOf(sc))
+		if sc, err := tracer.Extract(tracer.HTTPHeadersCarrier(r.Header)); err == nil && sc != nil {
+			opts = append(slices.Clip(opts), tracer.WithSpanLinks([]tracer.SpanLink{{
+				TraceID: sc.TraceIDLower(), TraceIDHigh: sc.TraceIDUpper(), SpanID: sc.SpanID(),
+				Attributes: map[string]string{"reason": LinkReason},
+			}}))
 		}
 	}
 	return tracer.StartSpanFromContext(r.Context(), SpanRequest, opts...)

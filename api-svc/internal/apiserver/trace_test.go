@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/mocktracer"
+	ddtracer "github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
@@ -21,12 +22,18 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
-// traceOfSend sends one gift and returns the id of the trace of its request and the request's
-// span, as the mock tracer recorded them.
-func traceOfSend(t *testing.T, mt mocktracer.Tracer, s *stack) (*mocktracer.Span, string) {
+// traceOfSend sends one gift, with extra request headers if any, and returns the request's span, as
+// the mock tracer recorded it, and the gift's id.
+func traceOfSend(t *testing.T, mt mocktracer.Tracer, s *stack, headers ...string) (*mocktracer.Span, string) {
 	t.Helper()
 	g := s.createGift(t)
-	resp, err := s.Client.SendGiftWithResponse(context.Background(), g.GiftId, sendParams(uuid.NewString()))
+	withHeaders := func(_ context.Context, r *http.Request) error {
+		for i := 0; i+1 < len(headers); i += 2 {
+			r.Header.Set(headers[i], headers[i+1])
+		}
+		return nil
+	}
+	resp, err := s.Client.SendGiftWithResponse(context.Background(), g.GiftId, sendParams(uuid.NewString()), withHeaders)
 	if err != nil || resp.StatusCode() != http.StatusAccepted {
 		t.Fatalf("send: %v %d %s", err, resp.StatusCode(), resp.Body)
 	}
@@ -45,6 +52,13 @@ func traceOfSend(t *testing.T, mt mocktracer.Tracer, s *stack) (*mocktracer.Span
 // queuedTrace receives the one message on q and returns the trace context it carries.
 func queuedTrace(t *testing.T, client *awssqs.Client, url string) (traceID, parentID uint64) {
 	t.Helper()
+	sc := tracing.Extract(queuedCarrier(t, client, url))
+	return sc.TraceIDLower(), sc.SpanID()
+}
+
+// queuedCarrier receives the one message on q and returns the trace context it carries.
+func queuedCarrier(t *testing.T, client *awssqs.Client, url string) tracing.Carrier {
+	t.Helper()
 	var carrier string
 	testenv.Eventually(t, 30*time.Second, "the message on the queue", func() (bool, string) {
 		out, err := client.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url),
@@ -59,11 +73,10 @@ func queuedTrace(t *testing.T, client *awssqs.Client, url string) (traceID, pare
 		carrier = aws.ToString(a.StringValue)
 		return true, ""
 	})
-	sc := tracing.Extract(tracing.Carrier(carrier))
-	if sc == nil {
+	if tracing.Extract(tracing.Carrier(carrier)) == nil {
 		t.Fatalf("attribute %s holds no trace context: %s", sqs.TraceAttribute, carrier)
 	}
-	return sc.TraceIDLower(), sc.SpanID()
+	return tracing.Carrier(carrier)
 }
 
 // checkPublished holds the request span, its database spans, the sqs.send span and the message's
@@ -148,6 +161,32 @@ func TestSendRequestAndItsPublishAreOneTrace(t *testing.T) {
 	}
 	if accepted[logging.KeyTraceID] != want {
 		t.Errorf("'send accepted' line has dd.trace_id %v, want %s: %v", accepted[logging.KeyTraceID], want, accepted)
+	}
+}
+
+// A client cannot choose the trace or its sampling: a send request carrying a caller's trace id and
+// sampling priority 2 (keep) starts a trace of its own, the message carries that trace, and the
+// worker's span, continued from the message, is in it too, with the tracer's own priority.
+func TestACallersTraceContextReachesNeitherTheRequestNorTheWorker(t *testing.T) {
+	mt := mocktracer.Start()
+	defer mt.Stop()
+	s := startStack(t)
+
+	request, _ := traceOfSend(t, mt, s, "X-Datadog-Trace-Id", "1234", "X-Datadog-Parent-Id", "5678",
+		"X-Datadog-Sampling-Priority", "2", "Traceparent", "00-000000000000000000000000000004d2-000000000000162e-01")
+	if request.TraceID() == 1234 || request.ParentID() != 0 {
+		t.Errorf("request span: trace %d parent %d, want the root of a trace of its own", request.TraceID(), request.ParentID())
+	}
+	carrier := queuedCarrier(t, s.Queues.Client, s.Queues.URL)
+	process, _ := tracing.StartConsume(context.Background(), carrier, "gifts", time.Now())
+	process.Finish()
+	for name, sc := range map[string]*ddtracer.SpanContext{"request": request.Context(), "message": tracing.Extract(carrier), "worker": process.Context()} {
+		if sc.TraceIDLower() != request.TraceID() {
+			t.Errorf("%s: trace %d, want the request's %d", name, sc.TraceIDLower(), request.TraceID())
+		}
+		if p, ok := sc.SamplingPriority(); ok && p == 2 {
+			t.Errorf("%s: sampling priority 2 came from the caller", name)
+		}
 	}
 }
 
