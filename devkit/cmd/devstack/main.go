@@ -1,9 +1,10 @@
 // Command devstack runs the whole system locally in the foreground (`make run`): a throwaway
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
-// JSON logs on stdout. It builds api, worker and giftctl into .local/bin first (giftctl for the
-// operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or SIGTERM stops
-// everything it started and exits 0.
+// JSON logs on stdout, each connected as its own database role (gift_api, gift_worker; giftctl's
+// settings as gift_operator). It builds api, worker and giftctl into .local/bin first (giftctl
+// for the operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or
+// SIGTERM stops everything it started and exits 0.
 //
 // DEVSTACK_SQS_LATENCY (a duration, off by default) rehearses a slow SQS: the API then reaches the
 // emulator through a fault proxy (testkit/faultproxy) that holds every request back that long, so
