@@ -50,8 +50,17 @@ GRANT USAGE ON SCHEMA public TO gift_api, gift_worker, gift_operator;
 -- gift_events is append-only for everyone: INSERT (and SELECT where read) only, never UPDATE,
 -- DELETE or TRUNCATE. The trigger of migration 0003 refuses UPDATE and DELETE even to the owner;
 -- this one refuses TRUNCATE, which row triggers never see.
-CREATE OR REPLACE TRIGGER gift_events_append_only_truncate BEFORE TRUNCATE ON gift_events
-    FOR EACH STATEMENT EXECUTE FUNCTION gift_events_append_only();
+-- Created once: creating a trigger locks the table against writes, which a deploy should not do
+-- every time.
+DO $truncate$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'gift_events'::regclass
+                   AND tgname = 'gift_events_append_only_truncate') THEN
+        CREATE TRIGGER gift_events_append_only_truncate BEFORE TRUNCATE ON gift_events
+            FOR EACH STATEMENT EXECUTE FUNCTION gift_events_append_only();
+    END IF;
+END
+$truncate$;
 
 -- gift_api: POST /gifts, GET /gifts/{id}, POST /gifts/{id}/send (send request, status, outbox row
 -- and history in one transaction), the outbox dispatcher and relay, outbox-status.
