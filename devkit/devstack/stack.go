@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -67,20 +68,32 @@ type DepsOptions struct {
 }
 
 // Deps are a local system's running dependencies: PostgreSQL (unless an outside one was given),
-// the SQS emulator (likewise), the queue pair, the applied migrations, and the environment the
-// services run with.
+// the SQS emulator (likewise), the queue pair, the applied migrations and the login roles'
+// passwords, and the environment the services run with.
 type Deps struct {
 	Postgres *servers.Postgres    // nil when DatabaseURL was given
 	Emulator *servers.SQSEmulator // nil when an endpoint was given
 	URLs     sqs.QueuePairURLs
 	// SQSEndpoint is the SQS endpoint the services use (the emulator's, or the one given).
 	SQSEndpoint string
-	Env         []string // the process environment plus the services' connection settings
+	// Env is the process environment plus the services' connection settings, DATABASE_URL
+	// connecting as the migration user; RoleEnv connects as a service's own role.
+	Env         []string
+	databaseURL string
 	closers     []func()
 }
 
-// StartDeps starts the dependencies, creates the queue pair with production's redrive settings and
-// applies the migrations. Stop them with Stop, also after an error.
+// DatabaseURL connects as the migration user.
+func (d *Deps) DatabaseURL() string { return d.databaseURL }
+
+// RoleEnv is Env with DATABASE_URL connecting as role (RoleAPI, RoleWorker, RoleOperator).
+func (d *Deps) RoleEnv(role string) []string {
+	return append(slices.Clone(d.Env), "DATABASE_URL="+RoleURL(d.databaseURL, role)) // the last value wins
+}
+
+// StartDeps starts the dependencies, creates the queue pair with production's redrive settings,
+// applies the migrations (as the migration user) and sets the login roles' local passwords. Stop
+// them with Stop, also after an error.
 func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 	d := &Deps{}
 	databaseURL, queue := opts.DatabaseURL, opts.Queue
@@ -114,7 +127,7 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 		queue.Endpoint = emu.Endpoint
 		opts.Log.Info("sqs emulator started", logging.KeyStatus, "ready", "endpoint", emu.Endpoint)
 	}
-	d.SQSEndpoint = queue.Endpoint
+	d.SQSEndpoint, d.databaseURL = queue.Endpoint, databaseURL
 	client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: queue.Region, Endpoint: queue.Endpoint})
 	if err != nil {
 		return d, err
@@ -149,6 +162,9 @@ func StartDeps(ctx context.Context, opts DepsOptions) (*Deps, error) {
 	}
 	if err := migrate.Run(); err != nil {
 		return d, fmt.Errorf("api migrate: %w", err)
+	}
+	if err := SetRolePasswords(ctx, databaseURL); err != nil {
+		return d, err
 	}
 	return d, nil
 }

@@ -123,7 +123,15 @@ func startStack(t *testing.T) *stack {
 	}
 	s.pgAPI, s.pgWorker = fp.Proxy(t, "pg-api", pg.Host), fp.Proxy(t, "pg-worker", pg.Host)
 	s.sqsAPI, s.sqsWork = fp.Proxy(t, "sqs-api", sqsURL.Host), fp.Proxy(t, "sqs-worker", sqsURL.Host)
-	via := func(p *faultproxy.Proxy) string { u := *pg; u.Host = p.Addr(); return u.String() }
+	// Each program connects as its own database role, as in production.
+	asRole := func(role string) *url.URL {
+		u, err := url.Parse(env.RoleURL(t, dbURL, role))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	via := func(p *faultproxy.Proxy, role string) string { u := asRole(role); u.Host = p.Addr(); return u.String() }
 
 	ports, err := servers.FreePorts(2)
 	if err != nil {
@@ -131,11 +139,11 @@ func startStack(t *testing.T) *stack {
 	}
 	s.apiAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	common := append(append(os.Environ(), serviceSettings...), "SQS_QUEUE_URL="+s.queues.URL, "SQS_DLQ_URL="+s.queues.DLQURL)
-	s.apiEnv = append(slices.Clone(common), "DATABASE_URL="+via(s.pgAPI), "SQS_ENDPOINT=http://"+s.sqsAPI.Addr(),
+	s.apiEnv = append(slices.Clone(common), "DATABASE_URL="+via(s.pgAPI, testenv.RoleAPI), "SQS_ENDPOINT=http://"+s.sqsAPI.Addr(),
 		"API_PORT="+strconv.Itoa(ports[0]))
-	s.workEnv = append(slices.Clone(common), "DATABASE_URL="+via(s.pgWorker), "SQS_ENDPOINT=http://"+s.sqsWork.Addr(),
+	s.workEnv = append(slices.Clone(common), "DATABASE_URL="+via(s.pgWorker, testenv.RoleWorker), "SQS_ENDPOINT=http://"+s.sqsWork.Addr(),
 		"WORKER_HEALTH_ADDR="+net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])))
-	s.ctlEnv = append(slices.Clone(common), "DATABASE_URL="+dbURL, "SQS_ENDPOINT="+env.SQSEndpoint, "API_URL=http://"+s.apiAddr)
+	s.ctlEnv = append(slices.Clone(common), "DATABASE_URL="+asRole(testenv.RoleOperator).String(), "SQS_ENDPOINT="+env.SQSEndpoint, "API_URL=http://"+s.apiAddr)
 
 	apiLog, err := os.Create(filepath.Join(s.dir, "api.log"))
 	if err != nil {

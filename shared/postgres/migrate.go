@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -11,11 +12,21 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// rolesSQL creates the cluster's roles (docs/architecture.md, "Database roles"); grantsSQL gives
+// them their privileges in this database. Both are repeatable: they run on every migrate.
+var (
+	//go:embed roles/roles.sql
+	rolesSQL string
+	//go:embed roles/grants.sql
+	grantsSQL string
+)
 
 // migrationLockID is the advisory lock that serialises concurrent `migrate` runs (two deploys, or a
 // deploy and a developer) so each migration is applied exactly once.
@@ -58,8 +69,10 @@ func Migrations() ([]Migration, error) {
 	return ms, nil
 }
 
-// Migrate applies every embedded migration not yet recorded in schema_migrations, each in its own
-// transaction, under an advisory lock. It returns how many it applied.
+// Migrate creates the database roles if they are missing, applies every embedded migration not
+// yet recorded in schema_migrations, each in its own transaction, then the roles' grants (the
+// schema's objects owned by gift_owner, each login role's privileges exactly as listed), all under
+// an advisory lock. It returns how many migrations it applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
 	ms, err := Migrations()
 	if err != nil {
@@ -71,6 +84,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 	}
 	defer conn.Release()
 
+	if err := ensureRoles(ctx, conn.Conn()); err != nil {
+		return 0, err
+	}
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
 		return 0, fmt.Errorf("migrate: take advisory lock: %w", err)
 	}
@@ -107,5 +123,45 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 		applied++
 		log.InfoContext(ctx, "migration applied", "status", "applied", "version", m.Version, "name", m.Name)
 	}
+	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, grantsSQL)
+		return err
+	}); err != nil {
+		return applied, fmt.Errorf("migrate: grant the roles' privileges: %w", err)
+	}
 	return applied, nil
+}
+
+// ensureRoles runs rolesSQL. Roles belong to the whole cluster while the advisory lock holds one
+// database only: migrations of two databases of one cluster (tests make one per test) can create
+// the same role or membership at the same moment, and the later one then fails with
+// duplicate_object, unique_violation or "tuple concurrently updated". The run is repeated then; it
+// finds what the other created.
+func ensureRoles(ctx context.Context, conn *pgx.Conn) error {
+	const attempts = 5
+	var err error
+	for range attempts {
+		if _, err = conn.Exec(ctx, rolesSQL); err == nil || !createdConcurrently(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: create the database roles: %w", err)
+	}
+	return nil
+}
+
+// createdConcurrently tells whether err is a concurrent run's creation of the same cluster object.
+func createdConcurrently(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42710", "23505", "40001": // duplicate_object, unique_violation, serialization_failure
+		return true
+	case "XX000": // internal_error: "tuple concurrently updated"
+		return pgErr.Message == "tuple concurrently updated"
+	}
+	return false
 }

@@ -95,7 +95,7 @@ func StartPasswordCluster(t testing.TB) *PasswordCluster {
 func (c *PasswordCluster) NewRole(t testing.TB, role, password string) string {
 	t.Helper()
 	ctx := context.Background()
-	c.exec(t, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", pgx.Identifier{role}.Sanitize(), quote(password)))
+	c.exec(t, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE PASSWORD %s", pgx.Identifier{role}.Sanitize(), quote(password)))
 	c.exec(t, fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{role}.Sanitize(), pgx.Identifier{role}.Sanitize()))
 	bare := fmt.Sprintf("postgres://127.0.0.1:%d/%s?sslmode=disable", c.pg.Port, role)
 	u, _ := url.Parse(bare)

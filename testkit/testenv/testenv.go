@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ type Env struct {
 	emu         *servers.SQSEmulator
 	SQSEndpoint string
 	seq         atomic.Int64
+	rolesMu     sync.Mutex
+	rolesReady  map[string]bool // login roles whose password RoleURL has set
 }
 
 // Main starts what needs asks for, runs the tests, stops everything and exits. Use it as

@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 func apiEnv(t *testing.T, port string) []string {
 	q := env.NewQueues(t, 5)
 	return append(os.Environ(),
-		"DATABASE_URL="+env.NewDatabase(t), "SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL="+q.URL,
+		"DATABASE_URL="+env.RoleURL(t, env.NewDatabase(t), testenv.RoleAPI), "SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL="+q.URL,
 		"API_PORT="+port, "SHUTDOWN_TIMEOUT=5s", "AWS_REGION=ap-northeast-1")
 }
 
@@ -219,7 +219,7 @@ func TestInvalidConfigurationRefusesToStart(t *testing.T) {
 
 func TestOutboxStatusCommand(t *testing.T) {
 	cmd := exec.Command(apiBin, "outbox-status")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.NewDatabase(t))
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.RoleURL(t, env.NewDatabase(t), testenv.RoleAPI))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestOutboxStatusCommand(t *testing.T) {
 // the entrypoint), with its arguments, its output and its exit code.
 func TestGiftctlCommandHandsOverToGiftctl(t *testing.T) {
 	cmd := exec.Command(apiBin, "giftctl", "status", "--json")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.NewDatabase(t), "API_URL=http://"+testenv.FreeAddr(t),
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.RoleURL(t, env.NewDatabase(t), testenv.RoleOperator), "API_URL=http://"+testenv.FreeAddr(t),
 		"SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL=", "SQS_QUEUE_NAME=no-such-queue", "AWS_REGION=ap-northeast-1")
 	out, err := cmd.Output()
 	var exit *exec.ExitError

@@ -180,7 +180,7 @@ func TestSQSConnectionResetsOnThePublishPathLoseNoSend(t *testing.T) {
 func dbProxyStack(t *testing.T, opts ...stackOption) (*stack, *faultproxy.Proxy) {
 	t.Helper()
 	direct := env.NewDatabase(t)
-	u, err := url.Parse(direct)
+	u, err := url.Parse(env.RoleURL(t, direct, testenv.RoleAPI))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,8 +70,10 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 		}
 	}
 	s := &stack{Logs: &testenv.LogBuffer{}}
+	poolURL := vars["DATABASE_URL"] // the test's own pool: the API's database, as the superuser
 	if _, ok := vars["DATABASE_URL"]; !ok {
-		vars["DATABASE_URL"] = env.NewDatabase(t)
+		poolURL = env.NewDatabase(t)
+		vars["DATABASE_URL"] = env.RoleURL(t, poolURL, testenv.RoleAPI) // as in production
 	}
 	if _, ok := vars["SQS_QUEUE_URL"]; !ok {
 		s.Queues = env.NewQueues(t, 5)
@@ -88,7 +90,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 		}
 	}
 
-	pool, err := pgxpool.New(context.Background(), vars["DATABASE_URL"])
+	pool, err := pgxpool.New(context.Background(), poolURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,9 @@ type system struct {
 func newSystem(t *testing.T) *system {
 	t.Helper()
 	s := &system{queues: env.NewQueues(t, 5)}
+	db := env.NewDatabase(t)
 	s.vars = map[string]string{
-		"DATABASE_URL":         env.NewDatabase(t),
+		"DATABASE_URL":         env.RoleURL(t, db, testenv.RoleOperator), // giftctl's role, as in production
 		"SQS_ENDPOINT":         env.SQSEndpoint,
 		"SQS_QUEUE_URL":        s.queues.URL,
 		"SQS_DLQ_URL":          s.queues.DLQURL,
@@ -53,13 +55,15 @@ func newSystem(t *testing.T) *system {
 		"DB_CONNECT_TIMEOUT":   "500ms",
 	}
 	var err error
-	s.pool, err = pgxpool.New(context.Background(), s.vars["DATABASE_URL"])
+	s.pool, err = pgxpool.New(context.Background(), db) // the test's own, as the superuser
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.pool.Close)
 	s.store = postgres.NewStore(s.pool, 10*time.Second)
-	s.vars["API_URL"] = startAPI(t, s.vars)
+	apiVars := maps.Clone(s.vars)
+	apiVars["DATABASE_URL"] = env.RoleURL(t, db, testenv.RoleAPI)
+	s.vars["API_URL"] = startAPI(t, apiVars)
 	return s
 }
 

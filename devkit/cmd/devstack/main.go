@@ -1,9 +1,10 @@
 // Command devstack runs the whole system locally in the foreground (`make run`): a throwaway
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
-// JSON logs on stdout. It builds api, worker and giftctl into .local/bin first (giftctl for the
-// operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or SIGTERM stops
-// everything it started and exits 0.
+// JSON logs on stdout, each connected as its own database role (gift_api, gift_worker; giftctl's
+// settings as gift_operator). It builds api, worker and giftctl into .local/bin first (giftctl
+// for the operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or
+// SIGTERM stops everything it started and exits 0.
 //
 // DEVSTACK_SQS_LATENCY (a duration, off by default) rehearses a slow SQS: the API then reaches the
 // emulator through a fault proxy (testkit/faultproxy) that holds every request back that long, so
@@ -90,32 +91,35 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := writeGiftctlEnv(filepath.Join(state, "giftctl.env"), deps.Env, apiPort); err != nil {
+	if err := writeGiftctlEnv(filepath.Join(state, "giftctl.env"), deps.RoleEnv(devstack.RoleOperator), apiPort); err != nil {
 		return err
 	}
 	log.Info("giftctl: env $(cat .local/giftctl.env) .local/bin/giftctl status", logging.KeyStatus, "ready")
-	apiEnv := deps.Env
+	// Each program as its own database role (docs/architecture.md, "Database roles").
+	apiEnv, workerEnv := deps.RoleEnv(devstack.RoleAPI), deps.RoleEnv(devstack.RoleWorker)
 	if sqsLatency > 0 {
 		proxy, stopProxy, err := slowSQS(deps.SQSEndpoint, sqsLatency)
 		if err != nil {
 			return err
 		}
 		defer stopProxy()
-		apiEnv = append(slices.Clip(deps.Env), "SQS_ENDPOINT="+proxy) // the last value wins
+		apiEnv = append(slices.Clip(apiEnv), "SQS_ENDPOINT="+proxy) // the last value wins
 		log.Info("slow SQS for the API: every request held back", logging.KeyStatus, "degraded",
 			"latency", sqsLatency.String(), "proxy", proxy, "endpoint", deps.SQSEndpoint)
 	}
-	return runServices(ctx, log, service{apiEnv, []string{bin.API, "serve"}}, service{deps.Env, []string{bin.Worker, "run"}})
+	return runServices(ctx, log, service{apiEnv, []string{bin.API, "serve"}}, service{workerEnv, []string{bin.Worker, "run"}})
 }
 
 // writeGiftctlEnv writes the connection settings of the running stack, one VAR=value a line, so
 // giftctl can be pointed at it: `env $(cat .local/giftctl.env) .local/bin/giftctl status`.
 func writeGiftctlEnv(path string, env []string, apiPort int) error {
 	var b strings.Builder
-	for _, kv := range env {
-		for _, name := range []string{"DATABASE_URL=", "SQS_ENDPOINT=", "SQS_QUEUE_URL=", "SQS_DLQ_URL=", "AWS_REGION="} {
+	for _, name := range []string{"DATABASE_URL=", "SQS_ENDPOINT=", "SQS_QUEUE_URL=", "SQS_DLQ_URL=", "AWS_REGION="} {
+		// The last value, as a process started with env would see it.
+		for _, kv := range slices.Backward(env) {
 			if strings.HasPrefix(kv, name) {
 				b.WriteString(kv + "\n")
+				break
 			}
 		}
 	}

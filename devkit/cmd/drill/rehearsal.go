@@ -81,7 +81,7 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 		"WORKER_DB_RETRY_INTERVAL=250ms",
 		"LOG_LEVEL=INFO",
 	)
-	if r.api, err = r.start("api", nil, r.bin.API, "serve"); err != nil {
+	if r.api, err = r.start("api", r.roleEnv(devstack.RoleAPI), r.bin.API, "serve"); err != nil {
 		return r, err
 	}
 	if r.client, err = giftclient.NewClientWithResponses(r.apiURL, giftclient.WithHTTPClient(&http.Client{Timeout: 5 * time.Second})); err != nil {
@@ -96,6 +96,12 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 	})
 	r.startup = time.Since(r.began)
 	return r, err
+}
+
+// roleEnv is the setting that connects a program to the database as role, as in production
+// (docs/architecture.md, "Database roles"); it goes after the stack's environment, where it wins.
+func (r *rehearsal) roleEnv(role string) []string {
+	return []string{"DATABASE_URL=" + devstack.RoleURL(r.deps.DatabaseURL(), role)}
 }
 
 // start runs a service with the stack's environment plus extra, logging to DIR/NAME.log.
@@ -114,7 +120,8 @@ func (r *rehearsal) startWorker(name string, extra ...string) (*devstack.Service
 	if err != nil {
 		return nil, err
 	}
-	w, err := r.start(name, append([]string{fmt.Sprintf("WORKER_HEALTH_ADDR=127.0.0.1:%d", port)}, extra...), r.bin.Worker, "run")
+	w, err := r.start(name, append(append(r.roleEnv(devstack.RoleWorker), fmt.Sprintf("WORKER_HEALTH_ADDR=127.0.0.1:%d", port)), extra...),
+		r.bin.Worker, "run")
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +174,7 @@ func (r *rehearsal) giftctl(ctx context.Context, args ...string) (string, int) {
 
 func (r *rehearsal) giftctlQuiet(ctx context.Context, args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, r.bin.Giftctl, args...) //nolint:gosec // our own binary
-	cmd.Env = r.env
+	cmd.Env = append(append([]string{}, r.env...), r.roleEnv(devstack.RoleOperator)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -17,6 +17,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
@@ -105,6 +106,11 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return s, fmt.Errorf("api migrate: %w: %s", err, out)
 	}
+	// The services and giftctl connect as their own roles, as in production; the audit (s.db)
+	// reads everything as the migration user.
+	if err := devstack.SetRolePasswords(ctx, s.pg.URL); err != nil {
+		return s, err
+	}
 	// Two APIs and the worker's health port.
 	ports, err := servers.FreePorts(3)
 	if err != nil {
@@ -112,14 +118,14 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 	}
 	for i, port := range ports[:2] {
 		api := &service{name: fmt.Sprintf("api-%d", i+1), argv: []string{filepath.Join(dir, "api"), "serve"},
-			env: append(slices.Clone(env), "API_PORT="+strconv.Itoa(port)), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			env: append(slices.Clone(env), "API_PORT="+strconv.Itoa(port), "DATABASE_URL="+devstack.RoleURL(s.pg.URL, devstack.RoleAPI)), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			ready: "/readyz", dir: dir}
 		s.apis = append(s.apis, api)
 	}
 	port := ports[2]
 	health := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.worker = &service{name: "worker", argv: []string{filepath.Join(dir, "worker"), "run"},
-		env: append(slices.Clone(env), "WORKER_HEALTH_ADDR="+health), addr: health, ready: "/healthz", dir: dir}
+		env: append(slices.Clone(env), "WORKER_HEALTH_ADDR="+health, "DATABASE_URL="+devstack.RoleURL(s.pg.URL, devstack.RoleWorker)), addr: health, ready: "/healthz", dir: dir}
 	for _, svc := range append(append([]*service(nil), s.apis...), s.worker) {
 		if err := svc.start(ctx); err != nil {
 			return s, err
@@ -147,7 +153,7 @@ func (s *stack) restartSQSEmulator(ctx context.Context) error {
 // giftctl runs the operator's command line against the stack and returns its output.
 func (s *stack) giftctl(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.dir, "giftctl"), args...)
-	cmd.Env = append(slices.Clone(s.env), "API_URL=http://"+s.apis[0].addr)
+	cmd.Env = append(slices.Clone(s.env), "API_URL=http://"+s.apis[0].addr, "DATABASE_URL="+devstack.RoleURL(s.pg.URL, devstack.RoleOperator))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("giftctl %v: %w", args, err)

@@ -122,7 +122,7 @@ func (s *stack) depth(url string) queue.Depth {
 func (s *stack) env(healthAddr string, extra ...string) []string {
 	return append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"DATABASE_URL=" + s.dbURL,
+		"DATABASE_URL=" + env.RoleURL(s.t, s.dbURL, testenv.RoleWorker), // the worker's role, as in production
 		"AWS_REGION=ap-northeast-1",
 		"SQS_ENDPOINT=" + env.SQSEndpoint,
 		"SQS_QUEUE_URL=" + s.queues.URL,

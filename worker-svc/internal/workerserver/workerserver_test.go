@@ -32,7 +32,7 @@ func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS:
 func load(t *testing.T, dbURL string, q testenv.Queues, logs *testenv.LogBuffer, extra map[string]string) config.Config {
 	t.Helper()
 	vars := map[string]string{
-		"DATABASE_URL":             dbURL,
+		"DATABASE_URL":             env.RoleURL(t, dbURL, testenv.RoleWorker), // the worker's role, as in production
 		"AWS_REGION":               "ap-northeast-1",
 		"SQS_ENDPOINT":             env.SQSEndpoint,
 		"SQS_QUEUE_URL":            q.URL,
