@@ -77,3 +77,21 @@ func From(ctx context.Context) string {
 	}
 	return ""
 }
+
+// MaxLen is the longest id the contract allows (openapi.yaml: CorrelationId).
+const MaxLen = 64
+
+// Plausible reports whether s could be an id: 1 to MaxLen visible ASCII characters (0x21-0x7E).
+// An id read from outside (a client's header, a queue message) that is not is dropped rather than
+// logged: it could not have come from New, and what it holds could garble a line.
+func Plausible(s string) bool {
+	if len(s) == 0 || len(s) > MaxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

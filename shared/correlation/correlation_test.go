@@ -2,6 +2,7 @@ package correlation_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,22 @@ func TestContextCarriesTheID(t *testing.T) {
 	<-child.Done() // a child of the id's context is cancelled with its parent
 	if correlation.From(correlation.With(ctx, "second")) != "second" {
 		t.Error("the innermost id does not win")
+	}
+}
+
+func TestPlausible(t *testing.T) {
+	for s, want := range map[string]bool{
+		correlation.New():       true,
+		"client-id_42":          true,
+		"":                      false,
+		"a b":                   false,
+		"line\nbreak":           false,
+		"\u00e9t\u00e9":         false,
+		strings.Repeat("x", 64): true,
+		strings.Repeat("x", 65): false,
+	} {
+		if got := correlation.Plausible(s); got != want {
+			t.Errorf("Plausible(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

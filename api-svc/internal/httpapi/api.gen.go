@@ -183,7 +183,13 @@ type CreatedGiftStatus string
 
 // Error defines model for Error.
 type Error struct {
-	Error struct {
+	// CorrelationId The server's id of this request, the same as the `Correlation-Id` header. Not the
+	// `request_id`: that one is the client's key and repeats across retries.
+	//
+	//
+	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+	CorrelationId *string `json:"correlation_id,omitempty"`
+	Error         struct {
 		// Code Machine-readable error kind.
 		Code ErrorErrorCode `json:"code"`
 
@@ -601,14 +607,36 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	return m
 }
 
-type InternalErrorJSONResponse Error
+type InternalErrorResponseHeaders struct {
+	CorrelationId string
+}
+type InternalErrorJSONResponse struct {
+	Body Error
 
-type NotFoundJSONResponse Error
+	Headers InternalErrorResponseHeaders
+}
 
-type PayloadTooLargeJSONResponse Error
+type NotFoundResponseHeaders struct {
+	CorrelationId string
+}
+type NotFoundJSONResponse struct {
+	Body Error
+
+	Headers NotFoundResponseHeaders
+}
+
+type PayloadTooLargeResponseHeaders struct {
+	CorrelationId string
+}
+type PayloadTooLargeJSONResponse struct {
+	Body Error
+
+	Headers PayloadTooLargeResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
-	RetryAfter int
+	CorrelationId string
+	RetryAfter    int
 }
 type ServiceUnavailableJSONResponse struct {
 	Body Error
@@ -616,9 +644,23 @@ type ServiceUnavailableJSONResponse struct {
 	Headers ServiceUnavailableResponseHeaders
 }
 
-type UnsupportedMediaTypeJSONResponse Error
+type UnsupportedMediaTypeResponseHeaders struct {
+	CorrelationId string
+}
+type UnsupportedMediaTypeJSONResponse struct {
+	Body Error
 
-type ValidationErrorJSONResponse Error
+	Headers UnsupportedMediaTypeResponseHeaders
+}
+
+type ValidationErrorResponseHeaders struct {
+	CorrelationId string
+}
+type ValidationErrorJSONResponse struct {
+	Body Error
+
+	Headers ValidationErrorResponseHeaders
+}
 
 type CreateGiftRequestObject struct {
 	Body *CreateGiftJSONRequestBody
@@ -629,7 +671,8 @@ type CreateGiftResponseObject interface {
 }
 
 type CreateGift201ResponseHeaders struct {
-	Location string
+	CorrelationId string
+	Location      string
 }
 
 type CreateGift201JSONResponse struct {
@@ -644,6 +687,7 @@ func (response CreateGift201JSONResponse) VisitCreateGiftResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -655,10 +699,11 @@ type CreateGift400JSONResponse struct{ ValidationErrorJSONResponse }
 func (response CreateGift400JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -669,10 +714,11 @@ type CreateGift413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response CreateGift413JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -685,10 +731,11 @@ type CreateGift415JSONResponse struct {
 func (response CreateGift415JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -699,10 +746,11 @@ type CreateGift500JSONResponse struct{ InternalErrorJSONResponse }
 func (response CreateGift500JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -717,6 +765,7 @@ func (response CreateGift503JSONResponse) VisitCreateGiftResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -731,15 +780,27 @@ type GetGiftResponseObject interface {
 	VisitGetGiftResponse(w http.ResponseWriter) error
 }
 
-type GetGift200JSONResponse Gift
+type GetGift200ResponseHeaders struct {
+	CorrelationId string
+	RetryAfter    *int
+}
+
+type GetGift200JSONResponse struct {
+	Body    Gift
+	Headers GetGift200ResponseHeaders
+}
 
 func (response GetGift200JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -750,10 +811,11 @@ type GetGift400JSONResponse struct{ ValidationErrorJSONResponse }
 func (response GetGift400JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -764,10 +826,11 @@ type GetGift404JSONResponse struct{ NotFoundJSONResponse }
 func (response GetGift404JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -778,10 +841,11 @@ type GetGift500JSONResponse struct{ InternalErrorJSONResponse }
 func (response GetGift500JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -796,6 +860,7 @@ func (response GetGift503JSONResponse) VisitGetGiftResponse(w http.ResponseWrite
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -811,29 +876,53 @@ type SendGiftResponseObject interface {
 	VisitSendGiftResponse(w http.ResponseWriter) error
 }
 
-type SendGift200JSONResponse SendAccepted
+type SendGift200ResponseHeaders struct {
+	CorrelationId string
+	Location      string
+	RetryAfter    int
+}
+
+type SendGift200JSONResponse struct {
+	Body    SendAccepted
+	Headers SendGift200ResponseHeaders
+}
 
 func (response SendGift200JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SendGift202JSONResponse SendAccepted
+type SendGift202ResponseHeaders struct {
+	CorrelationId string
+	Location      string
+	RetryAfter    int
+}
+
+type SendGift202JSONResponse struct {
+	Body    SendAccepted
+	Headers SendGift202ResponseHeaders
+}
 
 func (response SendGift202JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -844,10 +933,11 @@ type SendGift400JSONResponse struct{ ValidationErrorJSONResponse }
 func (response SendGift400JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -858,24 +948,33 @@ type SendGift404JSONResponse struct{ NotFoundJSONResponse }
 func (response SendGift404JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SendGift409JSONResponse Error
+type SendGift409ResponseHeaders struct {
+	CorrelationId string
+}
+
+type SendGift409JSONResponse struct {
+	Body    Error
+	Headers SendGift409ResponseHeaders
+}
 
 func (response SendGift409JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -886,10 +985,11 @@ type SendGift500JSONResponse struct{ InternalErrorJSONResponse }
 func (response SendGift500JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -904,6 +1004,7 @@ func (response SendGift503JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -917,15 +1018,23 @@ type GetHealthzResponseObject interface {
 	VisitGetHealthzResponse(w http.ResponseWriter) error
 }
 
-type GetHealthz200JSONResponse Health
+type GetHealthz200ResponseHeaders struct {
+	CorrelationId string
+}
+
+type GetHealthz200JSONResponse struct {
+	Body    Health
+	Headers GetHealthz200ResponseHeaders
+}
 
 func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -938,29 +1047,45 @@ type GetReadyzResponseObject interface {
 	VisitGetReadyzResponse(w http.ResponseWriter) error
 }
 
-type GetReadyz200JSONResponse Readiness
+type GetReadyz200ResponseHeaders struct {
+	CorrelationId string
+}
+
+type GetReadyz200JSONResponse struct {
+	Body    Readiness
+	Headers GetReadyz200ResponseHeaders
+}
 
 func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type GetReadyz503JSONResponse Readiness
+type GetReadyz503ResponseHeaders struct {
+	CorrelationId string
+}
+
+type GetReadyz503JSONResponse struct {
+	Body    Readiness
+	Headers GetReadyz503ResponseHeaders
+}
 
 func (response GetReadyz503JSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1161,68 +1286,78 @@ func (sh *strictHandler) GetReadyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5FvNcuNIcn6VNLwRI8WCFEiK6m52+MCR2N3yciSNRM16d9gWikBSrBVYxa0qSKJlOqJ98GHPdvjok8MO",
-	"P4PfpiNs3/wKjqwCQJCE/lo9Ow77RgFVqKr8+fLLzNKdF8npTAoURnudO2/GFJuiQWX/es/H5vCAfsWo",
-	"I8VnhkvhdbzBBOGSj803GngMWwzOzw8PfGAaFJpUCYxhNIfw5PhsADs0UIfbdc/38JZNZwl6HS9ovGnt",
-	"jd9grc12R7VXUSOuvcbmuNZiu6N2tBe/wtdjz/c4rTZjZuL5nmBTmkmfu+Cx53sKf59yhbHXMSpF39PR",
-	"BKeMdjuWasqM1/HS1I408xlN1UZxcektFguarGdSaLTnPBQGlWBJTymp6EEkhUFh6CebzRIeMTr5zu80",
-	"Hf9ueY47D5dTYlrj8GjQOz3q9i96p6fHp57vTVFrdkmveLYKuDkLdwLU9jgdkSbJonyIXygcex3vT3eW",
-	"Gtpxb/WO26g9yKpmugJSgbczjAzGbqG3YCYIMRrGEw1MIXBhH2lU16i+0ZDIS+2DkAYmqLBOOzuS5p1M",
-	"RfwyYRwdDy7eHZ8fHazIgTRoVxvbFX4SORxJa6AwYRrMhJOd2nOdsHkiWTyQss/UJb7seCfd3/SPuwcX",
-	"g+Pji3739H1v5ZjZoWAk4zlwDQktqMBMmIDGXuv1LozmBvVPc37y0Ic3AL/i31qRnKG65hGeC3bNeMJG",
-	"yQulctY7/eFwv3dxftT9oXvY737bX5WLduuBwelMKqZ4Moe0tPhPJo+YGTZiGkkWqVDIogkt+JZAS80h",
-	"YQYVbGlECE/pSa07Nqgcck2QxRkolt5tIuMZRlLEGoyEG8YNjHAsFboVuLisPwhbhVAbBWQRZlyiPdLC",
-	"986FTmczqQzG32HM2cAOeomyzo/Ozk9Ojk8HvYOL73oHh92LwW9OVvW17z5eo8VgmpJBIWws80ezYgKO",
-	"cH350FryDyzhsX34FYD8h27/8KA7ODw+qoDy8qY6wKYyFWYpGwGZ2mCE5gZRQAOYiKHZ2H21+7q1t/vq",
-	"pxcX1zBlCQVCjEEqGClkVxoYqDTBzMrtkevZqcjOF8UerKXvK2QGiQScuq9aMcYxp/VYcqLkDJXhFEPH",
-	"LNHoe7PSozvPyWXTSbr2uQ8MZlJzw68RbiYyQRDpdEQ+yAxMpTYlgflwIrW5VHj2fR8oxr7vna5SilYQ",
-	"BP4y8nNhWk3SGbvl03TqdUrf8qZcuIcVjlZS8/q+j2fu4JCN8CHfaDsIIJowxSKiTrB1LjiZUemZi68W",
-	"8bfrQJo6Ou8PRTEAts5/GQRBsJ3bOEsSeYNxfShWiNPnT3/4r3/7h//8+3/6j3/858+f/vD5bz99/vQv",
-	"nz/96+dPf/ff//7JHbiP4tJMvE6bJLLOfcoA9GOuoo/FODn6HUaGxOC0H5P6n6l350H3kUag16R8xUQs",
-	"p5Y7wiUKVLQcEcclOVkljXvjRtSMW1jbHbVZbTfai2tv8PW49ortjdrRbtzC5niT7fle5E5ywSps8dcT",
-	"dGzIbu2GachGw9bpu31otVpvfDgf7FtjK6wrZgZrhk+xarmcoT5Mm1e+V81TfU8bZlJd4UHJDZtrCPdP",
-	"e91B7yCEsVTAQOCNXcCKTZCB/+hlQ0oqvscUlsTa6q9YfEV+VYZSgO0zTAS/YE61WX3HogkXWFPIYgrn",
-	"jvTCFRdxWQwVcF5mp9/1Bh+ODy7oUbffP/51jx7uHx+96x/uDzy/kurdGzs3coAqSvSxQt33Is+HdMpE",
-	"6Yi3s4QJG8rq3mN6zbSZf7tKg+VQdHd/UPlGQ3gYE20zKKJ57Vc4D+GGHIgbiJhSHGNgcE1hGKRAHzDR",
-	"CCFFt5A2Sj8cwXTU5+GNOxtZ2V3V5r8AoO4LTHRW927FO4tY8mDYeALq1f9voVPCtLkoPHl95w7HaQzE",
-	"mPBrVHMYM55g7ING4wynOBvXEL7rHvZ7B+HbZ5rNA35DZyqCtVTZN93SQgq0Ir3k1yietM4Sjh/iZ2SQ",
-	"Z27kwvfSWfxE9VpRRRMmLr9cv49hemb5S5GVYL6kzhWrXDnDfR54dk+kKkJUx7KaORrQKEwdwu/Pe+f2",
-	"OYsinJFNUxDTKGJKlCA86x0Nwk5uOySSMRcs2a4PRW4pHUBrVoV9MUNZpcnsrDSjIiD6ntuBxecjAnn3",
-	"1Upk/oAsIUr1LJh5LHrLq7AcouTV40E6+2SVFk6RxVyg1s/cpUKWZUPVHtw9Ocw5KQWgOWzNFJIOQYpk",
-	"7nwpFNJc2LcuXX4ykQndpCUY0GoRE47/5YFHl8VkZ5C35ku+SGpnKOJuZoDPFNxXRNLHAvBm2JVjK648",
-	"3TMT5uJD7kz1L6GTmUv6joHbwRkZF3Gx1Cw1JdgWZdVkDvUMqlmAz4NBnuZzMZZ5Rs8iC6ZZRZjgB2YJ",
-	"MyRmMMimBFkq8TrexJiZ7uzsZDlEPZJTW4+u5cO9jSTapT32dNoHpq8sLJkJTsFISu+t6eMti0wyByki",
-	"ymUEgRclbG5gKgxP6Ofc1lsJXkCqoXAAU4czB3LkVkzPRTRRUshUd1ZK5jt3mZgWOyT/EH6fYop6KXta",
-	"lcGNVFeohoICUYIGNXDzFmYySSB839v8WJifB2RqIjnF+lAMRZ+PMZpHCXZKSUVtmAZBCwu7WD6w2Ax/",
-	"XYRs2Moe0Z6Kh3T2AoGHomch2tFzV5dF0GyKgOIaEzmjte+GjvYNvQ7cDW3UGno+DPN4NfQW9NfSWobe",
-	"IvQJPhQORbh8HpJwzdfirkNXUbIkjtS0nk2EsLUbBNs+hEVSYR/t0qPN3MK+a2/7QxHmOYZ99IaGb6Qa",
-	"9KrRolfVGYd97762mnmEsNV2u6pIQOzL1nYdutC+vc1ZEgiKqGCdjAsNec9iKLIGgoulCY9QaCw5IaGl",
-	"4miYmj/ofdlMvTMrTVj4nuEmKZy5e3Lo+d41Ku18slEP6gGNkjMUbMa9jteqB/WW59vmkEU0Z+e2hyV1",
-	"Bddyfq2B5cCVA9zS3m+4mQDLSg+1ZUkiJLWHsLVSsiCbJmi2dcm89LdZmHRempWJsqq7FSFFEjvuMC52",
-	"Z1OZAgu/lfH8eTXMPK9xtbBlufKRotGTK4+bBcHFKrQTb15vrjWDxvNOkRVgn1jtKadPXjNo7tUajVrz",
-	"9SB40wmCThDUG83Wbnvvt14p9Xlq+zGPlwVnfKakXPHsnkrtekq31mboSyehakJAZp9zgHLV5wnNhcxT",
-	"dp4og43e6cL3doPgPgEUqt9Zr8bTvEbr8XnrLTo7r/34vMrmyML32k/Z7GoH2M56wlYrWme2hJ5OpwRr",
-	"BZlwmEPCZJc6J0Da+0iD1+OzZZZYAWCntrVeiv8WrrjREKVKESnJAI2J2LfEhEIbBVoXj/1lPu4K/xsg",
-	"9B5NgUArDhy8BIb+97hzuV5Bcf0ZEFnCgixZLOf1FRtt1O0+X/326ZjxGFjYHtcXu16w+/i8ouv/M7sN",
-	"pbL3O42/ckvlx+rVlkN2slssi48V3map9frFl2d80r+HbXzvuDorsQvrsysljiO50d2khNaS5RJX7VjH",
-	"nTGuYCvMNh76m3R2G3iMwvAxR00UdiVtsz2noRhzpU2WJDKCCCb0DSoNYTNohm+BibwRnu/MokxB1e0u",
-	"SnOCnDUNhTuC3UHEEtvqsse1P4y033DLW3p9M2HGck2zzJYzAOM66wKJ+lB0IebjMVqAu8JMSONUY+xW",
-	"DneDN8TkeYKr1cQimc1SE6mKzMRKuCuWlScrKa4z9ptIbToEnpy2JBXGxZUZkkFxj8AoJjSLSOXg8pmh",
-	"yI7gyniW/NmLBlneZlM4wGtKO8alJ3RixXG8ehWiiihS6piB9JrJrtHdhKMwtWgiNQorOMsW6EQlq/Ch",
-	"UWu223DNNR8lCN2z/cPDUtdyKLaC22ajFty+6vkgJOgZi1Bv+1azGeSDu/9VB3szYs1gaGU2JoNiYPgU",
-	"ZWrWW5rN0Rv2KmpgLRi34toutlnt9WgvqjXiJrbGu6w92ovyu2COIC1vg635wIMMqNQZbbbbtpyf/92w",
-	"iQRhmdfx/vLHP6n9zcdf/qKqurpRv6JFQpiyq0zDLh23BcisOJnXJMvy90FLcIqVStuCl8IJMqVxKNx1",
-	"LRbXEqQtWa5Xhw9SyJRMMa+6KSw1SkGlQlvRZ9XR89PexeHRn/f2XZJ6RCnfwZ+53W4lkjyUpvgQ4/W2",
-	"q7gvv+mkXHK1och9LQjX1OekXKmcv6i9kyrC2jvGk1TZWnOhjEyyIykTZMJbEJS+jHU8mw6Ui25PNcKC",
-	"BWSlricH95U6Y9XFPVA4S5h1UyaAJa7WuopQOSZvWdeygMu0pYAWvrctQ2gGzf9Pghus1yfLVVALwFVR",
-	"4Y/LpXaDNy+7jFTqRK/do+S6sBUbSuwFCrYavVkphK4D5uJL1Pl1riq5tigT9mJMVldNRWwpAdcUOfIg",
-	"vBnBbTePr6h0KB4++QZfIiD7mYluNysvZ0WpUoF5i+e7Ndv3JI4T25P6q3sTxmYQlHjRTMkItXbxQsOH",
-	"weCkDvssSTTF9RhnKGISTWVa+CFb6qUYXaCAvHq6EWW9t3usKD+XdQR+jfU1Eff5Ndqu2FKITnCZFK3v",
-	"PCZEFOX7Zzn/ZeRyGePhIqPckaTwbovH7aDlrno5khdLtG20oYgoP+5Y2HI3sgu8cvo6+/6MzhPLGwFb",
-	"to1gL5NmJFSmZiRvty2HMOyKi8u8czYUMrVEI79jO3ZeciPTJCMOLCZQpG+wy0qC+R7NqRPJV1O269I9",
-	"Wd/LRmaFyu3eyFHWG4RLn3z6DvPWp1dQ+tK94HLQWvYav84pjvJm6lsI3SZC0GyuSf/RpOSNWSe7XpEg",
-	"83utmoZaVliVGPRz7gdbIdFW+hlur9TsOzs7jearelAP6o3O6+B1YBPdbJ27B/tlNhKbCU59ez76yZXN",
-	"6+zll9L/cGhvk03nvprnTe6M5OIj1EXfKpEshhFLKH9Vdmhv/6z09UwQi4+L/wkAAP//",
+	"5HvLcuNKcvar5I9/IkaKASnwJqnZ4QWPxO6WR0dSS9QZzxy2hSKQFGsEVvFUFaSm23JEe+HFrO3w0iuH",
+	"HX4Gv01H2N75FRxZBYAgCd1a6jOO8Y4EUKiqrLx8X2bikxfJ6UwKFEZ73U/eBFmMyv7ck0phwgyX4iCm",
+	"CzHqSPEZXfC63mCCoFFdo/qlBh6DHIOZcA0Kf0pRGx8E3sBYKsBrVPP8ch369m8iLyHhAt0wzG8PRcSU",
+	"4qiBG2AawmixiAsehz4wEYOWEEvUdqCeMbHyktd2WiaARRHODMagUcT+UNhx9skbqa7swmkN2o1nxj5X",
+	"h/epNEgLMBJ0OptJZeowUMhMtiqaccZ+ShG0UVxcDoUcAzMwldrAdhuiCVMsMqg0bBgZszkwOD8/2L/e",
+	"8WntPNagpTIwmoPhU9ysD4Xne7R6rjD2ukal6Hs6muCUkeDxI5vOEvS6XtB41WKNUbMWteJ2bQc749ou",
+	"2x7VdqLd+BUG4wZrjjzfm7KPhyguzcTrbrd9b8pF/rfhe2Y+o1e5pXu3t773lo/NoYyYO9mqg54xM8ml",
+	"fMnH5jUoZDGJg0RNV2VqIjktztNK8pGb2qI36i3a2/b4FdY6rE07asS1XWyOay3WHnWi7XgHd8de1fLP",
+	"UMSnaNS8Nzao1jdwhpEUsQZGt+FmwqOJXT4Xl8WGYCPMJRBuAtekIWYC3HRL+gKpTlmSzIeCjCZBgxqY",
+	"3SrccDPhwv6jyUgM3OhMA5mI8DUwGDOeYAzMGJzODFhjMYrTJVraUDSCbLwGqWAqFT5aNRYHy4XBS1Te",
+	"LclmxhSboslMmg76YL/6iEkKzpI3nLb6pOoKTaoExqSr4cnx2QDcaYWbdLrLivmIw+M0GymT53uCTWkk",
+	"ve6Cx/fucizVlBmv66WpfXJVB25psJ5JodHu80AYVIIlfaWkVYhICoPC0E82myXcnfTW77VT+GIfnzxc",
+	"DIlpjoOjQf/0qHd40T89PT4l20Kt2WUuaJoF3JhbtwPUdjtdkSbJbXkTv1A49rre/99aeNwtd1dvuYXa",
+	"jSyfTE9AKvDjDCPyY3ai11YjYzSMJxqYQuAis7nMGyfyUvsgpIEJKqSDqnbrNefXqxaWDdhaDgJ2gUfS",
+	"vJGpiJ8n16PjwcWb4/Oj/SWRWlOkhY/tDN9EpEfSWfyEaRexePzSIjph80SyeCDlIVOX+DxJnfR+e3jc",
+	"278YHB9fHPZO3/aXJJbJB0YynpNHSWhCcslMQGO7tduG0dyg/jaiHCyC7h0LgF/z715aumeornmE54Jd",
+	"M56wUfJMAZ/1T3842OtfnB/1fugdHPa+O1wWsXbzAXltqZjiyRzS0uTfTLQxM2zENJJYU6GQRROa8LUN",
+	"G3NIGMWzDY0IoY1/NRsAnWt+KYH7XunVd8dWI+GGcQMjHEuFboFcXNafEbxufe9cZPgL4+8x5mxgH3rO",
+	"WZ8fnZ2fnByfDvr7F9/39w96F4Pfniwf9557eY0mg2lKqo2wNs3PZk/kDcPV6cOXtqkfWMJje+UFYuYP",
+	"vcOD/d7g4PioImqW99cFNpWpMAsxC8g0AEZobhAFNCzkbzbaO+3d1nZ759tLnmuYsoQwB8aEw0YK2RUh",
+	"PZUmmNmb3XI929XLWpxdXbZg+zJiHkjQ7dQt0J5IHHMawJITJWeoDCfkM2aJRt+blS598pyI1023Z6/7",
+	"wGAmNTf8GuFmIhMEkU5H5FhyRrOQvQ8nUptLhWfvD4GQ0dv+6TIQbAVB4C/wGhem1XSEhE/TqdctvYto",
+	"ibtYYf4ljVld9/HMbRyyJ/yCenWCYIl7nQtOGlm65lCRjYibdaBDPzo/HIriAdg4/1UQBMFmbnksSeQN",
+	"xg6GL+Dul89/+K9/+4f//Pt/+o9//Ocvn//w5W8/f/n8L18+/+uXz3/33//+eZmBdUgi66xl4RZ/zI/o",
+	"Q/GcHP0eI0NicKcf0/E/8dydMd4F9YFu0+ErJmI5tYgfLlGgouksNS0g5TLU3x43ombcwlp71GG1drQd",
+	"117h7ri2w7ZHnagdt7BZwdN8L3I7uWAVuvibCYoFF7thGrKnYeP0zR60Wq1XPpwP9qyyFdoVM4M1YtBV",
+	"0+W84n6ys/S+anbhe9owk+oKC0pu2FxDuHfa7w36+6HLO9jEB01gxSZIwX/0skdKR3yHKizokD2/YvIl",
+	"+VUpSuG3n6Qi5ezKV+R4rI6wKQJz2Zhw2fOF4HxcHY6koQeGIlz47rDrsi5SWIRD46OEo6CTucK59fsK",
+	"Z8gskVZS53xZr5rjN0iL+Iuo9myb+55FEy6wppDFBOAcj4Mr7nIkuY5UhM0yS/q+P3h3vH9Bl3qHh8e/",
+	"6dPFveOjN4cHewPPr+QJd8KdNVpbBYI/VEjlTrf8Lp0yUdrix1nChFWEuveQ0meqnr+7Sr3LIf/T3cH7",
+	"lxrCg5iAukERzWu/xnkIN+RduAGXW4yBwTXBHVI8HzDRCCGhCAuq6IejFA6t3r9wpyNLq6ta/Fd477ui",
+	"Nu3V3VtyXUWgvTemPiIk1P+0XHfCtLkoLHl15S7I0TMQY8JtZtol6XzQaJziFHvjGsI3vYPD/n74+olq",
+	"c4/d0J4KJCNV9k43tSDXSCK95NcoHjXPIlbdh4NJIc/ck7e+l87iRx6vFVU0YeLy68/3oYCXaf5CZKUY",
+	"WDrOJa1c2sNdFnh2Rxgv4nfXQr452kKAqUP4/rx/bq8XlQSK8BpFTNwWwrP+0SDs5rpDIhlzwZLN+lDk",
+	"mtLN6h+FfuXZ3ywZvBhRgRZ8z63A+ucjcvLurZWe+R2yhGLZk9zMQ9BGXoXlECWvHkYw2SurTuHUZt1R",
+	"6yeuUiHTVaWJ3IJ7Jwc5YKcANIeNmUI6Q5AimTtbCoU0F/auo2uPRnmhG7RwBjRbxIRDRnng0WUx2RFk",
+	"rfmUz5LaGYq4lyngEwX3gp70oQC8HnaXq3IO65Ezy42p/jVYOzPJDHrah4uCUzHVLDUlty3KR5MZ1BNw",
+	"eOF87g3yNJ6LscwzJyyyzjQrcpD7gVnCDIkZDLIpuSyVeF1vYsxMd7e2MjRbj+TUllhq+ePeWrLCcUK7",
+	"O+0D01d5FW4KRsLICsMAfmSRSeYgRYSubjqWxGbdg6kwPKGfc1tCIPcCUg2FczB1OHNOjsyK6bmIJkoK",
+	"meruUhVo61Mmptstkn8IP6WYZoVZK3ualWXVs3LVjJvXMJNJAuHb/vrLwtWqYn0ohuKQjzGaRwl2S4yr",
+	"NkyDoIWFXiwuWN8Mf12EbNjILtGaiou098IDD4UrTjt4Psk4jeU3KK4xkTOa+9PQwb6h14VPQxu1hp4P",
+	"wzxeDb1b+rfQlqHnD8VwhWwNvdvQJ5+iEMqcKGdCT8KzQ1ENaN2xrxbR8ynWmF0xa0kWeV0N8sL8KsXz",
+	"q9+V8brcIjfyCvhmVl8fiqUCe9fWkrlNJS/tPm8U0L4tqBrFIqRd+dVFfkcy7y3v99ZZqrWXLOXhKGge",
+	"TlJN8nWL4nF96NKjFimTLaxSthA22kGw6UNYMDd7qU2X1gmcvdfZ9IcizImcvfSKHl/jc3Sr0aJb1bTO",
+	"3ndvW6Z3IWx03KoqWJ692dokuXQ+fsyhKAiCLWA9GRca8lrnUGSFRwdYEh6h0FjydBSSFEfD1PxeF5eN",
+	"1Fuz0oBb3zPcJIXH7J0ceL53jUo7x9eoB/WAnpIzFGzGva7Xqgf1lufborING86Z0K+Z1BWA1jlPDSyP",
+	"DnkUWTiVG24mtpRPOl1bJMVCOvaQdLmUNCPHQfHP5uvzPPZ6wt65wixRmdXFrAgpXBdNNqVk7yLgfCfj",
+	"+dMS8jl5dNnYRe79gbTlo9Po6ynp2+X4SeRktSjfDBpP20VWTXhkvrHMUb1m0NyuNRq15u4geNUNgm4Q",
+	"1BvNVruz/TuvxC8f27aQg5ICmD9RUi59e0fZYZU3v2z17vF9PeW05bdv2yFZtIPgrv0UmrO1WpmicY3W",
+	"w+NWa/B2XOfhcZU1x1vf6zxmscuNJ3bUI5ZaUdC2NaB0OiWvWAA+57JImOxS5yBVex/o4VUMZdE/Vvi/",
+	"U9vRU8Jo1ttRbI1SpSj0Zf7QBlkCjxSaCQw5zOQvciauCLbmw96iKRzYkv0Hz/Fi/3u8QTmnRDDrCR62",
+	"5EoyQl/OvVQstFG369z53eNdzkO+5mfsDjjJWPjNhCe4nEgrUiv6nu48boBdMi6AawvqrKLCxnpHHjzU",
+	"kJclWJ7Qe/DVziloPzyu6KH6IzuWU2Tx3W5luX3wx+rZFo9sZe2Ftx8q/JEliBaVfd0r/Tvg3HvHOFkJ",
+	"vlkdW0rUHcm1tgpSMUtzSuzK9XrOGFewEWYLD/11ArYJPEZh+Jj4ELGccvLBlpWHYsyVNqX+T2BC36DS",
+	"EDaDZvgamMgbePKVWT9cEE67itKYIIelQ+G2YFcQscRWs+127Q/jGpzd9JYP3kyYsWDeLHI+mYvnOmM9",
+	"oj4UPYj5eIw2BFxhJqSxJUB25rAdvArvMWU/59xSFfzaSri3QtIst7IrSqR2zI/TkqTCuOhlJBkU/U9G",
+	"MaFZREeekbGhyLbgktFZrZBFkyz7YBMRgNdElMelK7RjxXG83MJVhcTPUMRZGFtR2RU+YfliLZpIjcIK",
+	"Lq+SlrXCh0at2enANdd8lCD0zvYODkqNCUOxEXxsNmrBx52+D0KCnrEI9aajuZmzytrI62Cd7orC2Iqp",
+	"9aHMdpXL1KyWSZujV2wnamAtGLfiWhs7rLY72o5qjbiJrXGbdUbbUd6k6xz+ok13xQbuxYilOmuz01kt",
+	"tM6YIV/mdb2//PH/1f7mw69+UVUjWMvC0iQhTNlVdsJZABgznmQp9jyzXpa/bbh3ByuVtmlbhRNkSuNQ",
+	"uD5aFtcSpCVZNFyHd1LIlFQxzx0rLKU4QKVCW9FnOf7z0/7FwdGf9/dcFuCIOPX+n7nVbiSSLJSG+BDj",
+	"9aarGy3e6aRcMrWhyG0tCFeOz0m58nD+ovZGqghrbxhPUoVLgS6T7EjKBJnwbsmVPg+XPRkwlVPHj1XC",
+	"AidlCdtHw5+lbHlVRzUonCXMmikTwBJXMVj2UEXaypqWdbhMW5Bs3ffmt+No9w1c+k5jHXvdN3TlGwkr",
+	"l2bQ/L908IPVKkG5FmEDSFVU+5M46Z8Ny7aDV89rHS31s6x8FcB1Yas2lNseNbaMnlgJwqwGrNuvUceX",
+	"aSx1zRVM2N7DrDqTithCMm57nXIQtI6gbE8AX1LJobh/52t41QWSl2wX/mNyll5W78oSuKWK1wbPN242",
+	"78iSTGyR/K/uzI40g6AEcWdKRqi1C/0a3g0GJ3XYY0miCaLFOEMRk5QrcyDvsqmeG24LhyivHq+PWTPA",
+	"HQqZ78vaFL/Gl29fLk7rkF+jrfgvzsOdQXYg1qIfOg8U5cbjnBUxcgQZDuYiI2JE9rMaWCdouR5fB/3t",
+	"J6NCmqGIZCpM1wYD9wFVEQXc0Z+9PyPRxPJG2GTD3H3bkFETmZqR/LhpkaVhV/lXhL2Tg6GQqYWf+Rcj",
+	"Y2e7NzJNMjjJ4th+PpoadllJO96iOXUieTG9cR0Ij1adRZNGhfbYtdm63Vrzw8v6l9bTNpt3iHgFZyx9",
+	"MFNGFYuWjJcRyFHec/IaQreIEDSb6yyTtfARWcPPNzS1xTqrbI0etQymisQe5jwFNkKiWPQz3Fwq4HW3",
+	"thrNnXpQD+qN7m6wG9ikTDbPp3s7FCzqMhOc+u6zYTNBrmwOwnqe0oeg2ltnfrkHyTm+2yP5sBHqolMg",
+	"kSyGEUuYiIgCixj6e2elt2eCuP1w+z8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
