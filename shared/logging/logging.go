@@ -64,3 +64,12 @@ func Err(err error) slog.Attr { return slog.String(KeyErrorMessage, err.Error())
 func Since(key string, start time.Time) slog.Attr {
 	return slog.Float64(key, float64(time.Since(start).Microseconds())/1000)
 }
+
+// Correlation is the correlation_id attribute of id, for a line logged without the request's
+// context (the worker's lines of a send); none when id is "" (slog drops an empty attribute).
+func Correlation(id string) slog.Attr {
+	if id == "" {
+		return slog.Attr{}
+	}
+	return slog.String(KeyCorrelationID, id)
+}
