@@ -21,8 +21,8 @@ const Key = "correlation_id"
 // New returns a new id: a UUIDv7 (RFC 9562), the Unix time in milliseconds then 74 random bits,
 // in its 36-character text form. Ids sort by the time they were made, and two requests in the same
 // millisecond differ in their random bits (crypto/rand: no lock of ours, nothing to seed, and ids
-// shown to clients cannot be predicted). One allocation, the string; about half a microsecond,
-// half of google/uuid's NewV7 plus String, which allocates twice.
+// shown to clients cannot be predicted). One allocation, the string; 0.2 to 0.4 µs here
+// (BenchmarkNew), below google/uuid's NewV7 plus String, which allocate twice.
 func New() string {
 	var u [16]byte
 	binary.BigEndian.PutUint64(u[0:8], uint64(time.Now().UnixMilli())<<16)

@@ -79,3 +79,11 @@ func TestPlausible(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNew is the cost of one request's id (reported with -benchmem: one allocation).
+func BenchmarkNew(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = correlation.New()
+	}
+}
