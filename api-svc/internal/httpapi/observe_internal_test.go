@@ -134,8 +134,8 @@ func TestRequestSpansRecordStatusAndServerErrors(t *testing.T) {
 func TestEveryAnswerCarriesItsCorrelationID(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, path, contentType, body string
-		store                                  createStore
-		status                                 int
+		store                                 createStore
+		status                                int
 	}{
 		{"created", http.MethodPost, "/gifts", "application/json", `{"amount":100}`, createStore{}, 201},
 		{"invalid", http.MethodPost, "/gifts", "application/json", `{"amount":"x"}`, createStore{}, 400},
