@@ -228,6 +228,12 @@ export interface components {
             };
             /** @description The request's `Idempotency-Key` when it carried a valid one, else `null`. */
             request_id: string | null;
+            /**
+             * @description The server's id of this request, the same as the `Correlation-Id` header. Not the
+             *     `request_id`: that one is the client's key and repeats across retries.
+             * @example 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+             */
+            correlation_id?: string;
         };
         Health: {
             /**
@@ -250,6 +256,7 @@ export interface components {
         /** @description The request is malformed or breaks a rule (see `error.message`). */
         ValidationError: {
             headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
                 [name: string]: unknown;
             };
             content: {
@@ -268,6 +275,7 @@ export interface components {
         /** @description No gift has this id. */
         NotFound: {
             headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
                 [name: string]: unknown;
             };
             content: {
@@ -286,6 +294,7 @@ export interface components {
         /** @description The request body is larger than 16 KiB. */
         PayloadTooLarge: {
             headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
                 [name: string]: unknown;
             };
             content: {
@@ -304,6 +313,7 @@ export interface components {
         /** @description The request body is not `application/json`. */
         UnsupportedMediaType: {
             headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
                 [name: string]: unknown;
             };
             content: {
@@ -322,6 +332,7 @@ export interface components {
         /** @description An unexpected error; the details are in the server's logs, not here. */
         InternalError: {
             headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
                 [name: string]: unknown;
             };
             content: {
@@ -340,6 +351,7 @@ export interface components {
         /** @description The database is unreachable; retry later (see `Retry-After`). */
         ServiceUnavailable: {
             headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
                 /** @description Seconds to wait before retrying. */
                 "Retry-After": number;
                 [name: string]: unknown;
@@ -366,7 +378,23 @@ export interface components {
         GiftID: string;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description The server's id of this request, new for every request. Every log line of the request
+         *     carries it as `correlation_id`, and so does the span of the request; for an accepted send,
+         *     so do the worker's lines of that send. Quote it to support. Treat it as an opaque string
+         *     of at most 64 characters (today a UUIDv7, so ids sort by time).
+         */
+        CorrelationId: string;
+        /** @description The path of the gift; read it for the outcome of the send. */
+        GiftLocation: string;
+        /**
+         * @description Seconds after which reading the gift (`Location`) is worth it: the worker usually
+         *     completes a send within a second of its acceptance; a failed attempt is retried after
+         *     10 seconds or more.
+         */
+        SendRetryAfter: number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -395,6 +423,7 @@ export interface operations {
                 headers: {
                     /** @description The path of the new gift. */
                     Location: string;
+                    "Correlation-Id": components["headers"]["CorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -434,6 +463,12 @@ export interface operations {
             /** @description The gift. */
             200: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
+                    /**
+                     * @description Present while the gift is `QUEUED`: seconds after which reading it again is
+                     *     worth it (the worker usually completes a send within a second).
+                     */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -491,6 +526,9 @@ export interface operations {
             /** @description A replay of an already accepted send request (same body as its `202`). */
             200: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
+                    Location: components["headers"]["GiftLocation"];
+                    "Retry-After": components["headers"]["SendRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -507,6 +545,9 @@ export interface operations {
             /** @description The send request was accepted and the gift is `QUEUED`. */
             202: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
+                    Location: components["headers"]["GiftLocation"];
+                    "Retry-After": components["headers"]["SendRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -528,6 +569,7 @@ export interface operations {
              */
             409: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -559,6 +601,7 @@ export interface operations {
             /** @description The process is alive. */
             200: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -584,6 +627,7 @@ export interface operations {
             /** @description Ready to serve requests. */
             200: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -598,6 +642,7 @@ export interface operations {
             /** @description Not ready; `reason` says which dependency failed. */
             503: {
                 headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {

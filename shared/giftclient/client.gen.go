@@ -178,7 +178,13 @@ type CreatedGiftStatus string
 
 // Error defines model for Error.
 type Error struct {
-	Error struct {
+	// CorrelationId The server's id of this request, the same as the `Correlation-Id` header. Not the
+	// `request_id`: that one is the client's key and repeats across retries.
+	//
+	//
+	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+	CorrelationId *string `json:"correlation_id,omitempty"`
+	Error         struct {
 		// Code Machine-readable error kind.
 		Code ErrorErrorCode `json:"code"`
 
@@ -848,12 +854,34 @@ type ClientWithResponsesInterface interface {
 
 // CreateGiftResponse201Headers the declared response headers of an HTTP 201 response for CreateGift
 type CreateGiftResponse201Headers struct {
-	Location string
+	CorrelationId string
+	Location      string
+}
+
+// CreateGiftResponse400Headers the declared response headers of an HTTP 400 response for CreateGift
+type CreateGiftResponse400Headers struct {
+	CorrelationId string
+}
+
+// CreateGiftResponse413Headers the declared response headers of an HTTP 413 response for CreateGift
+type CreateGiftResponse413Headers struct {
+	CorrelationId string
+}
+
+// CreateGiftResponse415Headers the declared response headers of an HTTP 415 response for CreateGift
+type CreateGiftResponse415Headers struct {
+	CorrelationId string
+}
+
+// CreateGiftResponse500Headers the declared response headers of an HTTP 500 response for CreateGift
+type CreateGiftResponse500Headers struct {
+	CorrelationId string
 }
 
 // CreateGiftResponse503Headers the declared response headers of an HTTP 503 response for CreateGift
 type CreateGiftResponse503Headers struct {
-	RetryAfter int
+	CorrelationId string
+	RetryAfter    int
 }
 
 type CreateGiftResponse struct {
@@ -873,6 +901,14 @@ type CreateGiftResponse struct {
 	JSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateGiftResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateGiftResponse400Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateGiftResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateGiftResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateGiftResponse503Headers
 }
@@ -936,9 +972,31 @@ func (r CreateGiftResponse) ContentType() string {
 	return ""
 }
 
+// GetGiftResponse200Headers the declared response headers of an HTTP 200 response for GetGift
+type GetGiftResponse200Headers struct {
+	CorrelationId string
+	RetryAfter    *int
+}
+
+// GetGiftResponse400Headers the declared response headers of an HTTP 400 response for GetGift
+type GetGiftResponse400Headers struct {
+	CorrelationId string
+}
+
+// GetGiftResponse404Headers the declared response headers of an HTTP 404 response for GetGift
+type GetGiftResponse404Headers struct {
+	CorrelationId string
+}
+
+// GetGiftResponse500Headers the declared response headers of an HTTP 500 response for GetGift
+type GetGiftResponse500Headers struct {
+	CorrelationId string
+}
+
 // GetGiftResponse503Headers the declared response headers of an HTTP 503 response for GetGift
 type GetGiftResponse503Headers struct {
-	RetryAfter int
+	CorrelationId string
+	RetryAfter    int
 }
 
 type GetGiftResponse struct {
@@ -954,6 +1012,14 @@ type GetGiftResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetGiftResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetGiftResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetGiftResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetGiftResponse503Headers
 }
@@ -1012,9 +1078,44 @@ func (r GetGiftResponse) ContentType() string {
 	return ""
 }
 
+// SendGiftResponse200Headers the declared response headers of an HTTP 200 response for SendGift
+type SendGiftResponse200Headers struct {
+	CorrelationId string
+	Location      string
+	RetryAfter    int
+}
+
+// SendGiftResponse202Headers the declared response headers of an HTTP 202 response for SendGift
+type SendGiftResponse202Headers struct {
+	CorrelationId string
+	Location      string
+	RetryAfter    int
+}
+
+// SendGiftResponse400Headers the declared response headers of an HTTP 400 response for SendGift
+type SendGiftResponse400Headers struct {
+	CorrelationId string
+}
+
+// SendGiftResponse404Headers the declared response headers of an HTTP 404 response for SendGift
+type SendGiftResponse404Headers struct {
+	CorrelationId string
+}
+
+// SendGiftResponse409Headers the declared response headers of an HTTP 409 response for SendGift
+type SendGiftResponse409Headers struct {
+	CorrelationId string
+}
+
+// SendGiftResponse500Headers the declared response headers of an HTTP 500 response for SendGift
+type SendGiftResponse500Headers struct {
+	CorrelationId string
+}
+
 // SendGiftResponse503Headers the declared response headers of an HTTP 503 response for SendGift
 type SendGiftResponse503Headers struct {
-	RetryAfter int
+	CorrelationId string
+	RetryAfter    int
 }
 
 type SendGiftResponse struct {
@@ -1034,6 +1135,18 @@ type SendGiftResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SendGiftResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *SendGiftResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SendGiftResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *SendGiftResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SendGiftResponse409Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SendGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SendGiftResponse503Headers
 }
@@ -1102,11 +1215,18 @@ func (r SendGiftResponse) ContentType() string {
 	return ""
 }
 
+// GetHealthzResponse200Headers the declared response headers of an HTTP 200 response for GetHealthz
+type GetHealthzResponse200Headers struct {
+	CorrelationId string
+}
+
 type GetHealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetHealthzResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1143,6 +1263,16 @@ func (r GetHealthzResponse) ContentType() string {
 	return ""
 }
 
+// GetReadyzResponse200Headers the declared response headers of an HTTP 200 response for GetReadyz
+type GetReadyzResponse200Headers struct {
+	CorrelationId string
+}
+
+// GetReadyzResponse503Headers the declared response headers of an HTTP 503 response for GetReadyz
+type GetReadyzResponse503Headers struct {
+	CorrelationId string
+}
+
 type GetReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1150,6 +1280,10 @@ type GetReadyzResponse struct {
 	JSON200 *Readiness
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Readiness
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetReadyzResponse200Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetReadyzResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1354,6 +1488,13 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateGiftResponse201Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1362,8 +1503,55 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 			headers.Location = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateGiftResponse400Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateGiftResponse413Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateGiftResponse415Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateGiftResponse500Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateGiftResponse503Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -1429,8 +1617,62 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetGiftResponse200Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetGiftResponse400Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetGiftResponse404Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetGiftResponse500Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetGiftResponse503Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -1510,8 +1752,103 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers SendGiftResponse200Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers SendGiftResponse202Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers SendGiftResponse400Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers SendGiftResponse404Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers SendGiftResponse409Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 500:
+		var headers SendGiftResponse500Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers SendGiftResponse503Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -1548,6 +1885,19 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetHealthzResponse200Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers200 = &headers
+	}
+
 	return response, nil
 }
 
@@ -1579,6 +1929,29 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetReadyzResponse200Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetReadyzResponse503Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -1,6 +1,6 @@
 // Package logging builds the JSON logger both services use. Field names follow
 // docs/observability.md (docs/requirements.md §8.3): timestamp, level, msg, service, and per event status,
-// gift_id, request_id, error_code, error_message.
+// gift_id, request_id, correlation_id, error_code, error_message.
 package logging
 
 import (
@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 )
 
 // Field names shared by every log line of both services.
@@ -19,6 +21,10 @@ const (
 	KeyRequestID    = "request_id"
 	KeyErrorCode    = "error_code"
 	KeyErrorMessage = "error_message"
+	// KeyCorrelationID is the server's id of the API request a line belongs to (shared/correlation):
+	// added from the context by every logger New builds; the worker's lines of a send carry the id
+	// of the request that accepted it.
+	KeyCorrelationID = correlation.Key
 )
 
 // New returns a JSON logger writing to w at level, with service on every line. The time key is
@@ -57,4 +63,13 @@ func Err(err error) slog.Attr { return slog.String(KeyErrorMessage, err.Error())
 // Since returns a duration attribute in milliseconds.
 func Since(key string, start time.Time) slog.Attr {
 	return slog.Float64(key, float64(time.Since(start).Microseconds())/1000)
+}
+
+// Correlation is the correlation_id attribute of id, for a line logged without the request's
+// context (the worker's lines of a send); none when id is "" (slog drops an empty attribute).
+func Correlation(id string) slog.Attr {
+	if id == "" {
+		return slog.Attr{}
+	}
+	return slog.String(KeyCorrelationID, id)
 }

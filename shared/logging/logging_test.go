@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,5 +39,16 @@ func TestLineFields(t *testing.T) {
 	}
 	if _, dup := line["time"]; dup {
 		t.Errorf("slog's own time key is still there: %s", buf.String())
+	}
+}
+
+func TestCorrelationAttrIsLeftOutWhenEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	log := logging.New(&buf, "worker", slog.LevelInfo)
+	log.Info("with", logging.Correlation("0193-id"))
+	log.Info("without", logging.Correlation(""))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"correlation_id":"0193-id"`) || strings.Contains(lines[1], "correlation_id") {
+		t.Errorf("want the id on the first line only:\n%s", buf.String())
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 )
 
 // Keys of Datadog's log-trace correlation: a line with them links to its trace in APM.
@@ -16,7 +18,8 @@ const (
 
 // traceHandler adds dd.trace_id and dd.span_id to every line logged while a span is active: the
 // span in the context of the call (InfoContext and friends), else the span of the context the
-// logger was bound to (Bind).
+// logger was bound to (Bind). Likewise correlation_id, the API request's id (shared/correlation),
+// to every line logged with a context that carries one: the request's lines need not pass it.
 type traceHandler struct {
 	slog.Handler
 	bound context.Context
@@ -29,6 +32,13 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	if ok {
 		r.AddAttrs(TraceAttrs(span)...)
+	}
+	id := correlation.From(ctx)
+	if id == "" && h.bound != nil {
+		id = correlation.From(h.bound)
+	}
+	if id != "" {
+		r.AddAttrs(slog.String(KeyCorrelationID, id))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/mocktracer"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 )
 
@@ -84,5 +85,31 @@ func TestBoundLoggerCarriesTheSpanWithoutAContext(t *testing.T) {
 	}
 	if _, ok := got[1][logging.KeyTraceID]; ok {
 		t.Errorf("the unbound logger has a trace id: %v", got[1])
+	}
+}
+
+// A line logged with a context that carries a request's correlation id carries it once, with or
+// without a span; a logger bound to such a context carries it without one.
+func TestLinesOfARequestCarryItsCorrelationID(t *testing.T) {
+	var buf bytes.Buffer
+	log := logging.New(&buf, "api", slog.LevelInfo)
+	ctx := correlation.With(context.Background(), "0193aaaa-0000-7000-8000-000000000001")
+
+	log.InfoContext(ctx, "send accepted")
+	log.With("gift_id", "g").WarnContext(ctx, "slow")
+	logging.Bind(ctx, log).Info("bound")
+	log.InfoContext(context.Background(), "another request")
+
+	got := lines(t, &buf)
+	for i, line := range got[:3] {
+		if line[logging.KeyCorrelationID] != "0193aaaa-0000-7000-8000-000000000001" {
+			t.Errorf("line %d has no correlation id: %v", i, line)
+		}
+	}
+	if n := strings.Count(strings.SplitN(buf.String(), "\n", 2)[0], `"correlation_id"`); n != 1 {
+		t.Errorf("the id is written %d times in one line: %s", n, buf.String())
+	}
+	if _, ok := got[3][logging.KeyCorrelationID]; ok {
+		t.Errorf("a line of no request has a correlation id: %v", got[3])
 	}
 }

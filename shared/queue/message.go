@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
@@ -27,6 +28,10 @@ type Message struct {
 	// AcceptedAt is when the API accepted the send: the worker measures "SENT within 5 minutes"
 	// (the freshness SLO) from it. Zero in messages of an API that did not write it.
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	// CorrelationID is the id of the API request that accepted the send (shared/correlation): the
+	// worker logs every line of the message with it. Redeliveries carry the same body, so the same
+	// id. "" in messages of an API that did not write it and in operators' retries and redrives.
+	CorrelationID string `json:"correlation_id,omitempty"`
 }
 
 // Marshal encodes m as the JSON message body.
@@ -48,6 +53,8 @@ func Parse(body []byte) (Message, error) {
 		ForceFailure *bool      `json:"force_failure"`
 		Retry        *int       `json:"retry"`
 		AcceptedAt   *time.Time `json:"accepted_at"`
+		// Read apart: a malformed id only goes unlogged, it never makes the send invalid.
+		CorrelationID json.RawMessage `json:"correlation_id"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return Message{}, fmt.Errorf("decode queue message: %w", err)
@@ -80,6 +87,10 @@ func Parse(body []byte) (Message, error) {
 	}
 	if raw.AcceptedAt != nil {
 		m.AcceptedAt = *raw.AcceptedAt
+	}
+	var cid string
+	if json.Unmarshal(raw.CorrelationID, &cid) == nil && correlation.Plausible(cid) {
+		m.CorrelationID = cid
 	}
 	return m, nil
 }

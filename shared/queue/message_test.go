@@ -16,6 +16,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{GiftID: uuid.New(), RequestID: "key-2", ForceFailure: true},
 		{GiftID: uuid.New(), RequestID: "key-3", Retry: 2},
 		{GiftID: uuid.New(), RequestID: "key-4", AcceptedAt: time.Date(2026, 12, 3, 7, 0, 0, 123456789, time.UTC)},
+		{GiftID: uuid.New(), RequestID: "key-5", CorrelationID: "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"},
 	} {
 		b, err := m.Marshal()
 		if err != nil {
@@ -26,6 +27,9 @@ func TestMessageRoundTrip(t *testing.T) {
 		}
 		if strings.Contains(string(b), `"retry"`) != (m.Retry > 0) {
 			t.Errorf("retry should be present only after an operator retry: %s", b)
+		}
+		if strings.Contains(string(b), "correlation_id") == (m.CorrelationID == "") {
+			t.Errorf("correlation_id should be present only when set: %s", b)
 		}
 		if strings.Contains(string(b), "accepted_at") == m.AcceptedAt.IsZero() {
 			t.Errorf("accepted_at should be present only when set: %s", b)
@@ -61,5 +65,28 @@ func TestParseAcceptsUnknownFields(t *testing.T) {
 	m, err := queue.Parse([]byte(`{"gift_id":"` + id.String() + `","request_id":"k","trace":"x"}`))
 	if err != nil || m.GiftID != id {
 		t.Fatalf("got %+v, %v", m, err)
+	}
+}
+
+// A correlation id only names the request in log lines: one that is malformed, of the wrong type or
+// implausible (control characters, too long) is dropped and the send request still parses.
+func TestParseDropsAMalformedCorrelationID(t *testing.T) {
+	id := uuid.NewString()
+	for name, value := range map[string]string{
+		"a number":       `42`,
+		"an object":      `{"id":"x"}`,
+		"null":           `null`,
+		"empty":          `""`,
+		"a line break":   `"a\nb"`,
+		"longer than 64": `"` + strings.Repeat("c", 65) + `"`,
+	} {
+		m, err := queue.Parse([]byte(`{"gift_id":"` + id + `","request_id":"k","correlation_id":` + value + `}`))
+		if err != nil {
+			t.Errorf("%s: the send request is refused: %v", name, err)
+			continue
+		}
+		if m.CorrelationID != "" || m.GiftID.String() != id || m.RequestID != "k" {
+			t.Errorf("%s: Parse = %+v, want the send request without a correlation id", name, m)
+		}
 	}
 }

@@ -206,15 +206,16 @@ func envelope(t *testing.T, body []byte) (code string, requestID *string) {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
-		RequestID *string `json:"request_id"`
+		RequestID     *string `json:"request_id"`
+		CorrelationID string  `json:"correlation_id"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
 		t.Fatalf("not the error envelope: %v: %s", err, body)
 	}
-	if e.Error.Code == "" || e.Error.Message == "" {
-		t.Fatalf("envelope without code or message: %s", body)
+	if e.Error.Code == "" || e.Error.Message == "" || e.CorrelationID == "" {
+		t.Fatalf("envelope without code, message or correlation_id: %s", body)
 	}
 	return e.Error.Code, e.RequestID
 }

@@ -199,7 +199,8 @@ type errorEnvelope struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
-	RequestID *string `json:"request_id"`
+	RequestID     *string `json:"request_id"`
+	CorrelationID *string `json:"correlation_id"` // held to the Correlation-Id header by contracttest
 }
 
 func decodeEnvelope(body []byte) (errorEnvelope, error) {

@@ -55,6 +55,7 @@ func TestContractProperties(t *testing.T) {
 		p.createGiftEncodings()
 		p.getGift()
 		p.sendGift()
+		p.clientCorrelationIDs()
 	}
 	p.undocumentedRoutes()
 	t.Logf("contract cases: %d generated (%d valid, %d broken), %d more not sendable over HTTP/1.1; seed %d",
@@ -297,6 +298,42 @@ func (p *properties) getGift() {
 		if err := checkDocumented(x, allowed...); err != nil {
 			p.fail("getGift, %s: %v", id.name, err)
 		}
+		if x.status == http.StatusOK && x.respHeader.Get("Retry-After") != "" { // the gifts read here are CREATED
+			p.fail("getGift, %s: Retry-After %q on a gift that is not QUEUED", id.name, x.respHeader.Get("Retry-After"))
+		}
+	}
+}
+
+// clientCorrelationIDs: a Correlation-Id sent by the client (values of the header's own schema,
+// valid or broken) changes nothing in the answer and is never the response's id.
+func (p *properties) clientCorrelationIDs() {
+	schema := p.spec.Components.Headers["CorrelationId"].Value.Schema.Value
+	variants, err := p.g.StringEdges(schema)
+	must(p.t, err)
+	v, err := p.g.Valid(schema)
+	must(p.t, err)
+	variants = append(variants, contracttest.Variant{Name: "a valid id", Value: v, Valid: true})
+	existing := p.newGift()
+	for _, c := range variants {
+		theirs := contracttest.HeaderText(c.Value)
+		if !sendableHeader(theirs) {
+			p.unsendable++
+			continue
+		}
+		p.count(true) // any value is accepted: the header is not a parameter of any operation
+		req, err := http.NewRequest(http.MethodGet, p.s.URL+"/gifts/"+existing.String(), nil)
+		must(p.t, err)
+		req.Header.Set("Correlation-Id", theirs)
+		x, err := do(p.c, req)
+		if err != nil {
+			p.fail("client Correlation-Id %s: %v", c.Name, err)
+			continue
+		}
+		if err := checkDocumented(x, http.StatusOK); err != nil {
+			p.fail("client Correlation-Id %s: %v", c.Name, err)
+		} else if x.respHeader.Get("Correlation-Id") == theirs {
+			p.fail("client Correlation-Id %s: the client's %q was taken as the request's id", c.Name, theirs)
+		}
 	}
 }
 
@@ -395,10 +432,20 @@ func (p *properties) send(id string, header http.Header) exchange {
 }
 
 // checkAccepted: the replay is 200 with the same bytes, another key is a 409, the gift is QUEUED.
+// The 202 and the replay point at the gift (Location) with a Retry-After, and each has its own
+// correlation id; the QUEUED gift's read has a Retry-After.
 func (p *properties) checkAccepted(name string, id uuid.UUID, header http.Header, first exchange) {
 	replay := p.send(id.String(), header)
 	if err := checkDocumented(replay, http.StatusOK); err != nil || !bytes.Equal(replay.body, first.body) {
 		p.fail("sendGift, %s: replay of %s: %v: %s", name, first, err, replay)
+	}
+	for _, x := range []exchange{first, replay} {
+		if loc, after := x.respHeader.Get("Location"), x.respHeader.Get("Retry-After"); loc != "/gifts/"+id.String() || after == "" {
+			p.fail("sendGift, %s: %d with Location %q, Retry-After %q; want /gifts/%s and a delay", name, x.status, loc, after, id)
+		}
+	}
+	if first.respHeader.Get("Correlation-Id") == replay.respHeader.Get("Correlation-Id") {
+		p.fail("sendGift, %s: the replay has the first answer's Correlation-Id %q, want its own", name, first.respHeader.Get("Correlation-Id"))
 	}
 	other := http.Header{"Idempotency-Key": {otherKey(headerValue(header.Get("Idempotency-Key")))}}
 	if err := checkDocumented(p.send(id.String(), other), http.StatusConflict); err != nil {
@@ -413,6 +460,8 @@ func (p *properties) checkAccepted(name string, id uuid.UUID, header http.Header
 	}
 	if err := checkDocumented(x, http.StatusOK); err != nil || json.Unmarshal(x.body, &g) != nil || g.Status != "QUEUED" {
 		p.fail("sendGift, %s: gift after the send: %v: %s", name, err, x)
+	} else if x.respHeader.Get("Retry-After") == "" {
+		p.fail("sendGift, %s: the QUEUED gift's read has no Retry-After: %s", name, x)
 	}
 }
 

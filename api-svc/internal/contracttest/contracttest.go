@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
 )
@@ -90,7 +91,8 @@ func (v *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// ValidateResponse checks one response against openapi.yaml.
+// ValidateResponse checks one response against openapi.yaml, and that it carries its correlation
+// id (validateCorrelation), documented or not.
 func ValidateResponse(req *http.Request, status int, header http.Header, body []byte) error {
 	spec, router, err := Spec()
 	if err != nil {
@@ -99,7 +101,7 @@ func ValidateResponse(req *http.Request, status int, header http.Header, body []
 	route, params, err := router.FindRoute(req)
 	if err != nil {
 		if errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed) {
-			return validateEnvelope(spec, header, body)
+			return errors.Join(validateEnvelope(spec, header, body), validateCorrelation(header, body))
 		}
 		return err
 	}
@@ -111,7 +113,27 @@ func ValidateResponse(req *http.Request, status int, header http.Header, body []
 			SchemaValidationOptions: SchemaOptions()},
 	}
 	input.SetBodyBytes(body)
-	return openapi3filter.ValidateResponse(context.Background(), input)
+	return errors.Join(openapi3filter.ValidateResponse(context.Background(), input), validateCorrelation(header, body))
+}
+
+// validateCorrelation checks what every response carries whatever its status: one Correlation-Id
+// header with an id, and, in an error envelope, the same id as correlation_id.
+func validateCorrelation(header http.Header, body []byte) error {
+	ids := header.Values(correlation.Header)
+	if len(ids) != 1 || !correlation.Plausible(ids[0]) {
+		return fmt.Errorf("%s header %q, want exactly one id", correlation.Header, ids)
+	}
+	var envelope struct {
+		Error         json.RawMessage `json:"error"`
+		CorrelationID *string         `json:"correlation_id"`
+	}
+	if json.Unmarshal(body, &envelope) != nil || envelope.Error == nil {
+		return nil // not an error envelope
+	}
+	if envelope.CorrelationID == nil || *envelope.CorrelationID != ids[0] {
+		return fmt.Errorf("error envelope's correlation_id %v, want the %s header's %q", envelope.CorrelationID, correlation.Header, ids[0])
+	}
+	return nil
 }
 
 func validateEnvelope(spec *openapi3.T, header http.Header, body []byte) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
@@ -28,7 +29,7 @@ type Store interface {
 type Dispatcher interface {
 	Claim() gift.OutboxClaim
 	Cancel(claim gift.OutboxClaim)
-	Dispatch(claim gift.OutboxClaim, outboxID int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier)
+	Dispatch(ctx context.Context, claim gift.OutboxClaim, outboxID int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier)
 }
 
 // Service runs the use cases.
@@ -76,7 +77,10 @@ func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse 
 	if err := gift.ValidateIdempotencyKey(req.RequestID); err != nil {
 		return SendResult{}, err
 	}
-	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure, AcceptedAt: s.now().UTC()}.Marshal()
+	// The message carries the accepting request's correlation id: the worker's lines of this send
+	// name the request the client was answered for (docs/observability.md).
+	msg, err := queue.Message{GiftID: req.GiftID, RequestID: req.RequestID, ForceFailure: req.ForceFailure, AcceptedAt: s.now().UTC(),
+		CorrelationID: correlation.From(ctx)}.Marshal()
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -94,6 +98,6 @@ func (s *Service) Send(ctx context.Context, req gift.SendRequest, firstResponse 
 	}
 	s.log.InfoContext(ctx, "send accepted", logging.KeyStatus, gift.StatusQueued,
 		logging.KeyGiftID, req.GiftID, logging.KeyRequestID, req.RequestID, "force_failure", req.ForceFailure)
-	s.dispatcher.Dispatch(claim, out.OutboxID, string(msg), req.GiftID, req.RequestID, tracing.Carrier(out.TraceContext))
+	s.dispatcher.Dispatch(ctx, claim, out.OutboxID, string(msg), req.GiftID, req.RequestID, tracing.Carrier(out.TraceContext))
 	return SendResult{Body: out.Response}, nil
 }

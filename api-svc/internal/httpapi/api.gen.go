@@ -183,7 +183,13 @@ type CreatedGiftStatus string
 
 // Error defines model for Error.
 type Error struct {
-	Error struct {
+	// CorrelationId The server's id of this request, the same as the `Correlation-Id` header. Not the
+	// `request_id`: that one is the client's key and repeats across retries.
+	//
+	//
+	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+	CorrelationId *string `json:"correlation_id,omitempty"`
+	Error         struct {
 		// Code Machine-readable error kind.
 		Code ErrorErrorCode `json:"code"`
 
@@ -601,14 +607,36 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	return m
 }
 
-type InternalErrorJSONResponse Error
+type InternalErrorResponseHeaders struct {
+	CorrelationId string
+}
+type InternalErrorJSONResponse struct {
+	Body Error
 
-type NotFoundJSONResponse Error
+	Headers InternalErrorResponseHeaders
+}
 
-type PayloadTooLargeJSONResponse Error
+type NotFoundResponseHeaders struct {
+	CorrelationId string
+}
+type NotFoundJSONResponse struct {
+	Body Error
+
+	Headers NotFoundResponseHeaders
+}
+
+type PayloadTooLargeResponseHeaders struct {
+	CorrelationId string
+}
+type PayloadTooLargeJSONResponse struct {
+	Body Error
+
+	Headers PayloadTooLargeResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
-	RetryAfter int
+	CorrelationId string
+	RetryAfter    int
 }
 type ServiceUnavailableJSONResponse struct {
 	Body Error
@@ -616,9 +644,23 @@ type ServiceUnavailableJSONResponse struct {
 	Headers ServiceUnavailableResponseHeaders
 }
 
-type UnsupportedMediaTypeJSONResponse Error
+type UnsupportedMediaTypeResponseHeaders struct {
+	CorrelationId string
+}
+type UnsupportedMediaTypeJSONResponse struct {
+	Body Error
 
-type ValidationErrorJSONResponse Error
+	Headers UnsupportedMediaTypeResponseHeaders
+}
+
+type ValidationErrorResponseHeaders struct {
+	CorrelationId string
+}
+type ValidationErrorJSONResponse struct {
+	Body Error
+
+	Headers ValidationErrorResponseHeaders
+}
 
 type CreateGiftRequestObject struct {
 	Body *CreateGiftJSONRequestBody
@@ -629,7 +671,8 @@ type CreateGiftResponseObject interface {
 }
 
 type CreateGift201ResponseHeaders struct {
-	Location string
+	CorrelationId string
+	Location      string
 }
 
 type CreateGift201JSONResponse struct {
@@ -644,6 +687,7 @@ func (response CreateGift201JSONResponse) VisitCreateGiftResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -655,10 +699,11 @@ type CreateGift400JSONResponse struct{ ValidationErrorJSONResponse }
 func (response CreateGift400JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -669,10 +714,11 @@ type CreateGift413JSONResponse struct{ PayloadTooLargeJSONResponse }
 func (response CreateGift413JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -685,10 +731,11 @@ type CreateGift415JSONResponse struct {
 func (response CreateGift415JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -699,10 +746,11 @@ type CreateGift500JSONResponse struct{ InternalErrorJSONResponse }
 func (response CreateGift500JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -717,6 +765,7 @@ func (response CreateGift503JSONResponse) VisitCreateGiftResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -731,15 +780,27 @@ type GetGiftResponseObject interface {
 	VisitGetGiftResponse(w http.ResponseWriter) error
 }
 
-type GetGift200JSONResponse Gift
+type GetGift200ResponseHeaders struct {
+	CorrelationId string
+	RetryAfter    *int
+}
+
+type GetGift200JSONResponse struct {
+	Body    Gift
+	Headers GetGift200ResponseHeaders
+}
 
 func (response GetGift200JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -750,10 +811,11 @@ type GetGift400JSONResponse struct{ ValidationErrorJSONResponse }
 func (response GetGift400JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -764,10 +826,11 @@ type GetGift404JSONResponse struct{ NotFoundJSONResponse }
 func (response GetGift404JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -778,10 +841,11 @@ type GetGift500JSONResponse struct{ InternalErrorJSONResponse }
 func (response GetGift500JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -796,6 +860,7 @@ func (response GetGift503JSONResponse) VisitGetGiftResponse(w http.ResponseWrite
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -811,29 +876,53 @@ type SendGiftResponseObject interface {
 	VisitSendGiftResponse(w http.ResponseWriter) error
 }
 
-type SendGift200JSONResponse SendAccepted
+type SendGift200ResponseHeaders struct {
+	CorrelationId string
+	Location      string
+	RetryAfter    int
+}
+
+type SendGift200JSONResponse struct {
+	Body    SendAccepted
+	Headers SendGift200ResponseHeaders
+}
 
 func (response SendGift200JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SendGift202JSONResponse SendAccepted
+type SendGift202ResponseHeaders struct {
+	CorrelationId string
+	Location      string
+	RetryAfter    int
+}
+
+type SendGift202JSONResponse struct {
+	Body    SendAccepted
+	Headers SendGift202ResponseHeaders
+}
 
 func (response SendGift202JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -844,10 +933,11 @@ type SendGift400JSONResponse struct{ ValidationErrorJSONResponse }
 func (response SendGift400JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -858,24 +948,33 @@ type SendGift404JSONResponse struct{ NotFoundJSONResponse }
 func (response SendGift404JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SendGift409JSONResponse Error
+type SendGift409ResponseHeaders struct {
+	CorrelationId string
+}
+
+type SendGift409JSONResponse struct {
+	Body    Error
+	Headers SendGift409ResponseHeaders
+}
 
 func (response SendGift409JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -886,10 +985,11 @@ type SendGift500JSONResponse struct{ InternalErrorJSONResponse }
 func (response SendGift500JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -904,6 +1004,7 @@ func (response SendGift503JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -917,15 +1018,23 @@ type GetHealthzResponseObject interface {
 	VisitGetHealthzResponse(w http.ResponseWriter) error
 }
 
-type GetHealthz200JSONResponse Health
+type GetHealthz200ResponseHeaders struct {
+	CorrelationId string
+}
+
+type GetHealthz200JSONResponse struct {
+	Body    Health
+	Headers GetHealthz200ResponseHeaders
+}
 
 func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -938,29 +1047,45 @@ type GetReadyzResponseObject interface {
 	VisitGetReadyzResponse(w http.ResponseWriter) error
 }
 
-type GetReadyz200JSONResponse Readiness
+type GetReadyz200ResponseHeaders struct {
+	CorrelationId string
+}
+
+type GetReadyz200JSONResponse struct {
+	Body    Readiness
+	Headers GetReadyz200ResponseHeaders
+}
 
 func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type GetReadyz503JSONResponse Readiness
+type GetReadyz503ResponseHeaders struct {
+	CorrelationId string
+}
+
+type GetReadyz503JSONResponse struct {
+	Body    Readiness
+	Headers GetReadyz503ResponseHeaders
+}
 
 func (response GetReadyz503JSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1161,68 +1286,78 @@ func (sh *strictHandler) GetReadyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5FvNcuNIcn6VNLwRI8WCFEiK6m52+MCR2N3yciSNRM16d9gWikBSrBVYxa0qSKJlOqJ98GHPdvjok8MO",
-	"P4PfpiNs3/wKjqwCQJCE/lo9Ow77RgFVqKr8+fLLzNKdF8npTAoURnudO2/GFJuiQWX/es/H5vCAfsWo",
-	"I8VnhkvhdbzBBOGSj803GngMWwzOzw8PfGAaFJpUCYxhNIfw5PhsADs0UIfbdc/38JZNZwl6HS9ovGnt",
-	"jd9grc12R7VXUSOuvcbmuNZiu6N2tBe/wtdjz/c4rTZjZuL5nmBTmkmfu+Cx53sKf59yhbHXMSpF39PR",
-	"BKeMdjuWasqM1/HS1I408xlN1UZxcektFguarGdSaLTnPBQGlWBJTymp6EEkhUFh6CebzRIeMTr5zu80",
-	"Hf9ueY47D5dTYlrj8GjQOz3q9i96p6fHp57vTVFrdkmveLYKuDkLdwLU9jgdkSbJonyIXygcex3vT3eW",
-	"Gtpxb/WO26g9yKpmugJSgbczjAzGbqG3YCYIMRrGEw1MIXBhH2lU16i+0ZDIS+2DkAYmqLBOOzuS5p1M",
-	"RfwyYRwdDy7eHZ8fHazIgTRoVxvbFX4SORxJa6AwYRrMhJOd2nOdsHkiWTyQss/UJb7seCfd3/SPuwcX",
-	"g+Pji3739H1v5ZjZoWAk4zlwDQktqMBMmIDGXuv1LozmBvVPc37y0Ic3AL/i31qRnKG65hGeC3bNeMJG",
-	"yQulctY7/eFwv3dxftT9oXvY737bX5WLduuBwelMKqZ4Moe0tPhPJo+YGTZiGkkWqVDIogkt+JZAS80h",
-	"YQYVbGlECE/pSa07Nqgcck2QxRkolt5tIuMZRlLEGoyEG8YNjHAsFboVuLisPwhbhVAbBWQRZlyiPdLC",
-	"986FTmczqQzG32HM2cAOeomyzo/Ozk9Ojk8HvYOL73oHh92LwW9OVvW17z5eo8VgmpJBIWws80ezYgKO",
-	"cH350FryDyzhsX34FYD8h27/8KA7ODw+qoDy8qY6wKYyFWYpGwGZ2mCE5gZRQAOYiKHZ2H21+7q1t/vq",
-	"pxcX1zBlCQVCjEEqGClkVxoYqDTBzMrtkevZqcjOF8UerKXvK2QGiQScuq9aMcYxp/VYcqLkDJXhFEPH",
-	"LNHoe7PSozvPyWXTSbr2uQ8MZlJzw68RbiYyQRDpdEQ+yAxMpTYlgflwIrW5VHj2fR8oxr7vna5SilYQ",
-	"BP4y8nNhWk3SGbvl03TqdUrf8qZcuIcVjlZS8/q+j2fu4JCN8CHfaDsIIJowxSKiTrB1LjiZUemZi68W",
-	"8bfrQJo6Ou8PRTEAts5/GQRBsJ3bOEsSeYNxfShWiNPnT3/4r3/7h//8+3/6j3/858+f/vD5bz99/vQv",
-	"nz/96+dPf/ff//7JHbiP4tJMvE6bJLLOfcoA9GOuoo/FODn6HUaGxOC0H5P6n6l350H3kUag16R8xUQs",
-	"p5Y7wiUKVLQcEcclOVkljXvjRtSMW1jbHbVZbTfai2tv8PW49ortjdrRbtzC5niT7fle5E5ywSps8dcT",
-	"dGzIbu2GachGw9bpu31otVpvfDgf7FtjK6wrZgZrhk+xarmcoT5Mm1e+V81TfU8bZlJd4UHJDZtrCPdP",
-	"e91B7yCEsVTAQOCNXcCKTZCB/+hlQ0oqvscUlsTa6q9YfEV+VYZSgO0zTAS/YE61WX3HogkXWFPIYgrn",
-	"jvTCFRdxWQwVcF5mp9/1Bh+ODy7oUbffP/51jx7uHx+96x/uDzy/kurdGzs3coAqSvSxQt33Is+HdMpE",
-	"6Yi3s4QJG8rq3mN6zbSZf7tKg+VQdHd/UPlGQ3gYE20zKKJ57Vc4D+GGHIgbiJhSHGNgcE1hGKRAHzDR",
-	"CCFFt5A2Sj8cwXTU5+GNOxtZ2V3V5r8AoO4LTHRW927FO4tY8mDYeALq1f9voVPCtLkoPHl95w7HaQzE",
-	"mPBrVHMYM55g7ING4wynOBvXEL7rHvZ7B+HbZ5rNA35DZyqCtVTZN93SQgq0Ir3k1yietM4Sjh/iZ2SQ",
-	"Z27kwvfSWfxE9VpRRRMmLr9cv49hemb5S5GVYL6kzhWrXDnDfR54dk+kKkJUx7KaORrQKEwdwu/Pe+f2",
-	"OYsinJFNUxDTKGJKlCA86x0Nwk5uOySSMRcs2a4PRW4pHUBrVoV9MUNZpcnsrDSjIiD6ntuBxecjAnn3",
-	"1Upk/oAsIUr1LJh5LHrLq7AcouTV40E6+2SVFk6RxVyg1s/cpUKWZUPVHtw9Ocw5KQWgOWzNFJIOQYpk",
-	"7nwpFNJc2LcuXX4ykQndpCUY0GoRE47/5YFHl8VkZ5C35ku+SGpnKOJuZoDPFNxXRNLHAvBm2JVjK648",
-	"3TMT5uJD7kz1L6GTmUv6joHbwRkZF3Gx1Cw1JdgWZdVkDvUMqlmAz4NBnuZzMZZ5Rs8iC6ZZRZjgB2YJ",
-	"MyRmMMimBFkq8TrexJiZ7uzsZDlEPZJTW4+u5cO9jSTapT32dNoHpq8sLJkJTsFISu+t6eMti0wyByki",
-	"ymUEgRclbG5gKgxP6Ofc1lsJXkCqoXAAU4czB3LkVkzPRTRRUshUd1ZK5jt3mZgWOyT/EH6fYop6KXta",
-	"lcGNVFeohoICUYIGNXDzFmYySSB839v8WJifB2RqIjnF+lAMRZ+PMZpHCXZKSUVtmAZBCwu7WD6w2Ax/",
-	"XYRs2Moe0Z6Kh3T2AoGHomch2tFzV5dF0GyKgOIaEzmjte+GjvYNvQ7cDW3UGno+DPN4NfQW9NfSWobe",
-	"IvQJPhQORbh8HpJwzdfirkNXUbIkjtS0nk2EsLUbBNs+hEVSYR/t0qPN3MK+a2/7QxHmOYZ99IaGb6Qa",
-	"9KrRolfVGYd97762mnmEsNV2u6pIQOzL1nYdutC+vc1ZEgiKqGCdjAsNec9iKLIGgoulCY9QaCw5IaGl",
-	"4miYmj/ofdlMvTMrTVj4nuEmKZy5e3Lo+d41Ku18slEP6gGNkjMUbMa9jteqB/WW59vmkEU0Z+e2hyV1",
-	"Bddyfq2B5cCVA9zS3m+4mQDLSg+1ZUkiJLWHsLVSsiCbJmi2dcm89LdZmHRempWJsqq7FSFFEjvuMC52",
-	"Z1OZAgu/lfH8eTXMPK9xtbBlufKRotGTK4+bBcHFKrQTb15vrjWDxvNOkRVgn1jtKadPXjNo7tUajVrz",
-	"9SB40wmCThDUG83Wbnvvt14p9Xlq+zGPlwVnfKakXPHsnkrtekq31mboSyehakJAZp9zgHLV5wnNhcxT",
-	"dp4og43e6cL3doPgPgEUqt9Zr8bTvEbr8XnrLTo7r/34vMrmyML32k/Z7GoH2M56wlYrWme2hJ5OpwRr",
-	"BZlwmEPCZJc6J0Da+0iD1+OzZZZYAWCntrVeiv8WrrjREKVKESnJAI2J2LfEhEIbBVoXj/1lPu4K/xsg",
-	"9B5NgUArDhy8BIb+97hzuV5Bcf0ZEFnCgixZLOf1FRtt1O0+X/326ZjxGFjYHtcXu16w+/i8ouv/M7sN",
-	"pbL3O42/ckvlx+rVlkN2slssi48V3map9frFl2d80r+HbXzvuDorsQvrsysljiO50d2khNaS5RJX7VjH",
-	"nTGuYCvMNh76m3R2G3iMwvAxR00UdiVtsz2noRhzpU2WJDKCCCb0DSoNYTNohm+BibwRnu/MokxB1e0u",
-	"SnOCnDUNhTuC3UHEEtvqsse1P4y033DLW3p9M2HGck2zzJYzAOM66wKJ+lB0IebjMVqAu8JMSONUY+xW",
-	"DneDN8TkeYKr1cQimc1SE6mKzMRKuCuWlScrKa4z9ptIbToEnpy2JBXGxZUZkkFxj8AoJjSLSOXg8pmh",
-	"yI7gyniW/NmLBlneZlM4wGtKO8alJ3RixXG8ehWiiihS6piB9JrJrtHdhKMwtWgiNQorOMsW6EQlq/Ch",
-	"UWu223DNNR8lCN2z/cPDUtdyKLaC22ajFty+6vkgJOgZi1Bv+1azGeSDu/9VB3szYs1gaGU2JoNiYPgU",
-	"ZWrWW5rN0Rv2KmpgLRi34toutlnt9WgvqjXiJrbGu6w92ovyu2COIC1vg635wIMMqNQZbbbbtpyf/92w",
-	"iQRhmdfx/vLHP6n9zcdf/qKqurpRv6JFQpiyq0zDLh23BcisOJnXJMvy90FLcIqVStuCl8IJMqVxKNx1",
-	"LRbXEqQtWa5Xhw9SyJRMMa+6KSw1SkGlQlvRZ9XR89PexeHRn/f2XZJ6RCnfwZ+53W4lkjyUpvgQ4/W2",
-	"q7gvv+mkXHK1och9LQjX1OekXKmcv6i9kyrC2jvGk1TZWnOhjEyyIykTZMJbEJS+jHU8mw6Ui25PNcKC",
-	"BWSlricH95U6Y9XFPVA4S5h1UyaAJa7WuopQOSZvWdeygMu0pYAWvrctQ2gGzf9Pghus1yfLVVALwFVR",
-	"4Y/LpXaDNy+7jFTqRK/do+S6sBUbSuwFCrYavVkphK4D5uJL1Pl1riq5tigT9mJMVldNRWwpAdcUOfIg",
-	"vBnBbTePr6h0KB4++QZfIiD7mYluNysvZ0WpUoF5i+e7Ndv3JI4T25P6q3sTxmYQlHjRTMkItXbxQsOH",
-	"weCkDvssSTTF9RhnKGISTWVa+CFb6qUYXaCAvHq6EWW9t3usKD+XdQR+jfU1Eff5Ndqu2FKITnCZFK3v",
-	"PCZEFOX7Zzn/ZeRyGePhIqPckaTwbovH7aDlrno5khdLtG20oYgoP+5Y2HI3sgu8cvo6+/6MzhPLGwFb",
-	"to1gL5NmJFSmZiRvty2HMOyKi8u8czYUMrVEI79jO3ZeciPTJCMOLCZQpG+wy0qC+R7NqRPJV1O269I9",
-	"Wd/LRmaFyu3eyFHWG4RLn3z6DvPWp1dQ+tK94HLQWvYav84pjvJm6lsI3SZC0GyuSf/RpOSNWSe7XpEg",
-	"83utmoZaVliVGPRz7gdbIdFW+hlur9TsOzs7jearelAP6o3O6+B1YBPdbJ27B/tlNhKbCU59ez76yZXN",
-	"6+zll9L/cGhvk03nvprnTe6M5OIj1EXfKpEshhFLKH9Vdmhv/6z09UwQi4+L/wkAAP//",
+	"5HvNcttKdv+rnD/+UzVSDUiBpL5MVxa8Em0royvJEnUnMxeO0AQOxR6B3bzdDcmMo1Q5iyxmnVSWWaWS",
+	"yjPkbVyVZJdXSJ1uAARJ6MuS76QmOxJAo0+fz9/5wCcvlpOpFCiM9rqfvDGyBJX9uSeVwpQZLsVBQhcS",
+	"1LHiU7rgdb3BGEGjukb1Sw08ATkCM+YaFP6UoTY+CLyBkVSA16hmxeUm9O3fVF5CygW6ZVjcDkXMlOKo",
+	"gRtgGqJ4TsQFTyIfmEhAS0gkartQT5lYeslruy0TwOIYpwYT0CgSPxR2nX3yRqorSzjRoN16ZuxzTXif",
+	"SYNEgJGgs+lUKtOEgUJmcqpoxyn7KUPQRnFxGQo5AmZgIrWB7U2Ix0yx2KDSsGZkwmbA4Pz8YP96xyfa",
+	"eaJBS2VgOAPDJ7jeDIXne0Q9V5h4XaMy9D0dj3HCiPH4kU2mKXpdL2i96rDWsN2IO8lmYwe3Ro1dtj1s",
+	"7MS7ySsMRi3WHnq+N2EfD1FcmrHX3d70vQkXxd+W75nZlF7lSPdub33vLR+ZQxkzJ9k6QU+ZGRdcvuQj",
+	"8xoUsoTYQaymqzIzsZyU8rScfOShNuiNeoPOtj16hY0ttkknaiWNXWyPGh22OdyKt5Md3B15deSfoUhO",
+	"0ahZb2RQrR7gDGMpEg2MbsPNmMdjSz4Xl+WBYC0qOBCtA9ekIWYM3HQr+gKZzliazkJBRpOiQQ3MHhVu",
+	"uBlzYf/RZsQGbnSugUzE+BoYjBhPMQFmDE6mBqyxGMXpEpEWilaQr9cgFUykwkerxlywXBi8ROXdEm+m",
+	"TLEJmtykSdAH+/UiJi44S15z2uqTqis0mRKYkK5GJ8dnA3DSitZJuouK+QjhcdqNlMnzPcEmtJJed8GT",
+	"e085kmrCjNf1ssw+uawDt7RYT6XQaM95IAwqwdK+UtIqRCyFQWHoJ5tOU+4kvfF77RS+PMcnD+dLEtrj",
+	"4GjQPz3qHV70T0+PT8m2UGt2WTCadgG35tadALU9TldkaXpbPcQvFI68rvf/N+Yed8Pd1RuOUHuQRcn0",
+	"BGQCP04xJj9mN3ptNTJBw3iqgSkELnKby71xKi+1D0IaGKNCElS9W284v15HWL5gYzEIWAKPpHkjM5E8",
+	"j69Hx4OLN8fnR/sLLLWmSISP7A7fhKVH0ln8mGkXsXjy0iw6YbNUsmQg5SFTl/g8Tp30fnt43Nu/GBwf",
+	"Xxz2Tt/2FziW8weGMpmRR0lpQ3LJTEBru7O7CcOZQf1tWDmYB907CIBf8+9emrtnqK55jOeCXTOesmH6",
+	"TAaf9U9/ONjrX5wf9X7oHRz2vjtcZLF2+wF5bamY4ukMssrm34y1CTNsyDQSWzOhkMVj2vC1DRszSBnF",
+	"szWNCJGNfw0bAJ1rfimG+17l1XfHViPhhnEDQxxJhY5ALi6bzwhet753LnL8hcn3mHA2sA89R9bnR2fn",
+	"JyfHp4P+/sX3/f2D3sXgtyeL4t5zL2/QZjDJSLURVrb52eyJvGG0vH300jb1A0t5Yq+8QMz8oXd4sN8b",
+	"HBwf1UTN6vm6wCYyE2bOZgG5BsAQzQ2igJaF/O3W5s7mbmd7c+fbc55rmLCUMAcmhMOGCtkVIT2VpZjb",
+	"mz1yMz/Vy1qcpS4n2L6MMg8k6HbqCLQSSRJOC1h6ouQUleGEfEYs1eh708qlT55j8arp9ux1HxhMpeaG",
+	"XyPcjGWKILLJkBxLkdHMee/DidTmUuHZ+0MgZPS2f7oIBDtBEPhzvMaF6bRdQsIn2cTrVt5FaYm7WGP+",
+	"FY1Zpvt46g4O+RN+mXptBcFC7nUuOGlk5ZpDRTYirjeBhH50fhiK8gFYO/9VEATBemF5LE3lDSYOhs/h",
+	"7pfPf/ivf/uH//z7f/qPf/znL5//8OVvP3/5/C9fPv/rl89/99///nkxA9sijqxmLXO3+GMhog/lc3L4",
+	"e4wNscFJPyHxP1HuzhjvgvpAt0n4iolETizih0sUqGg7m5qWkHIR6m+PWnE76WBjc7jFGpvxdtJ4hbuj",
+	"xg7bHm7Fm0kH2zV5mu/F7iQXrEYXfzNGMc/FbpiG/GlYO32zB51O55UP54M9q2yldiXMYIMy6Lrtirzi",
+	"/mRn4X312YXvacNMpmssKL1hMw3R3mm/N+jvR67uYAsftIFlmyAF/9HLH6mI+A5VmKdDVn7l5gv8q1OU",
+	"0m8/SUWq1ZWvqPFYHWETBOaqMdGi54vA+bgmHElDD4QimvvuqOuqLlJYhEPr45SjIMlc4cz6fYVTZDaR",
+	"VlIX+bJeNsdvUBbx51Ht2Tb3PYvHXGBDIUsIwLk8Dq64q5EUOlITNqtZ0vf9wbvj/Qu61Ds8PP5Nny7u",
+	"HR+9OTzYG3h+bZ5wJ9xZSWvrQPCHGq7c6ZbfZRMmKkf8OE2ZsIrQ9B5S+lzVi3fXqXc15H+6O3j/UkN0",
+	"kBBQNyjiWePXOIvghrwLN+BqiwkwuCa4Q4rnA6YaISIUYUEV/XAphUOr9xPudGSBujriv8J73xW16azu",
+	"3oLrKgPtvTH1ESGh+aflulOmzUVpycuUuyBHz0CCKbeVaVek80GjcYpTno1riN70Dg77+9HrJ6rNPXZD",
+	"ZyqRjFT5O93WglwjsfSSX6N41D7zWHUfDiaFPHNP3vpeNk0eKV7LqnjMxOXXy/ehgJdr/pxllRhYEeeC",
+	"Vi6c4S4LPLsjjJfxu2sh3wxtI8A0IXp/3j+318tOAkV4jSKh3Bais/7RIOoWukMsGXHB0vVmKApN6eb9",
+	"j1K/iupvXgyer6hBC77nKLD++YicvHtrrWd+hyylWPYkN/MQtJFXUTVEyauHEUz+yjopnNqqO2r9RCoV",
+	"Ml3XmigsuHdyUAB2CkAzWJsqJBmCFOnM2VIkpLmwd1269miUF7lFc2dAu8VMOGRUBB5dZZNdQdZabPks",
+	"rp2hSHq5Aj6RcS/oSR8KwKthd7Er57AeObPCmJpfg7Vzk8yhp324bDiVW00zU3Hboiqa3KCegMNL53Nv",
+	"kKf1XIxkUTlhsXWmeZOD3A9MU2aIzWCQTchlqdTremNjprq7sZGj2WYsJ7bF0ige91aKFS4ntKfTPjB9",
+	"VXThJmAkDC0zDOBHFpt0BlLE6PqmI0nZrHswE4an9HNmWwjkXkCqUDgH04Qz5+TIrJieiXispJCZ7i50",
+	"gTY+5Wy63SD+R/BThlnemLW8p11Z3j2rds24eQ1TmaYQve2vvixa7io2QxGKQz7CeBan2K1kXI0wC4IO",
+	"lnoxv2B9M/x1GbJhLb9ENJUX6eylBw6Fa047eD7Ocxqb36C4xlROae9PoYN9odeFT6GNWqHnQ1jEq9C7",
+	"pX9zbQk9PxThUrIVereRTz5FIVRzoiITehKeDUU9oHViX26iF1usZHblrs3QlQEtIiSZL6cmEaxtBsG6",
+	"D1GZodhLm3RpNVGx97bW/VBERcJiL72ix1fyFrrV6tCt+vTF3ndvW0xjIljbclTVZDP2Zme9CT3Y+vix",
+	"gFwgKDyDtVguNBQ9vVDkDbaKWhQtRihmFJazXb+erXmKWzinNTc78Bry0YBQuNmA9drJg65tsnNbY19Q",
+	"i2KCQvu202wUi5HE7S9PP4TCjj88PPfQW03frSPJa0EuNy/ibKZJ8XQo6BbPC2Qpj1ForDg+ilCKo2Fq",
+	"dq/Hy1fqjWllwa3vGW7S0oH2Tg4837tGpZ0fbDWDZkBPySkKNuVe1+s0g2bH822P2UYR51vo11TqGnzr",
+	"fKkGVgSLIqjMfcwNN2Pb2Se5NuY1soisI4K1hRoa+REKh7Z8X5S1V+v3zjPmdcu8TWZZSNG7nLmp1H7n",
+	"8ec7mcyeVp8vcklXnJ2X4h+oYj66qr5aob5dDKeUqyz36NtB62mnyJsLjyw/VlNWrx20txutVqO9Owhe",
+	"dYOgGwTNVruzubX9O6+Sbj52iqHAKCVOfyKnXDX3ji7Echr9ss28x4/5VKuY336Kh3ixGQR3nafUnI3l",
+	"RhWta3UeXrfckrfrth5eV9uCvPW9rccQuziHYlc9gtSa/rZtCWWTCXnFEv85l0XMZJe6wKza+0APL0Mq",
+	"mwxgjf87tQM+FchmvR1FlDhTihx+7g9taCEsSQGJsJGDUP68hOJ6Yis+7C2a0oEt2H/wHC/2v8cbVEtM",
+	"hLqe4GErriTP76ulmBpCW01L587vHu9yHvI1P+OwwEmelN+MeYqLdbWy0qLvGdbjBtgl4wK4DkUxoAdr",
+	"qwN68NB8Xl5vecIowlc7p2Dz4XXlSNUf2bGcIkvudiuL04Q/1u82f2Qjnza8/VDjj2y+aFHZ173SvwPO",
+	"vXcJKKvAN6tjC3W7I7kyZUEqZqF+Jdlyo59TxhWsRTnhkb+aj60DT1AYPqKcgJB+tRZhu8yhGHGlTWUc",
+	"FJjQN6g0RO2gHb0GJop5noIy64fL/NNSUVkTFLA0FO4IloKYpba5bY9rfxg37+y2t+nhzZgZm/OYeQko",
+	"d/Fc51hfNEPRg4SPRmhDwBXmTBpZ2G93jjaDV9E9puwXKbhUZbptOdxbGsy2GYWlKJXa5TucSJIKk3K0",
+	"kXhQjkMZxYRmMYk8bzyGIj+Cq03nrUMWj/NihK1LAF5T3jyqXKETK46jxYmuOiR+hiLJw9iSyi7lEzZL",
+	"asRjqVFYxhVN06pW+NBqtLe24JprPkwRemd7BweVOYVQrAUf261G8HGn74OQoKcsRr3ukrvcWeVT5U2w",
+	"TndJYWwD1fpQZofMZWaWu6bt4Su2E7ewEYw6SWMTt1hjd7gdN1pJGzujTbY13I6LmV3n8OdTu0s2cC9G",
+	"rLRd21tby33XKTPky7yu95c//r/G33z41S/qWgYrRVnaJIIJu8olnAeAEeNpXnEvCu1V/tv5eydYqbSt",
+	"4iocI1MaXSabIEsaKRJJFg034Z0UMiNVLErJCitpPqhMaMv6vOR/ftq/ODj68/6eK5Yc9b477O//maN2",
+	"LZVkobTEhwSv110baf5Ox+WKqYWisLUgWhKf43KtcP6i8UaqGBtvGE8zhQuBLufsUMoUmfBuyZU+D5c9",
+	"GTBVK8mPVcISJ+X120fDn4Xied2ANSicpsyaKRPAUtdAWPRQZenGmpZ1uExbkGzd9/q3y9HuW7jw2cYq",
+	"9rpv6dInE5Yv7aD9f0nwg+WmQbU1YQNIXVT7k5D0z4ZlN4NXz5skrYy3LH0kwHVpqzaU25E1toieWAXC",
+	"LAes269Rx5eZM3WzFkzYUcS8WZOJxEIybkefChC0iqDsiABfUMlQ3H/yFbzqAslLTg//MXOWXt7+ygu4",
+	"lQbYGi8ObtbvqJKMbc/8r+6sjrSDoAJxp0rGqLUL/RreDQYnTdhjaaoJoiU4RZEQl2trIO/yrZ4bbkuH",
+	"KK8er4/5bMAdClmcy9oUv8aXn2YupXXIr9EOAMzl4WSQC8Ra9EPyQFGdQy6yIkaOIMfBXOSJGCX7eUts",
+	"K+i4kV8H/e0XpEKaUMQyE6Zrg4H7nqqMAk70Z+/PiDWJvBG22DBznzrkqYnMzFB+XLfI0rCr4qPC3slB",
+	"KGRm4WfxAcnI2e6NzNIcTrIksV+TZoZd1qYdb9GcOpa8mN64gYRHq858ZqNGeyxttlu1Mgvxsv6l87TD",
+	"FgMjXpkzVr6fqaKK+YTGyzDkqBhBeQ2RIyICzWY6r2TNfUQ+//MNTW1OZ52t0aM2g6lLYg+LPAXWIkqx",
+	"6Ge0vtDA625stNo7zaAZNFvd3WA3sEWZfJ9P9w4sWNRlxjjx3VfEZoxc2RqE9TyV70K1t5r5FR6kyPHd",
+	"GcmHDVGXgwOpZAkMWcpETCmwSKC/d1Z5e86I2w+3/xMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
@@ -158,7 +159,7 @@ func firstLine(s string) string {
 var errBodyDecode = errors.New("request body is not valid")
 
 // writeError renders err as the documented envelope. request_id is the request's Idempotency-Key
-// when it is a valid one (an invalid key is not echoed). Every error path of the server ends here:
+// when it is a valid one (an invalid key is not echoed); correlation_id the request's own id. Every error path of the server ends here:
 // the request validator, the generated parameter binding, the strict handler's request and
 // response errors, the body limit, unknown routes and panics.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -182,6 +183,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body.Error.Message = ae.message
 	if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
 		body.RequestId = &key
+	}
+	if id := correlation.From(r.Context()); id != "" {
+		body.CorrelationId = &id // the same as the Correlation-Id header (accessLog)
 	}
 	if ae.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
@@ -27,7 +31,7 @@ func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (C
 	s.count("gift.api.gifts.created")
 	return CreateGift201JSONResponse{
 		Body:    CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()},
-		Headers: CreateGift201ResponseHeaders{Location: "/gifts/" + g.ID.String()},
+		Headers: CreateGift201ResponseHeaders{Location: "/gifts/" + g.ID.String(), CorrelationId: correlation.From(ctx)},
 	}, nil
 }
 
@@ -39,10 +43,18 @@ func (s *server) GetGift(ctx context.Context, req GetGiftRequestObject) (GetGift
 		return nil, err
 	}
 	noteGift(ctx, g.ID, string(g.Status))
+	headers := GetGift200ResponseHeaders{CorrelationId: correlation.From(ctx)}
+	if g.Status == gift.StatusQueued {
+		retryAfter := pollAfterSeconds
+		headers.RetryAfter = &retryAfter
+	}
 	return GetGift200JSONResponse{
-		GiftId: g.ID, Code: g.Code, Amount: g.Amount, Message: g.Message,
-		Status: GiftStatus(g.Status), LastError: g.LastError,
-		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
+		Body: Gift{
+			GiftId: g.ID, Code: g.Code, Amount: g.Amount, Message: g.Message,
+			Status: GiftStatus(g.Status), LastError: g.LastError,
+			CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
+		},
+		Headers: headers,
 	}, nil
 }
 
@@ -71,11 +83,18 @@ func (s *server) SendGift(ctx context.Context, req SendGiftRequestObject) (SendG
 	noteGift(ctx, req.GiftId, string(gift.StatusQueued))
 	if res.Replayed {
 		s.count("gift.api.sends", "result:replayed")
-		return storedSendResponse{status: http.StatusOK, body: res.Body}, nil
+		return storedSendResponse{status: http.StatusOK, body: res.Body, giftID: req.GiftId}, nil
 	}
 	s.count("gift.api.sends", "result:accepted")
-	return storedSendResponse{status: http.StatusAccepted, body: res.Body}, nil
+	return storedSendResponse{status: http.StatusAccepted, body: res.Body, giftID: req.GiftId}, nil
 }
+
+// pollAfterSeconds is the Retry-After of a send's 202 and its replays, and of a QUEUED gift read:
+// the worker completes a send that succeeds at its first attempt (four in five) within a second of
+// its acceptance (WORKER_SEND_LATENCY 50 ms, the queue's hop, two statements), so a client that
+// reads the gift a second later usually finds it final; a failed attempt waits 10 s or more
+// (WORKER_RETRY_BASE_DELAY) and the client reads QUEUED again with the same hint.
+const pollAfterSeconds = 1
 
 func (s *server) count(name string, tags ...string) {
 	if s.metrics != nil {
@@ -84,22 +103,27 @@ func (s *server) count(name string, tags ...string) {
 }
 
 // storedSendResponse writes a send response body as stored, so a replay is byte for byte the
-// first answer.
+// first answer, with the headers the contract gives both (the Correlation-Id is the access log's:
+// each request has its own).
 type storedSendResponse struct {
 	status int
 	body   []byte
+	giftID uuid.UUID
 }
 
 func (r storedSendResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Location", "/gifts/"+r.giftID.String())
+	h.Set("Retry-After", strconv.Itoa(pollAfterSeconds))
 	w.WriteHeader(r.status)
 	_, err := w.Write(r.body)
 	return err
 }
 
 // GetHealthz implements GET /healthz: the process is alive; no dependency is called.
-func (s *server) GetHealthz(context.Context, GetHealthzRequestObject) (GetHealthzResponseObject, error) {
-	return GetHealthz200JSONResponse{Status: Ok}, nil
+func (s *server) GetHealthz(ctx context.Context, _ GetHealthzRequestObject) (GetHealthzResponseObject, error) {
+	return GetHealthz200JSONResponse{Body: Health{Status: Ok}, Headers: GetHealthz200ResponseHeaders{CorrelationId: correlation.From(ctx)}}, nil
 }
 
 // GetReadyz implements GET /readyz: ready while the database answers within a second.
@@ -111,9 +135,10 @@ func (s *server) GetReadyz(ctx context.Context, _ GetReadyzRequestObject) (GetRe
 			f.errorCode, f.errorMessage, f.cause = "DB_UNAVAILABLE", "database unreachable", err
 		}
 		reason := "database unreachable"
-		return GetReadyz503JSONResponse{Status: NotReady, Reason: &reason}, nil
+		return GetReadyz503JSONResponse{Body: Readiness{Status: NotReady, Reason: &reason},
+			Headers: GetReadyz503ResponseHeaders{CorrelationId: correlation.From(ctx)}}, nil
 	}
-	return GetReadyz200JSONResponse{Status: Ready}, nil
+	return GetReadyz200JSONResponse{Body: Readiness{Status: Ready}, Headers: GetReadyz200ResponseHeaders{CorrelationId: correlation.From(ctx)}}, nil
 }
 
 // encodeJSON encodes v exactly as the generated responses do (json.Encoder, trailing newline).

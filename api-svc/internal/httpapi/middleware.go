@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 )
@@ -64,15 +65,21 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog writes one line per request, after the response: method, path, HTTP status,
+// accessLog gives the request its correlation id (shared/correlation): the Correlation-Id header
+// of whatever answer follows, set before anything else runs, and the context every line of the
+// request is logged with. After the response it writes one line: method, path, HTTP status,
 // duration, and what handlers noted (gift_id, status, error_code, error_message). Probes are
 // logged at DEBUG while they succeed so the load balancer's polling does not drown the logs.
 func (s *server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := correlation.New()
+		// The canonical key, assigned directly: Header().Set would canonicalise it again.
+		w.Header()[correlation.Header] = []string{id}
 		f := &requestFields{}
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(withFields(r.Context(), f)))
+		r = r.WithContext(correlation.With(withFields(r.Context(), f), id))
+		next.ServeHTTP(rec, r)
 
 		code := rec.status
 		switch {
@@ -102,6 +109,11 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
 				attrs = append(attrs, slog.String(logging.KeyRequestID, key))
 			}
+			// A client's own Correlation-Id is never the request's id; it is kept, when it is a
+			// plausible one, so a client's support ticket quoting it still finds the line.
+			if theirs := r.Header.Get(correlation.Header); correlation.Plausible(theirs) {
+				attrs = append(attrs, slog.String(keyClientCorrelationID, theirs))
+			}
 			if f.giftID != [16]byte{} {
 				attrs = append(attrs, slog.String(logging.KeyGiftID, f.giftID.String()))
 			}
@@ -121,6 +133,9 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		s.observeRequest(r, f, code, time.Since(start))
 	})
 }
+
+// keyClientCorrelationID is the access log's field of a Correlation-Id the client sent.
+const keyClientCorrelationID = "client_correlation_id"
 
 // limitBody reads a request body of at most maxBody bytes into memory before anything else looks
 // at it; a larger one is refused with 413 (refuseOversized). An operation whose contract has no

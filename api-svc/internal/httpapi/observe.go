@@ -10,6 +10,7 @@ import (
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
@@ -95,6 +96,9 @@ func (s *server) observeRequest(r *http.Request, f *requestFields, code int, too
 		}
 		if f.errorCode != "" {
 			span.SetTag("error_code", f.errorCode)
+		}
+		if id := correlation.From(r.Context()); id != "" {
+			span.SetTag(correlation.Key, id)
 		}
 	}
 	if s.metrics == nil {

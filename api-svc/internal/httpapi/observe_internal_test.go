@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 )
@@ -120,6 +122,99 @@ func TestRequestSpansRecordStatusAndServerErrors(t *testing.T) {
 			}
 			if !strings.Contains(logs.String(), `"msg":"http request"`) || !strings.Contains(logs.String(), `"http_status":`+tc.status) {
 				t.Errorf("no access-log line with http_status %s:\n%s", tc.status, logs.String())
+			}
+		})
+	}
+}
+
+// Every answer carries its own correlation id, whichever path wrote it (handler, validator, body
+// limit, router, panic recovery, probes): in the Correlation-Id header, in the error envelope, on
+// every log line of the request and on its span. A Correlation-Id sent by the client is logged
+// apart and never becomes the id.
+func TestEveryAnswerCarriesItsCorrelationID(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path, contentType, body string
+		store                                 createStore
+		status                                int
+	}{
+		{"created", http.MethodPost, "/gifts", "application/json", `{"amount":100}`, createStore{}, 201},
+		{"invalid", http.MethodPost, "/gifts", "application/json", `{"amount":"x"}`, createStore{}, 400},
+		{"unsupported media type", http.MethodPost, "/gifts", "text/plain", `{"amount":100}`, createStore{}, 415},
+		{"database down", http.MethodPost, "/gifts", "application/json", `{"amount":100}`, createStore{err: gift.Unavailable(errors.New("refused"))}, 503},
+		{"panic", http.MethodPost, "/gifts", "application/json", `{"amount":100}`, createStore{panics: true}, 500},
+		{"unknown path", http.MethodGet, "/nope", "", "", createStore{}, 404},
+		{"method not allowed", http.MethodDelete, "/gifts", "", "", createStore{}, 405},
+		{"liveness probe", http.MethodGet, "/healthz", "", "", createStore{}, 200},
+		{"readiness probe", http.MethodGet, "/readyz", "", "", createStore{}, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mt := mocktracer.Start()
+			defer mt.Stop()
+			var logs bytes.Buffer
+			log := logging.New(&logs, "api", -4) // DEBUG: the probes' lines too
+			h, err := NewHandler(Options{
+				Gifts: gifts.NewService(tc.store, nil, log), Log: log,
+				Ready: func(context.Context) error { return nil }, MaxBodyBytes: 1 << 20, Traced: true,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for range 2 {
+				r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+				if tc.contentType != "" {
+					r.Header.Set("Content-Type", tc.contentType)
+				}
+				r.Header.Set("Correlation-Id", "client-chosen")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != tc.status {
+					t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
+				}
+				got := w.Header().Values("Correlation-Id")
+				if len(got) != 1 || !correlation.Plausible(got[0]) || got[0] == "client-chosen" {
+					t.Fatalf("Correlation-Id %q, want one id of the server's", got)
+				}
+				ids = append(ids, got[0])
+				if tc.status >= 400 {
+					var env struct {
+						CorrelationID string `json:"correlation_id"`
+					}
+					if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.CorrelationID != got[0] {
+						t.Errorf("envelope correlation_id %q (%v), want the header's %s: %s", env.CorrelationID, err, got[0], w.Body)
+					}
+				}
+			}
+			if ids[0] == ids[1] {
+				t.Errorf("two requests share the id %s", ids[0])
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) < 2 {
+				t.Fatalf("want at least one line per request:\n%s", logs.String())
+			}
+			access := 0
+			for _, l := range lines {
+				var line map[string]any
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatal(err)
+				}
+				if line["correlation_id"] != ids[0] && line["correlation_id"] != ids[1] {
+					t.Errorf("a line of a request without its id: %s", l)
+				}
+				if line["msg"] == "http request" {
+					access++
+					if line[keyClientCorrelationID] != "client-chosen" {
+						t.Errorf("access log without the client's own id: %s", l)
+					}
+				}
+			}
+			if access != 2 {
+				t.Errorf("%d access-log lines, want 2:\n%s", access, logs.String())
+			}
+			for i, sp := range mt.FinishedSpans() {
+				if sp.Tag(correlation.Key) != ids[i] {
+					t.Errorf("span %d tag %s = %v, want %s", i, correlation.Key, sp.Tag(correlation.Key), ids[i])
+				}
 			}
 		})
 	}

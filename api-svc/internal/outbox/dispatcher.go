@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
@@ -93,17 +94,22 @@ func (d *Dispatcher) Cancel(claim gift.OutboxClaim) {
 // deletes the row once SQS has accepted it. The publish and the delete have a deadline each and
 // both end within the lease. trace is the trace context stored with the row: the publish joins
 // that trace. With the zero claim (no slot was free) it only logs that the relay delivers it.
-func (d *Dispatcher) Dispatch(claim gift.OutboxClaim, id int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier) {
+// ctx is the accepting request's: only its values are used (the lines of this publish carry the
+// request's correlation id), never its deadline or cancellation.
+func (d *Dispatcher) Dispatch(ctx context.Context, claim gift.OutboxClaim, id int64, body string, giftID uuid.UUID, requestID string, trace tracing.Carrier) {
 	if claim.Token == uuid.Nil {
-		d.log.Warn("immediate publish skipped: too many in flight; the relay will deliver it",
+		d.log.WarnContext(ctx, "immediate publish skipped: too many in flight; the relay will deliver it",
 			logging.KeyStatus, "deferred", logging.KeyGiftID, giftID, logging.KeyRequestID, requestID)
 		return
+	}
+	attrs := []any{logging.KeyGiftID, giftID, logging.KeyRequestID, requestID}
+	if cid := correlation.From(ctx); cid != "" {
+		attrs = append(attrs, logging.KeyCorrelationID, cid)
 	}
 	d.wg.Add(1)
 	go func() {
 		defer func() { <-d.slots; d.wg.Done() }()
-		d.publish(lease{token: claim.Token, until: claim.Until}, id, queue.Outgoing{Body: body, Trace: trace},
-			logging.KeyGiftID, giftID, logging.KeyRequestID, requestID)
+		d.publish(lease{token: claim.Token, until: claim.Until}, id, queue.Outgoing{Body: body, Trace: trace}, attrs...)
 	}()
 }
 

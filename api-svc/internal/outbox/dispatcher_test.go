@@ -66,7 +66,7 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 	}
 	slowSQS.AddLatency(faultproxy.Upstream, time.Second, 0)
 	db.AddLatency(faultproxy.Downstream, 2500*time.Millisecond, 0)
-	d.Dispatch(claim, out.OutboxID, `{"m":1}`, uuid.New(), "k", "")
+	d.Dispatch(context.Background(), claim, out.OutboxID, `{"m":1}`, uuid.New(), "k", "")
 	d.Wait()
 
 	db.RemoveAll()

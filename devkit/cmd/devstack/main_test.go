@@ -22,16 +22,7 @@ import (
 // `make run` stops cleanly: Ctrl-C (SIGINT to the whole foreground process group, as a terminal
 // sends it) or SIGTERM to devstack stops every service and dependency, and devstack exits 0.
 func TestStopExitsZeroAndLeavesNothingRunning(t *testing.T) {
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "devstack")
-	build := exec.Command("go", "build", "-o", bin, "./devkit/cmd/devstack")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build devstack: %v\n%s", err, out)
-	}
+	root, bin := buildDevstack(t)
 
 	for _, tt := range []struct {
 		name string
@@ -97,6 +88,22 @@ func TestStopExitsZeroAndLeavesNothingRunning(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildDevstack builds devstack from the working tree; it returns the repository root and the binary.
+func buildDevstack(t *testing.T) (root, bin string) {
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(t.TempDir(), "devstack")
+	build := exec.Command("go", "build", "-o", bin, "./devkit/cmd/devstack")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build devstack: %v\n%s", err, out)
+	}
+	return root, bin
 }
 
 // logLines keeps devstack's and its services' JSON lines and notices the "system running" one.

@@ -234,6 +234,7 @@ func (r *Reconciler) logFailed(m queue.Received) {
 	msg, _ := queue.Parse([]byte(m.Body)) // it parsed, or it could not have failed a gift
 	r.log.Error("gift still QUEUED with its message in the DLQ: marked FAILED",
 		slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
+		logging.Correlation(msg.CorrelationID),
 		slog.String(logging.KeyStatus, string(gift.StatusFailed)), slog.String(logging.KeyErrorCode, CodeSendFailedFinal),
 		slog.Int("series", msg.Retry), slog.String(logging.KeyErrorMessage, gift.ReachedDLQ), slog.String("message_id", m.ID),
 		slog.Bool("reconciled", true))
@@ -245,6 +246,7 @@ func (r *Reconciler) logFailed(m queue.Received) {
 func (r *Reconciler) requeued(ctx context.Context, m queue.Received) {
 	msg, _ := queue.Parse([]byte(m.Body)) // it parsed, or it could not have been requeued
 	log := r.log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
+		logging.Correlation(msg.CorrelationID),
 		slog.Int("series", msg.Retry), slog.String("message_id", m.ID), slog.Int("receive_count", m.ReceiveCount))
 	log.Info("message reached the DLQ with attempts left (receives spent without attempts): gift queued again",
 		slog.String(logging.KeyStatus, string(gift.StatusQueued)), slog.Bool("reconciled", true))

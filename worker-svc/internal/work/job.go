@@ -37,12 +37,13 @@ type Job struct {
 }
 
 // NewJob parses received m, received at start; its lines are logged to log, with the send
-// request's gift_id, request_id and series once parsed.
+// request's gift_id, request_id and series once parsed, and the correlation_id of the API request
+// that accepted it when the message carries one (every delivery of the message: the same id).
 func NewJob(m queue.Received, start time.Time, log *slog.Logger) *Job {
 	msg, err := queue.Parse([]byte(m.Body))
 	if err == nil {
 		log = log.With(slog.String(logging.KeyGiftID, msg.GiftID.String()), slog.String(logging.KeyRequestID, msg.RequestID),
-			slog.Int(keySeries, msg.Retry))
+			slog.Int(keySeries, msg.Retry), logging.Correlation(msg.CorrelationID))
 	}
 	return &Job{Received: m, Msg: msg, Start: start, parseErr: err, token: uuid.New(), log: log}
 }

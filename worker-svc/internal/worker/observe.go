@@ -71,6 +71,9 @@ func (w *Worker) observe(span *tracer.Span, m queue.Received, msg queue.Message,
 			span.SetTag(logging.KeyGiftID, msg.GiftID.String())
 			span.SetTag(logging.KeyRequestID, msg.RequestID)
 		}
+		if msg.CorrelationID != "" {
+			span.SetTag(logging.KeyCorrelationID, msg.CorrelationID)
+		}
 		if result == resultFailed || result == resultInvalid {
 			span.SetTag("error.message", o.Status)
 			span.SetTag("error", true)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
@@ -213,5 +214,42 @@ func TestReceivesOnlyAsManyMessagesAsFreeSlots(t *testing.T) {
 	})
 	if most > 2 || most == 0 {
 		t.Fatalf("up to %d messages in flight with 2 slots", most)
+	}
+}
+
+// Every delivery of a send's message is logged with the correlation id of the API request that
+// accepted it: a redelivery (here each failed attempt's) carries the same body, so the same id.
+func TestRedeliveriesKeepTheCorrelationIDOfTheAcceptingRequest(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{maxReceiveCount: 3})
+	s := h.create(1, 1)[0] // forced: every attempt fails, each one a redelivery
+	msg, err := queue.Parse([]byte(s.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.CorrelationID = "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"
+	body, err := msg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.publish(string(body))
+
+	testenv.Eventually(t, 60*time.Second, "gift FAILED after its last attempt", func() (bool, string) {
+		g := h.gift(s.GiftID)
+		return g.Status == gift.StatusFailed, fmt.Sprintf("gift %s", g.Status)
+	})
+	lines := h.lines(map[string]any{"gift_id": s.GiftID})
+	receives := map[string]bool{}
+	for _, l := range lines {
+		if l["correlation_id"] != msg.CorrelationID {
+			t.Errorf("line without the accepting request's correlation id: %v", l)
+		}
+		receives[fmt.Sprint(l["receive_count"])] = true
+	}
+	if len(receives) != 3 {
+		t.Errorf("lines of %d deliveries (receive counts %v), want 3", len(receives), receives)
+	}
+	if final := h.lines(map[string]any{"error_code": "SEND_FAILED_FINAL", "gift_id": s.GiftID, "correlation_id": msg.CorrelationID}); len(final) != 1 {
+		t.Errorf("SEND_FAILED_FINAL lines with the correlation id: %v", final)
 	}
 }
