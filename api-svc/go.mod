@@ -15,6 +15,8 @@ require (
 	github.com/oapi-codegen/runtime v1.9.0
 )
 
+require github.com/aws/aws-sdk-go-v2/feature/rds/auth v1.7.12 // indirect
+
 require (
 	github.com/DataDog/datadog-agent/comp/core/tagger/origindetection v0.82.0 // indirect
 	github.com/DataDog/datadog-agent/pkg/obfuscate v0.82.0 // indirect

@@ -79,11 +79,11 @@ dependency "rds" {
   config_path = "../rds"
 
   mock_outputs = {
-    address                = "mock.rds.amazonaws.com"
-    port                   = 5432
-    database_name          = "gift"
-    identifier             = "mock"
-    master_user_secret_arn = "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:rds!db-mock"
+    address       = "mock.rds.amazonaws.com"
+    port          = 5432
+    database_name = "gift"
+    identifier    = "mock"
+    resource_id   = "db-MOCK0000000000000000000000"
   }
   mock_outputs_allowed_terraform_commands = ["validate", "plan"]
   mock_outputs_merge_strategy_with_state  = "shallow"
@@ -140,7 +140,8 @@ inputs = {
   health_check_command       = ["CMD", "/usr/local/bin/api", "healthcheck"]
   stop_timeout_seconds       = 30 # > SHUTDOWN_TIMEOUT (20 s); the ALB drains for 30 s before SIGTERM
   sqs_access                 = "send"
-  readable_secret_arns       = [dependency.rds.outputs.master_user_secret_arn]
+  db_user                    = "gift_api" # rds-db:connect as this user only; DB_AUTH=iam and DB_USER are set by the module
+  db_resource_id             = dependency.rds.outputs.resource_id
   sqs_queue_arn              = dependency.sqs.outputs.queue_arn
   log_group_name             = dependency.logging.outputs.log_group_names["api"]
   log_group_arn              = dependency.logging.outputs.log_group_arns["api"]
@@ -162,7 +163,6 @@ inputs = {
     PGHOST                    = dependency.rds.outputs.address
     PGPORT                    = tostring(dependency.rds.outputs.port)
     PGDATABASE                = dependency.rds.outputs.database_name
-    PGSSLMODE                 = "require"
-    DB_SECRET_ARN             = dependency.rds.outputs.master_user_secret_arn
+    PGSSLMODE                 = "require" # IAM tokens need TLS; no RDS CA bundle in the image (docs/architecture.md)
   }
 }

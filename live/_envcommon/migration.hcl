@@ -34,6 +34,7 @@ dependency "rds" {
     port                   = 5432
     database_name          = "gift"
     identifier             = "mock"
+    resource_id            = "db-MOCK0000000000000000000000"
     master_user_secret_arn = "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:rds!db-mock"
   }
   mock_outputs_allowed_terraform_commands = ["validate", "plan"]
@@ -93,6 +94,10 @@ inputs = {
     # for giftctl, run on this task definition (docs/runbook.md, "Running giftctl")
     SQS_QUEUE_URL = dependency.sqs.outputs.queue_url
     SQS_DLQ_URL   = dependency.sqs.outputs.dlq_url
+  }
+  operator_db_connect = {
+    resource_id = dependency.rds.outputs.resource_id
+    user        = "gift_operator"
   }
   ops_queues = {
     queue_arn = dependency.sqs.outputs.queue_arn

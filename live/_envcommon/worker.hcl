@@ -69,11 +69,11 @@ dependency "rds" {
   config_path = "../rds"
 
   mock_outputs = {
-    address                = "mock.rds.amazonaws.com"
-    port                   = 5432
-    database_name          = "gift"
-    identifier             = "mock"
-    master_user_secret_arn = "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:rds!db-mock"
+    address       = "mock.rds.amazonaws.com"
+    port          = 5432
+    database_name = "gift"
+    identifier    = "mock"
+    resource_id   = "db-MOCK0000000000000000000000"
   }
   mock_outputs_allowed_terraform_commands = ["validate", "plan"]
   mock_outputs_merge_strategy_with_state  = "shallow"
@@ -127,7 +127,8 @@ inputs = {
   health_check_command       = ["CMD", "/usr/local/bin/worker", "healthcheck"]
   stop_timeout_seconds       = 30 # > WORKER_SHUTDOWN_TIMEOUT (25 s)
   sqs_access                 = "consume"
-  readable_secret_arns       = [dependency.rds.outputs.master_user_secret_arn]
+  db_user                    = "gift_worker" # rds-db:connect as this user only; DB_AUTH=iam and DB_USER are set by the module
+  db_resource_id             = dependency.rds.outputs.resource_id
   sqs_queue_arn              = dependency.sqs.outputs.queue_arn
   sqs_dlq_arn                = dependency.sqs.outputs.dlq_arn
   log_group_name             = dependency.logging.outputs.log_group_names["worker"]
@@ -153,7 +154,6 @@ inputs = {
     PGHOST                  = dependency.rds.outputs.address
     PGPORT                  = tostring(dependency.rds.outputs.port)
     PGDATABASE              = dependency.rds.outputs.database_name
-    PGSSLMODE               = "require"
-    DB_SECRET_ARN           = dependency.rds.outputs.master_user_secret_arn
+    PGSSLMODE               = "require" # IAM tokens need TLS; no RDS CA bundle in the image (docs/architecture.md)
   }
 }

@@ -6,6 +6,10 @@
 
 data "aws_caller_identity" "current" {}
 
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
 locals {
   name = "${var.name_prefix}-migrate"
 }
@@ -94,7 +98,7 @@ resource "aws_iam_role_policy" "execution" {
 
 resource "aws_iam_role" "task" {
   name               = "${local.name}-task"
-  description        = "ECS task role of the migration task (and of giftctl run on it): the DB secret, the queues when ops_queues is set"
+  description        = "ECS task role of the migration task (and of giftctl run on it): the DB master secret, connect as gift_operator and the queues when set"
   assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
 }
 
@@ -103,6 +107,17 @@ data "aws_iam_policy_document" "task" {
     sid       = "DbSecret"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.db_secret_arn]
+  }
+
+  # giftctl connects as gift_operator (DB_AUTH=iam, DB_USER=gift_operator as container overrides):
+  # that user only, on this instance only.
+  dynamic "statement" {
+    for_each = var.operator_db_connect == null ? [] : [1]
+    content {
+      sid       = "OperatorDbConnect"
+      actions   = ["rds-db:connect"]
+      resources = ["arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:dbuser:${var.operator_db_connect.resource_id}/${var.operator_db_connect.user}"]
+    }
   }
 
   # giftctl status reads the queue's depth and RedrivePolicy; dlq redrive moves messages back.

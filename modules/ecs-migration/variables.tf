@@ -62,3 +62,17 @@ variable "ops_queues" {
     error_message = "ops_queues.queue_arn and ops_queues.dlq_arn must be SQS queue ARNs."
   }
 }
+
+variable "operator_db_connect" {
+  description = "giftctl, run as a one-off task on this task definition, connects as gift_operator with IAM database authentication (docs/runbook.md, \"Running giftctl\"): the task role gets rds-db:connect as that user on the instance of DbiResourceId resource_id. Null: giftctl can only use the master secret."
+  type = object({
+    resource_id = string
+    user        = string
+  })
+  default = null
+
+  validation {
+    condition     = var.operator_db_connect == null || (can(regex("^db-[A-Z0-9]+$", try(var.operator_db_connect.resource_id, ""))) && try(var.operator_db_connect.user, "") == "gift_operator")
+    error_message = "operator_db_connect.resource_id must be a DbiResourceId (db-..., no wildcard) and user gift_operator."
+  }
+}

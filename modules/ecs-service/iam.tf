@@ -1,8 +1,8 @@
 # Two roles per service (docs/requirements.md §8.4):
 #   execution role: what ECS itself needs to start the task (pull the image, write the sidecars'
 #                   logs, inject the Datadog API key);
-#   task role:      what the running containers call (the queue, the DB secret, and the log
-#                   router's S3 config read and CloudWatch copy).
+#   task role:      what the running containers call (the queue, rds-db:connect as the service's
+#                   own database user, and the log router's S3 config read and CloudWatch copy).
 
 data "aws_iam_policy_document" "assume_ecs_tasks" {
   statement {
@@ -62,7 +62,7 @@ resource "aws_iam_role_policy" "execution" {
 
 resource "aws_iam_role" "task" {
   name               = "${local.name}-task"
-  description        = "ECS task role of ${local.name}: queue access, DB secret, log copy"
+  description        = "ECS task role of ${local.name}: queue access, database connect as ${var.db_user}, log copy"
   assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
 }
 
@@ -89,13 +89,13 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
-  dynamic "statement" {
-    for_each = length(var.readable_secret_arns) > 0 ? [1] : []
-    content {
-      sid       = "ReadSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = var.readable_secret_arns
-    }
+  # IAM database authentication as the service's own database user, on this instance only: no
+  # wildcard in the resource id or the user (tools/iaccheck fails a wildcard and another
+  # service's user).
+  statement {
+    sid       = "DbConnect"
+    actions   = ["rds-db:connect"]
+    resources = ["arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:dbuser:${var.db_resource_id}/${var.db_user}"]
   }
 
   statement {

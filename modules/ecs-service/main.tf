@@ -1,5 +1,9 @@
 data "aws_caller_identity" "current" {}
 
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
 locals {
   name    = "${var.name_prefix}-${var.service_name}"
   app     = "app"
@@ -20,8 +24,12 @@ locals {
     DD_VERSION = var.image_tag
   }
 
+  # IAM database authentication: the app signs a token for DB_USER with the task role, which may
+  # connect as that user only (iam.tf, statement DbConnect).
   app_environment = merge(var.environment, local.dd_tags, {
     DD_AGENT_HOST = "127.0.0.1" # DogStatsD 8125/udp and APM 8126/tcp on the Agent sidecar
+    DB_AUTH       = "iam"
+    DB_USER       = var.db_user
   })
 
   sidecar_log_configuration = {

@@ -168,7 +168,7 @@ variable "stop_timeout_seconds" {
 }
 
 variable "environment" {
-  description = "Plain environment of the app container (no secrets: the DB password is read by the app from DB_SECRET_ARN). DD_ENV, DD_SERVICE, DD_VERSION and DD_AGENT_HOST are added by the module."
+  description = "Plain environment of the app container (no secrets: the app connects to the database with IAM auth tokens). DD_ENV, DD_SERVICE, DD_VERSION, DD_AGENT_HOST, DB_AUTH and DB_USER are added by the module."
   type        = map(string)
   default     = {}
 
@@ -176,12 +176,31 @@ variable "environment" {
     condition     = length([for k in keys(var.environment) : k if can(regex("PASSWORD|API_KEY", k))]) == 0
     error_message = "Do not pass passwords or API keys as plain environment."
   }
+
+  validation {
+    condition     = length(setintersection(keys(var.environment), ["DB_SECRET_ARN", "DB_AUTH", "DB_USER", "PGUSER", "PGPASSWORD", "DATABASE_URL"])) == 0
+    error_message = "The services connect as db_user with IAM auth tokens (the module sets DB_AUTH and DB_USER): no DB_SECRET_ARN (the master secret is the migration task's), no PGUSER/DATABASE_URL."
+  }
 }
 
-variable "readable_secret_arns" {
-  description = "Secrets the app reads itself at run time (the RDS-managed DB secret); the task role gets secretsmanager:GetSecretValue on exactly these."
-  type        = list(string)
-  default     = []
+variable "db_user" {
+  description = "Database user the service connects as with IAM database authentication (gift_api, gift_worker): DB_USER of the app, and the only dbuser its task role may rds-db:connect as."
+  type        = string
+
+  validation {
+    condition     = can(regex("^gift_[a-z]+$", var.db_user))
+    error_message = "db_user must be one of the services' database users, gift_<service> (docs/architecture.md, \"Database roles\")."
+  }
+}
+
+variable "db_resource_id" {
+  description = "DbiResourceId of the RDS instance (rds module output resource_id), the instance part of the dbuser ARN of rds-db:connect."
+  type        = string
+
+  validation {
+    condition     = can(regex("^db-[A-Z0-9]+$", var.db_resource_id))
+    error_message = "db_resource_id must be a DbiResourceId (db-...), not an identifier or a wildcard."
+  }
 }
 
 variable "sqs_queue_arn" {

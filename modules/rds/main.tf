@@ -33,13 +33,13 @@ resource "aws_db_parameter_group" "this" {
 
 # The master password is created and rotated (every 7 days) by RDS in Secrets Manager
 # (manage_master_user_password); Terraform never sees it, so it is in no variable and no state.
-# The applications read the secret themselves at connect time, so a rotation does not break new
-# connections. The secret uses the AWS-managed key aws/secretsmanager: reading it needs only
-# secretsmanager:GetSecretValue on its ARN, no kms:Decrypt grant.
-# IAM database authentication is off: the services authenticate with the RDS-managed secret (the
-# runtime contract), and IAM auth tokens would add a per-connection token call for no gain here.
+# Only the migration task reads it (at start, once). The secret uses the AWS-managed key
+# aws/secretsmanager: reading it needs only secretsmanager:GetSecretValue on its ARN.
+# IAM database authentication is on: the services connect as their own database users (gift_api,
+# gift_worker, granted rds_iam by the migrations) with 15-minute tokens signed by their task roles,
+# each allowed rds-db:connect on its own user only; there is no service password to store or rotate.
+# rds.force_ssl (above) keeps every connection, token included, on TLS.
 # Performance Insights uses the AWS-managed key; it holds query text, not secrets.
-#trivy:ignore:AVD-AWS-0176
 #trivy:ignore:AVD-AWS-0078
 resource "aws_db_instance" "this" {
   identifier     = var.name_prefix
@@ -50,6 +50,8 @@ resource "aws_db_instance" "this" {
   db_name                     = var.database_name
   username                    = var.master_username
   manage_master_user_password = true
+
+  iam_database_authentication_enabled = true
 
   allocated_storage     = var.allocated_storage_gb
   max_allocated_storage = var.allocated_storage_gb * 4

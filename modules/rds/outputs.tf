@@ -18,7 +18,12 @@ output "identifier" {
   value       = aws_db_instance.this.identifier
 }
 
+output "resource_id" {
+  description = "DbiResourceId of the instance: the instance part of the dbuser ARNs the services' task roles may rds-db:connect to."
+  value       = aws_db_instance.this.resource_id
+}
+
 output "master_user_secret_arn" {
-  description = "ARN of the RDS-managed master user secret (DB_SECRET_ARN). The task roles get secretsmanager:GetSecretValue on exactly this ARN."
+  description = "ARN of the RDS-managed master user secret (DB_SECRET_ARN of the migration task, whose task role alone may read it)."
   value       = aws_db_instance.this.master_user_secret[0].secret_arn
 }

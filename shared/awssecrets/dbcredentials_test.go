@@ -3,113 +3,65 @@ package awssecrets
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
-// clock is a settable time for the cache.
-type clock struct{ t time.Time }
+const arn = "arn:aws:secretsmanager:ap-northeast-1:000000000000:secret:rds!db-test"
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newCreds(secret *testenv.Secret) (*DBCredentials, *clock) {
-	clk := &clock{t: time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)}
-	c := NewDBCredentials(secret, testenv.SecretARN, time.Minute)
-	c.now = clk.now
-	return c, clk
+// secret answers GetSecretValue with doc (or err) and counts the calls.
+type secret struct {
+	doc   string
+	err   error
+	reads int
 }
 
-func password(t *testing.T, c *DBCredentials) string {
-	t.Helper()
-	user, pw, err := c.Credentials(context.Background())
-	if err != nil {
-		t.Fatal(err)
+func (s *secret) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	s.reads++
+	if s.err != nil {
+		return nil, s.err
 	}
-	if user != "app" {
-		t.Fatalf("user %q", user)
+	if aws.ToString(in.SecretId) != arn {
+		return nil, errors.New("ResourceNotFoundException")
 	}
-	return pw
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(s.doc)}, nil
 }
 
 func TestDBCredentials(t *testing.T) {
-	t.Run("cached_for_the_TTL_then_read_again", func(t *testing.T) {
-		secret := testenv.NewSecret("app", "v1")
-		c, clk := newCreds(secret)
-		password(t, c)
-		secret.Set("v2")
-		clk.advance(59 * time.Second)
-		if pw := password(t, c); pw != "v1" || secret.Reads() != 1 {
-			t.Fatalf("within the TTL: %q after %d reads", pw, secret.Reads())
+	ctx := context.Background()
+	t.Run("read_once_and_kept", func(t *testing.T) {
+		s := &secret{doc: `{"username":"owner","password":"v1"}`}
+		c := NewDBCredentials(s, arn)
+		for range 3 {
+			user, pw, err := c.Credentials(ctx)
+			if err != nil || user != "owner" || pw != "v1" {
+				t.Fatalf("%q %q %v", user, pw, err)
+			}
 		}
-		clk.advance(time.Second)
-		if pw := password(t, c); pw != "v2" || secret.Reads() != 2 {
-			t.Fatalf("after the TTL: %q after %d reads", pw, secret.Reads())
-		}
-	})
-
-	t.Run("a_refused_password_is_read_again_once_however_many_connections_report_it", func(t *testing.T) {
-		secret := testenv.NewSecret("app", "v1")
-		c, _ := newCreds(secret)
-		password(t, c)
-		secret.Set("v2")
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				c.Refused("v1")
-				if _, _, err := c.Credentials(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if pw := password(t, c); pw != "v2" || secret.Reads() != 2 {
-			t.Fatalf("after the refusals: %q after %d reads; want v2 after 2", pw, secret.Reads())
-		}
-		c.Refused("v1") // a late report about the old password changes nothing
-		if pw := password(t, c); pw != "v2" || secret.Reads() != 2 {
-			t.Fatalf("after a late refusal: %q after %d reads", pw, secret.Reads())
+		if s.reads != 1 {
+			t.Fatalf("%d reads; want 1", s.reads)
 		}
 	})
 
-	t.Run("a_reread_password_refused_again_is_read_at_most_once_per_floor", func(t *testing.T) {
-		secret := testenv.NewSecret("app", "v1")
-		c, clk := newCreds(secret)
-		password(t, c)
-		c.Refused("v1") // the database moved to v2, the secret has not yet
-		password(t, c)
-		c.Refused("v1")
-		if password(t, c); secret.Reads() != 2 {
-			t.Fatalf("%d reads within the floor; want 2", secret.Reads())
+	t.Run("a_failed_read_is_not_kept", func(t *testing.T) {
+		s := &secret{doc: `{"username":"owner","password":"v1"}`, err: errors.New("dial tcp: connection refused")}
+		c := NewDBCredentials(s, arn)
+		if _, _, err := c.Credentials(ctx); err == nil || !errors.Is(err, s.err) {
+			t.Fatalf("Secrets Manager down: %v; want its error wrapped", err)
 		}
-		clk.advance(RereadFloor)
-		c.Refused("v1")
-		secret.Set("v2")
-		if pw := password(t, c); pw != "v2" || secret.Reads() != 3 {
-			t.Fatalf("after the floor: %q after %d reads", pw, secret.Reads())
+		s.err = nil
+		if _, pw, err := c.Credentials(ctx); err != nil || pw != "v1" || s.reads != 2 {
+			t.Fatalf("after Secrets Manager is back: %q %v after %d reads", pw, err, s.reads)
 		}
 	})
 
-	t.Run("Secrets_Manager_down_keeps_an_unrefused_copy_and_fails_without_one", func(t *testing.T) {
-		secret := testenv.NewSecret("app", "v1")
-		c, clk := newCreds(secret)
-		password(t, c)
-		secret.Fail(errors.New("dial tcp: connection refused"))
-		clk.advance(2 * time.Minute)
-		if pw := password(t, c); pw != "v1" {
-			t.Fatalf("expired copy while Secrets Manager is down: %q", pw)
-		}
-		c.Refused("v1")
-		if _, _, err := c.Credentials(context.Background()); err == nil {
-			t.Fatal("a refused copy was served while Secrets Manager is down")
-		}
-		secret.Fail(nil)
-		secret.Set("v2")
-		if pw := password(t, c); pw != "v2" {
-			t.Fatalf("after Secrets Manager is back: %q", pw)
+	t.Run("a_malformed_secret_is_an_error", func(t *testing.T) {
+		for _, doc := range []string{`not json`, `{"username":"owner"}`, `{"password":"v1"}`} {
+			if _, _, err := NewDBCredentials(&secret{doc: doc}, arn).Credentials(ctx); err == nil {
+				t.Fatalf("secret %s accepted", doc)
+			}
 		}
 	})
 }

@@ -24,29 +24,28 @@ type PoolConfig struct {
 	// URL is a libpq connection string or URL (DATABASE_URL). When empty the standard libpq
 	// variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE...) are used.
 	URL string
-	// Credentials, when set, supplies user and password at every new connection (the RDS-managed
-	// secret, which rotates); it overrides any user/password in URL or the environment. A
-	// connection refused for its password is reported to it (Refused), and the store's statement
-	// that needed the connection runs once more, on a connection with the secret read again.
+	// Credentials, when set, supplies user and password at every new connection (an RDS IAM auth
+	// token for the services, the RDS-managed master secret for the migration task); it overrides
+	// any user/password in URL or the environment.
 	Credentials CredentialSource
-	MaxConns    int32
+	// RequireTLS refuses a configuration that could connect without TLS (sslmode disable, allow or
+	// prefer): an IAM auth token must not cross the network in clear, and RDS refuses it anyway.
+	RequireTLS bool
+	MaxConns   int32
 	// ConnectTimeout bounds one connection attempt, so an unreachable database fails fast.
 	ConnectTimeout time.Duration
 	// Tracer, when set, sees every statement, batch and connection (tracing.PGX: APM spans).
 	Tracer pgx.QueryTracer
 }
 
-// CredentialSource returns the current database user and password.
+// CredentialSource returns the database user and password for a new connection.
 type CredentialSource interface {
 	Credentials(ctx context.Context) (user, password string, err error)
-	// Refused tells the source that the database refused password (SQLSTATE class 28: the secret
-	// was rotated since it was read), so that the next Credentials call reads it again.
-	Refused(password string)
 }
 
 // errCredentials marks a connection that could not be attempted because the credentials could
-// not be read (Secrets Manager unreachable, the secret malformed or not readable): the database is
-// as unavailable to the service as if it were down.
+// not be had (no AWS credentials to sign an IAM auth token, the secret unreadable): the database
+// is as unavailable to the service as if it were down.
 var errCredentials = errors.New("database credentials")
 
 // OpenPool builds a pool. It does not connect: the services start, and report not-ready, while the
@@ -62,6 +61,9 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	if cfg.ConnectTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	}
+	if cfg.RequireTLS && !tlsOnly(pc.ConnConfig) {
+		return nil, fmt.Errorf("database config allows connections without TLS: set sslmode require, verify-ca or verify-full (PGSSLMODE or the URL)")
+	}
 	var tracers []pgx.QueryTracer
 	if cfg.Tracer != nil {
 		tracers = append(tracers, cfg.Tracer)
@@ -75,7 +77,6 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 			cc.User, cc.Password = user, password
 			return nil
 		}
-		tracers = append(tracers, refusalTracer{src: src})
 	}
 	pc.ConnConfig.Tracer = tracerChain(tracers)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -85,9 +86,7 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// tracerChain is the one tracer pgx allows on a connection config, made of every tracer the pool
-// needs: the APM spans (Tracer) and the credential source's refusal hook both see every event,
-// whichever is configured (ECS sets DB_SECRET_ARN and tracing together). nil when there is none.
+// tracerChain is the one tracer pgx allows on a connection config. nil when there is none.
 func tracerChain(tracers []pgx.QueryTracer) pgx.QueryTracer {
 	switch len(tracers) {
 	case 0:
@@ -99,29 +98,22 @@ func tracerChain(tracers []pgx.QueryTracer) pgx.QueryTracer {
 	}
 }
 
-// refusalTracer tells the credential source when the database refuses a new connection for its
-// password. It traces nothing else.
-type refusalTracer struct{ src CredentialSource }
-
-func (t refusalTracer) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
-	return ctx
-}
-
-func (t refusalTracer) TraceConnectEnd(_ context.Context, data pgx.TraceConnectEndData) {
-	var ce *pgconn.ConnectError
-	if authRefused(data.Err) && errors.As(data.Err, &ce) && ce.Config != nil {
-		t.src.Refused(ce.Config.Password)
+// tlsOnly reports whether every connection attempt cfg describes, fallbacks included, uses TLS.
+func tlsOnly(cfg *pgx.ConnConfig) bool {
+	if cfg.TLSConfig == nil {
+		return false
 	}
+	for _, fb := range cfg.Fallbacks {
+		if fb.TLSConfig == nil {
+			return false
+		}
+	}
+	return true
 }
-
-func (refusalTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	return ctx
-}
-
-func (refusalTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // authRefused reports whether err is a new connection that the server refused at
-// authentication (SQLSTATE class 28: invalid_password, invalid_authorization_specification).
+// authentication (SQLSTATE class 28: invalid_password, invalid_authorization_specification; an
+// expired or wrongly signed IAM auth token, a user without rds-db:connect).
 func authRefused(err error) bool {
 	var ce *pgconn.ConnectError
 	var pgErr *pgconn.PgError
@@ -129,9 +121,9 @@ func authRefused(err error) bool {
 }
 
 // classify turns a driver error into a domain error where one applies: a database that cannot be
-// reached (refused, timed out, connection lost or shutting down, credentials unreadable or refused
-// even after reading them again) becomes gift.ErrUnavailable so the API answers 503 and the worker
-// pauses instead of burning retries. Everything else is returned wrapped as it is.
+// reached (refused, timed out, connection lost or shutting down, credentials not to be had or
+// refused) becomes gift.ErrUnavailable so the API answers 503 and the worker pauses instead of
+// burning retries. Everything else is returned wrapped as it is.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil

@@ -17,13 +17,13 @@ import (
 // Store keeps gifts, send requests and the outbox. Every call runs under its own deadline
 // (QueryTimeout), so a stuck database turns into an error instead of a hung request.
 type Store struct {
-	pool         conns
+	pool         *pgxpool.Pool
 	queryTimeout time.Duration
 }
 
 // NewStore returns a store on pool; queryTimeout bounds every call.
 func NewStore(pool *pgxpool.Pool, queryTimeout time.Duration) *Store {
-	return &Store{pool: conns{pool}, queryTimeout: queryTimeout}
+	return &Store{pool: pool, queryTimeout: queryTimeout}
 }
 
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

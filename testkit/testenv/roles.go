@@ -58,3 +58,15 @@ func WithUser(raw, user, password string) (string, error) {
 	u.User = url.UserPassword(user, password)
 	return u.String(), nil
 }
+
+// quote is a string literal for ALTER ROLE ... PASSWORD (DDL takes no parameters).
+func quote(s string) string {
+	out := []byte{'\''}
+	for i := range len(s) {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}

@@ -14,7 +14,8 @@
 // provider, no network and no Terragrunt binary.
 //
 // It also checks the links into docs/runbook.md (runbook.go): monitors must land on an existing
-// section.
+// section; and that a task role's rds-db:connect names one database user of one instance, the
+// service's own (checkDBConnect, checkDBUserOfService).
 package iaccheck
 
 import (
@@ -58,7 +59,14 @@ const (
 	KindNotifyingMonitors  = "notifying-monitors"        // more than 8 monitors of a module notify: alerts.go
 	KindRunbookAnchor      = "runbook-anchor"            // a link to docs/runbook.md#x where no heading has anchor x
 	KindRunbookLinkMissing = "runbook-link-missing"      // a datadog_monitor whose message links no runbook section
+	KindDBConnectScope     = "db-connect-scope"          // rds-db:connect on anything but one dbuser of one instance (a wildcard, a list, a computed value)
+	KindDBUserOfService    = "db-user-of-service"        // a service unit's db_user is not its own database user gift_<service_name>
 )
+
+// dbUserARNRE matches the one resource rds-db:connect may have in a module: the dbuser ARN of one
+// user on one instance, each part a literal or one interpolation, no wildcard anywhere:
+// arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:DBI_RESOURCE_ID/USER.
+var dbUserARNRE = regexp.MustCompile(`^arn:[^*:]+:rds-db:[^*:]+:[^*:]+:dbuser:[^*:/]+/[^*:/]+$`)
 
 // pullRequestSubjectRE matches a GitHub Actions OIDC subject for pull_request runs, the repository
 // part possibly interpolated: repo:OWNER/NAME:pull_request. GitHub issues it to the pull_request
@@ -134,6 +142,7 @@ type reference struct {
 type input struct {
 	file string
 	rng  hcl.Range
+	expr hcl.Expression // the value, for the checks of literal inputs
 }
 
 type extraDep struct {
@@ -313,6 +322,7 @@ func (c *checker) loadModules(dir string) error {
 			}
 			parsed = append(parsed, pf)
 			c.checkOIDCSubjects(pf)
+			c.checkDBConnect(pf)
 			for _, b := range pf.body.Blocks {
 				switch {
 				case b.Type == "variable" && len(b.Labels) == 1:
@@ -368,6 +378,86 @@ func (c *checker) checkOIDCSubjects(pf *parsedFile) {
 		}
 		return nil
 	})
+}
+
+// checkDBConnect reports every IAM policy statement of a module file (a statement block, or the
+// content of a dynamic one) that allows rds-db:connect (or rds-db:*) on anything but exactly one
+// dbuser ARN written out as a template (dbUserARNRE): a wildcard user or instance, a list of users,
+// or a value computed elsewhere that this check cannot see. Which user that is, per service, is
+// checked on the units (checkDBUserOfService).
+func (c *checker) checkDBConnect(pf *parsedFile) {
+	_ = hclsyntax.VisitAll(pf.body, func(n hclsyntax.Node) hcl.Diagnostics {
+		b, ok := n.(*hclsyntax.Block)
+		if !ok || (b.Type != "statement" && b.Type != "content") {
+			return nil
+		}
+		actions, ok := b.Body.Attributes["actions"]
+		if !ok || !allowsDBConnect(actions.Expr) {
+			return nil
+		}
+		line := b.TypeRange.Start.Line
+		res, ok := b.Body.Attributes["resources"]
+		if !ok {
+			c.add(KindDBConnectScope, pf.path, "line %d: rds-db:connect without resources", line)
+			return nil
+		}
+		tuple, ok := res.Expr.(*hclsyntax.TupleConsExpr)
+		if !ok || len(tuple.Exprs) != 1 {
+			c.add(KindDBConnectScope, pf.path, "line %d: rds-db:connect must name exactly one database user, as a list of one dbuser ARN written here, not %s", line, hclText(pf.src, res.Expr.Range()))
+			return nil
+		}
+		text := ""
+		switch e := tuple.Exprs[0].(type) {
+		case *hclsyntax.TemplateExpr:
+			text = templateText(e)
+		case *hclsyntax.LiteralValueExpr:
+			if e.Val.Type() == cty.String {
+				text = e.Val.AsString()
+			}
+		}
+		if !dbUserARNRE.MatchString(text) {
+			c.add(KindDBConnectScope, pf.path, "line %d: rds-db:connect on %s: want one user on one instance, arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:DBI_RESOURCE_ID/USER, no wildcard", line, hclText(pf.src, tuple.Exprs[0].Range()))
+		}
+		return nil
+	})
+}
+
+// allowsDBConnect reports whether an actions list names rds-db:connect, by itself or by a wildcard
+// over rds-db.
+func allowsDBConnect(expr hclsyntax.Expression) bool {
+	tuple, ok := expr.(*hclsyntax.TupleConsExpr)
+	if !ok {
+		return false
+	}
+	for _, e := range tuple.Exprs {
+		if a, ok := literalString(e); ok {
+			a = strings.ToLower(a)
+			if a == "rds-db:connect" || (strings.HasPrefix(a, "rds-db:") && strings.Contains(a, "*")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkDBUserOfService reports a unit that gives its service another service's database user:
+// with service_name and db_user both literal inputs, db_user must be gift_<service_name> (the task
+// role of that service may rds-db:connect as db_user, docs/architecture.md).
+func (c *checker) checkDBUserOfService(u *unit) {
+	svc, okS := u.inputs["service_name"]
+	user, okU := u.inputs["db_user"]
+	if !okS || !okU {
+		return
+	}
+	name, okN := literalString(svc.expr)
+	got, okG := literalString(user.expr)
+	if !okG {
+		c.addUnit(u, KindDBUserOfService, user.file, "db_user must be a literal database user (gift_<service_name>), so that the user a task role may connect as is reviewable here")
+		return
+	}
+	if okN && got != "gift_"+name {
+		c.addUnit(u, KindDBUserOfService, user.file, "db_user %q is not service %q's own database user %q: its task role would connect as another service's user", got, name, "gift_"+name)
+	}
 }
 
 // SubjectFormOK reports whether s (a template's text, interpolations as "${...}") is one of the two
@@ -575,7 +665,7 @@ func (c *checker) mergeLayer(u *unit, l *parsedFile) {
 		c.addDiags(l.path, diags)
 		for _, kv := range pairs {
 			if k, ok := literalString(kv.Key); ok {
-				u.inputs[k] = input{file: l.path, rng: kv.Key.Range()}
+				u.inputs[k] = input{file: l.path, rng: kv.Key.Range(), expr: kv.Value}
 			}
 		}
 	}
@@ -828,6 +918,8 @@ func (c *checker) checkUnit(u *unit) {
 			}
 		}
 	}
+
+	c.checkDBUserOfService(u)
 
 	seen := map[string]bool{}
 	for _, r := range u.refs {

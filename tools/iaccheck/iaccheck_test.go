@@ -57,6 +57,10 @@ func TestCheckFindsEachMistake(t *testing.T) {
 		{"needs_emitted_metric", KindNeedsEmittedMetric, "modules/alerts/main.tf", []string{""}, `datadog_metric_tag_configuration.durations needs metrics Datadog has already received, but it is not created through count or for_each over var.metrics_emitted`},
 		{"needs_emitted_metric_default", KindNeedsEmittedMetric, "modules/alerts/main.tf", []string{""}, `variable "metrics_emitted" must default to empty`},
 		{"notifying_monitors", KindNotifyingMonitors, "modules/alerts/main.tf", []string{""}, `9 monitors of module alerts notify`},
+		{"db_connect_wildcard_user", KindDBConnectScope, "modules/app/db.tf", []string{""}, `rds-db:connect on "arn:aws:rds-db:${var.region}:111111111111:dbuser:${var.resource_id}/*": want one user on one instance`},
+		{"db_connect_wildcard_instance", KindDBConnectScope, "modules/app/db.tf", []string{""}, `dbuser:*/gift_api": want one user on one instance`},
+		// The module's statement is right (one user, one instance); the unit gives it the wrong user.
+		{"db_user_of_service", KindDBUserOfService, envcommonApp, []string{devApp}, `db_user "gift_worker" is not service "api"'s own database user "gift_api"`},
 		{"oidc_subject_stringlike", KindOIDCSubjectForm, "modules/app/trust.tf", []string{""}, `must test StringEquals (exact subjects), not "StringLike"`},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,29 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/seed"
 )
+
+// heldPing is the store's real ping, which the test can hold back: while held, the gate learns
+// nothing from its pings, so only the worker's own store calls can find the database refusing.
+type heldPing struct {
+	held    atomic.Bool
+	waiting atomic.Int64
+	release chan struct{}
+}
+
+func (p *heldPing) wrap(ping func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if p.held.Load() {
+			p.waiting.Add(1)
+			defer p.waiting.Add(-1)
+			select {
+			case <-p.release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return ping(ctx)
+	}
+}
 
 // proxiedDatabase creates a test database and a fault proxy in front of the test server, and
 // returns the database's URL through the proxy (for the worker) and directly (for the test).

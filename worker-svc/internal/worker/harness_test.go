@@ -43,8 +43,6 @@ type options struct {
 	latency         time.Duration
 	seed            uint64
 	databaseURL     string // a database of the test's own (the outage test's cluster)
-	// credentials, with databaseURL, supplies user and password (a stand-in secret source).
-	credentials postgres.CredentialSource
 	// wait is the worker's long-poll wait (1s when zero; queueWait for WORKER_RECEIVE_WAIT=0).
 	wait time.Duration
 	// queueWaitSeconds, when set, becomes the queue's ReceiveMessageWaitTimeSeconds.
@@ -99,7 +97,7 @@ func newHarness(t *testing.T, o options) *harness {
 		h.pool, h.store = env.NewStore(t)
 	} else {
 		pool, err := postgres.OpenPool(context.Background(), postgres.PoolConfig{URL: o.databaseURL, ConnectTimeout: time.Second,
-			MaxConns: int32(o.concurrency + 2), Credentials: o.credentials})
+			MaxConns: int32(o.concurrency + 2)})
 		if err != nil {
 			t.Fatal(err)
 		}
