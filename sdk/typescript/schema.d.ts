@@ -17,6 +17,17 @@ export interface paths {
          * Create a gift
          * @description Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
          *     The body must be `application/json` and at most 16 KiB.
+         *
+         *     Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+         *     and the same body after a timeout or a lost connection. The first request creates the gift
+         *     (`201`); a later request with the same key and the same body (compared after validation:
+         *     spacing and property order do not matter) answers the same `201` with a body identical byte
+         *     for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+         *     same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+         *     with one key that arrive together make one gift: the later ones wait for the first and
+         *     replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+         *     been removed since is a new request and creates a new gift. Without the header every
+         *     request creates a gift.
          */
         post: operations["createGift"];
         delete?: never;
@@ -222,7 +233,7 @@ export interface components {
                  * @description Machine-readable error kind.
                  * @enum {string}
                  */
-                code: "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+                code: "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
                 /** @description Human-readable explanation. */
                 message: string;
             };
@@ -366,7 +377,14 @@ export interface components {
         GiftID: string;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description `true` when this answer replays the stored answer of an earlier request with the same
+         *     `Idempotency-Key` (nothing was created or queued by this request); absent otherwise.
+         * @example true
+         */
+        IdempotentReplayed: "true";
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -374,7 +392,18 @@ export interface operations {
     createGift: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Client-chosen key of this create request, 1-255 visible ASCII characters
+                 *     (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
+                 *     global (not per client) and kept for at least 7 days after the first request; after
+                 *     that a request with the key may create a new gift. The quoted form of the IETF draft
+                 *     (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
+                 *     quoted form the key must not contain `"` or `\`.
+                 * @example 7c4a1f2e-9b3d-4e8a-a5c6-0d1e2f3a4b5c
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -395,6 +424,7 @@ export interface operations {
                 headers: {
                     /** @description The path of the new gift. */
                     Location: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -412,6 +442,27 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description The `Idempotency-Key` was already used with a different request body. Use a new key
+             *     for a new gift.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "IDEMPOTENCY_KEY_REUSED",
+                     *         "message": "Idempotency-Key was already used with a different request body"
+                     *       },
+                     *       "request_id": "7c4a1f2e-9b3d-4e8a-a5c6-0d1e2f3a4b5c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -465,6 +516,9 @@ export interface operations {
                 /**
                  * @description Client-chosen key of this send request, 1-255 visible ASCII characters
                  *     (0x21-0x7E, no spaces), for example a UUID. Retry with the same key after a timeout.
+                 *     The quoted form of the IETF draft (`"abc"`, a structured-field String) is the same
+                 *     key as the bare form (`abc`); in the quoted form the key must not contain `"` or `\`.
+                 *     Send keys are kept with the gift's history and never expire.
                  * @example 2b9a7c1e-0f3d-4e5a-8b6c-1d2e3f4a5b6c
                  */
                 "Idempotency-Key": string;
@@ -491,6 +545,7 @@ export interface operations {
             /** @description A replay of an already accepted send request (same body as its `202`). */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {

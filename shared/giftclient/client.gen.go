@@ -36,6 +36,7 @@ func (e CreatedGiftStatus) Valid() bool {
 // Defines values for ErrorErrorCode.
 const (
 	CONFLICT             ErrorErrorCode = "CONFLICT"
+	IDEMPOTENCYKEYREUSED ErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
 	INTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	METHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorErrorCode = "NOT_FOUND"
@@ -49,6 +50,8 @@ const (
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
 	case CONFLICT:
+		return true
+	case IDEMPOTENCYKEYREUSED:
 		return true
 	case INTERNALERROR:
 		return true
@@ -282,10 +285,24 @@ type UnsupportedMediaType = Error
 // ValidationError defines model for ValidationError.
 type ValidationError = Error
 
+// CreateGiftParams defines parameters for CreateGift.
+type CreateGiftParams struct {
+	// IdempotencyKey Client-chosen key of this create request, 1-255 visible ASCII characters
+	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
+	// global (not per client) and kept for at least 7 days after the first request; after
+	// that a request with the key may create a new gift. The quoted form of the IETF draft
+	// (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
+	// quoted form the key must not contain `"` or `\`.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // SendGiftParams defines parameters for SendGift.
 type SendGiftParams struct {
 	// IdempotencyKey Client-chosen key of this send request, 1-255 visible ASCII characters
 	// (0x21-0x7E, no spaces), for example a UUID. Retry with the same key after a timeout.
+	// The quoted form of the IETF draft (`"abc"`, a structured-field String) is the same
+	// key as the bare form (`abc`); in the quoted form the key must not contain `"` or `\`.
+	// Send keys are kept with the gift's history and never expire.
 	IdempotencyKey string `json:"Idempotency-Key"`
 
 	// XForceFailure `true` makes the worker fail every attempt of this send, so operators can rehearse
@@ -377,20 +394,42 @@ type ClientInterface interface {
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGiftWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateGiftWithBody(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateGift Create a gift
 	//
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGift(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateGift(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetGift Read a gift
 	//
@@ -436,11 +475,22 @@ type ClientInterface interface {
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *Client) CreateGiftWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateGiftRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateGiftWithBody(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGiftRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -456,11 +506,22 @@ func (c *Client) CreateGiftWithBody(ctx context.Context, contentType string, bod
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *Client) CreateGift(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateGiftRequest(c.Server, body)
+func (c *Client) CreateGift(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGiftRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -550,18 +611,18 @@ func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 }
 
 // NewCreateGiftRequest calls the generic CreateGift builder with application/json body
-func NewCreateGiftRequest(server string, body CreateGiftJSONRequestBody) (*http.Request, error) {
+func NewCreateGiftRequest(server string, params *CreateGiftParams, body CreateGiftJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateGiftRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateGiftRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateGiftRequestWithBody constructs an http.Request for the CreateGift method, with any body, and a specified content type
-func NewCreateGiftRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateGiftRequestWithBody(server string, params *CreateGiftParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -585,6 +646,21 @@ func NewCreateGiftRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -784,20 +860,42 @@ type ClientWithResponsesInterface interface {
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGiftWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
+	CreateGiftWithBodyWithResponse(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
 
 	// CreateGiftWithResponse Create a gift
 	//
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGiftWithResponse(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
+	CreateGiftWithResponse(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
 
 	// GetGiftWithResponse Read a gift
 	//
@@ -848,7 +946,8 @@ type ClientWithResponsesInterface interface {
 
 // CreateGiftResponse201Headers the declared response headers of an HTTP 201 response for CreateGift
 type CreateGiftResponse201Headers struct {
-	Location string
+	IdempotentReplayed *string
+	Location           string
 }
 
 // CreateGiftResponse503Headers the declared response headers of an HTTP 503 response for CreateGift
@@ -867,6 +966,8 @@ type CreateGiftResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -895,6 +996,11 @@ func (r CreateGiftResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateGiftResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateGiftResponse) GetJSON422() *Error {
+	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1012,6 +1118,11 @@ func (r GetGiftResponse) ContentType() string {
 	return ""
 }
 
+// SendGiftResponse200Headers the declared response headers of an HTTP 200 response for SendGift
+type SendGiftResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // SendGiftResponse503Headers the declared response headers of an HTTP 503 response for SendGift
 type SendGiftResponse503Headers struct {
 	RetryAfter int
@@ -1034,6 +1145,8 @@ type SendGiftResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SendGiftResponse200Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SendGiftResponse503Headers
 }
@@ -1196,11 +1309,22 @@ func (r GetReadyzResponse) ContentType() string {
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *ClientWithResponses) CreateGiftWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
-	rsp, err := c.CreateGiftWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateGiftWithBodyWithResponse(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
+	rsp, err := c.CreateGiftWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1212,11 +1336,22 @@ func (c *ClientWithResponses) CreateGiftWithBodyWithResponse(ctx context.Context
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *ClientWithResponses) CreateGiftWithResponse(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
-	rsp, err := c.CreateGift(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateGiftWithResponse(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
+	rsp, err := c.CreateGift(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1335,6 +1470,13 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1354,6 +1496,13 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	switch {
 	case rsp.StatusCode == 201:
 		var headers CreateGiftResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1510,6 +1659,16 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers SendGiftResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 503:
 		var headers SendGiftResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

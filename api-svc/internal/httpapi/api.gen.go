@@ -41,6 +41,7 @@ func (e CreatedGiftStatus) Valid() bool {
 // Defines values for ErrorErrorCode.
 const (
 	CONFLICT             ErrorErrorCode = "CONFLICT"
+	IDEMPOTENCYKEYREUSED ErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
 	INTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	METHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorErrorCode = "NOT_FOUND"
@@ -54,6 +55,8 @@ const (
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
 	case CONFLICT:
+		return true
+	case IDEMPOTENCYKEYREUSED:
 		return true
 	case INTERNALERROR:
 		return true
@@ -287,10 +290,24 @@ type UnsupportedMediaType = Error
 // ValidationError defines model for ValidationError.
 type ValidationError = Error
 
+// CreateGiftParams defines parameters for CreateGift.
+type CreateGiftParams struct {
+	// IdempotencyKey Client-chosen key of this create request, 1-255 visible ASCII characters
+	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
+	// global (not per client) and kept for at least 7 days after the first request; after
+	// that a request with the key may create a new gift. The quoted form of the IETF draft
+	// (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
+	// quoted form the key must not contain `"` or `\`.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // SendGiftParams defines parameters for SendGift.
 type SendGiftParams struct {
 	// IdempotencyKey Client-chosen key of this send request, 1-255 visible ASCII characters
 	// (0x21-0x7E, no spaces), for example a UUID. Retry with the same key after a timeout.
+	// The quoted form of the IETF draft (`"abc"`, a structured-field String) is the same
+	// key as the bare form (`abc`); in the quoted form the key must not contain `"` or `\`.
+	// Send keys are kept with the gift's history and never expire.
 	IdempotencyKey string `json:"Idempotency-Key"`
 
 	// XForceFailure `true` makes the worker fail every attempt of this send, so operators can rehearse
@@ -307,7 +324,7 @@ type CreateGiftJSONRequestBody = CreateGiftRequest
 type ServerInterface interface {
 	// CreateGift Create a gift
 	// (POST /gifts)
-	CreateGift(w http.ResponseWriter, r *http.Request)
+	CreateGift(w http.ResponseWriter, r *http.Request, params CreateGiftParams)
 	// GetGift Read a gift
 	// (GET /gifts/{gift_id})
 	GetGift(w http.ResponseWriter, r *http.Request, giftId GiftID)
@@ -334,8 +351,35 @@ type MiddlewareFunc func(http.Handler) http.Handler
 // CreateGift operation middleware
 func (siw *ServerInterfaceWrapper) CreateGift(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateGiftParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateGift(w, r)
+		siw.Handler.CreateGift(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -621,7 +665,8 @@ type UnsupportedMediaTypeJSONResponse Error
 type ValidationErrorJSONResponse Error
 
 type CreateGiftRequestObject struct {
-	Body *CreateGiftJSONRequestBody
+	Params CreateGiftParams
+	Body   *CreateGiftJSONRequestBody
 }
 
 type CreateGiftResponseObject interface {
@@ -629,7 +674,8 @@ type CreateGiftResponseObject interface {
 }
 
 type CreateGift201ResponseHeaders struct {
-	Location string
+	IdempotentReplayed *string
+	Location           string
 }
 
 type CreateGift201JSONResponse struct {
@@ -644,6 +690,9 @@ func (response CreateGift201JSONResponse) VisitCreateGiftResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -690,6 +739,20 @@ func (response CreateGift415JSONResponse) VisitCreateGiftResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGift422JSONResponse Error
+
+func (response CreateGift422JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -811,15 +874,25 @@ type SendGiftResponseObject interface {
 	VisitSendGiftResponse(w http.ResponseWriter) error
 }
 
-type SendGift200JSONResponse SendAccepted
+type SendGift200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type SendGift200JSONResponse struct {
+	Body    SendAccepted
+	Headers SendGift200ResponseHeaders
+}
 
 func (response SendGift200JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1025,8 +1098,10 @@ type strictHandler struct {
 }
 
 // CreateGift operation middleware
-func (sh *strictHandler) CreateGift(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateGift(w http.ResponseWriter, r *http.Request, params CreateGiftParams) {
 	var request CreateGiftRequestObject
+
+	request.Params = params
 
 	var body CreateGiftJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -1161,68 +1236,81 @@ func (sh *strictHandler) GetReadyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5FvNcuNIcn6VNLwRI8WCFEiK6m52+MCR2N3yciSNRM16d9gWikBSrBVYxa0qSKJlOqJ98GHPdvjok8MO",
-	"P4PfpiNs3/wKjqwCQJCE/lo9Ow77RgFVqKr8+fLLzNKdF8npTAoURnudO2/GFJuiQWX/es/H5vCAfsWo",
-	"I8VnhkvhdbzBBOGSj803GngMWwzOzw8PfGAaFJpUCYxhNIfw5PhsADs0UIfbdc/38JZNZwl6HS9ovGnt",
-	"jd9grc12R7VXUSOuvcbmuNZiu6N2tBe/wtdjz/c4rTZjZuL5nmBTmkmfu+Cx53sKf59yhbHXMSpF39PR",
-	"BKeMdjuWasqM1/HS1I408xlN1UZxcektFguarGdSaLTnPBQGlWBJTymp6EEkhUFh6CebzRIeMTr5zu80",
-	"Hf9ueY47D5dTYlrj8GjQOz3q9i96p6fHp57vTVFrdkmveLYKuDkLdwLU9jgdkSbJonyIXygcex3vT3eW",
-	"Gtpxb/WO26g9yKpmugJSgbczjAzGbqG3YCYIMRrGEw1MIXBhH2lU16i+0ZDIS+2DkAYmqLBOOzuS5p1M",
-	"RfwyYRwdDy7eHZ8fHazIgTRoVxvbFX4SORxJa6AwYRrMhJOd2nOdsHkiWTyQss/UJb7seCfd3/SPuwcX",
-	"g+Pji3739H1v5ZjZoWAk4zlwDQktqMBMmIDGXuv1LozmBvVPc37y0Ic3AL/i31qRnKG65hGeC3bNeMJG",
-	"yQulctY7/eFwv3dxftT9oXvY737bX5WLduuBwelMKqZ4Moe0tPhPJo+YGTZiGkkWqVDIogkt+JZAS80h",
-	"YQYVbGlECE/pSa07Nqgcck2QxRkolt5tIuMZRlLEGoyEG8YNjHAsFboVuLisPwhbhVAbBWQRZlyiPdLC",
-	"986FTmczqQzG32HM2cAOeomyzo/Ozk9Ojk8HvYOL73oHh92LwW9OVvW17z5eo8VgmpJBIWws80ezYgKO",
-	"cH350FryDyzhsX34FYD8h27/8KA7ODw+qoDy8qY6wKYyFWYpGwGZ2mCE5gZRQAOYiKHZ2H21+7q1t/vq",
-	"pxcX1zBlCQVCjEEqGClkVxoYqDTBzMrtkevZqcjOF8UerKXvK2QGiQScuq9aMcYxp/VYcqLkDJXhFEPH",
-	"LNHoe7PSozvPyWXTSbr2uQ8MZlJzw68RbiYyQRDpdEQ+yAxMpTYlgflwIrW5VHj2fR8oxr7vna5SilYQ",
-	"BP4y8nNhWk3SGbvl03TqdUrf8qZcuIcVjlZS8/q+j2fu4JCN8CHfaDsIIJowxSKiTrB1LjiZUemZi68W",
-	"8bfrQJo6Ou8PRTEAts5/GQRBsJ3bOEsSeYNxfShWiNPnT3/4r3/7h//8+3/6j3/858+f/vD5bz99/vQv",
-	"nz/96+dPf/ff//7JHbiP4tJMvE6bJLLOfcoA9GOuoo/FODn6HUaGxOC0H5P6n6l350H3kUag16R8xUQs",
-	"p5Y7wiUKVLQcEcclOVkljXvjRtSMW1jbHbVZbTfai2tv8PW49ortjdrRbtzC5niT7fle5E5ywSps8dcT",
-	"dGzIbu2GachGw9bpu31otVpvfDgf7FtjK6wrZgZrhk+xarmcoT5Mm1e+V81TfU8bZlJd4UHJDZtrCPdP",
-	"e91B7yCEsVTAQOCNXcCKTZCB/+hlQ0oqvscUlsTa6q9YfEV+VYZSgO0zTAS/YE61WX3HogkXWFPIYgrn",
-	"jvTCFRdxWQwVcF5mp9/1Bh+ODy7oUbffP/51jx7uHx+96x/uDzy/kurdGzs3coAqSvSxQt33Is+HdMpE",
-	"6Yi3s4QJG8rq3mN6zbSZf7tKg+VQdHd/UPlGQ3gYE20zKKJ57Vc4D+GGHIgbiJhSHGNgcE1hGKRAHzDR",
-	"CCFFt5A2Sj8cwXTU5+GNOxtZ2V3V5r8AoO4LTHRW927FO4tY8mDYeALq1f9voVPCtLkoPHl95w7HaQzE",
-	"mPBrVHMYM55g7ING4wynOBvXEL7rHvZ7B+HbZ5rNA35DZyqCtVTZN93SQgq0Ir3k1yietM4Sjh/iZ2SQ",
-	"Z27kwvfSWfxE9VpRRRMmLr9cv49hemb5S5GVYL6kzhWrXDnDfR54dk+kKkJUx7KaORrQKEwdwu/Pe+f2",
-	"OYsinJFNUxDTKGJKlCA86x0Nwk5uOySSMRcs2a4PRW4pHUBrVoV9MUNZpcnsrDSjIiD6ntuBxecjAnn3",
-	"1Upk/oAsIUr1LJh5LHrLq7AcouTV40E6+2SVFk6RxVyg1s/cpUKWZUPVHtw9Ocw5KQWgOWzNFJIOQYpk",
-	"7nwpFNJc2LcuXX4ykQndpCUY0GoRE47/5YFHl8VkZ5C35ku+SGpnKOJuZoDPFNxXRNLHAvBm2JVjK648",
-	"3TMT5uJD7kz1L6GTmUv6joHbwRkZF3Gx1Cw1JdgWZdVkDvUMqlmAz4NBnuZzMZZ5Rs8iC6ZZRZjgB2YJ",
-	"MyRmMMimBFkq8TrexJiZ7uzsZDlEPZJTW4+u5cO9jSTapT32dNoHpq8sLJkJTsFISu+t6eMti0wyByki",
-	"ymUEgRclbG5gKgxP6Ofc1lsJXkCqoXAAU4czB3LkVkzPRTRRUshUd1ZK5jt3mZgWOyT/EH6fYop6KXta",
-	"lcGNVFeohoICUYIGNXDzFmYySSB839v8WJifB2RqIjnF+lAMRZ+PMZpHCXZKSUVtmAZBCwu7WD6w2Ax/",
-	"XYRs2Moe0Z6Kh3T2AoGHomch2tFzV5dF0GyKgOIaEzmjte+GjvYNvQ7cDW3UGno+DPN4NfQW9NfSWobe",
-	"IvQJPhQORbh8HpJwzdfirkNXUbIkjtS0nk2EsLUbBNs+hEVSYR/t0qPN3MK+a2/7QxHmOYZ99IaGb6Qa",
-	"9KrRolfVGYd97762mnmEsNV2u6pIQOzL1nYdutC+vc1ZEgiKqGCdjAsNec9iKLIGgoulCY9QaCw5IaGl",
-	"4miYmj/ofdlMvTMrTVj4nuEmKZy5e3Lo+d41Ku18slEP6gGNkjMUbMa9jteqB/WW59vmkEU0Z+e2hyV1",
-	"Bddyfq2B5cCVA9zS3m+4mQDLSg+1ZUkiJLWHsLVSsiCbJmi2dcm89LdZmHRempWJsqq7FSFFEjvuMC52",
-	"Z1OZAgu/lfH8eTXMPK9xtbBlufKRotGTK4+bBcHFKrQTb15vrjWDxvNOkRVgn1jtKadPXjNo7tUajVrz",
-	"9SB40wmCThDUG83Wbnvvt14p9Xlq+zGPlwVnfKakXPHsnkrtekq31mboSyehakJAZp9zgHLV5wnNhcxT",
-	"dp4og43e6cL3doPgPgEUqt9Zr8bTvEbr8XnrLTo7r/34vMrmyML32k/Z7GoH2M56wlYrWme2hJ5OpwRr",
-	"BZlwmEPCZJc6J0Da+0iD1+OzZZZYAWCntrVeiv8WrrjREKVKESnJAI2J2LfEhEIbBVoXj/1lPu4K/xsg",
-	"9B5NgUArDhy8BIb+97hzuV5Bcf0ZEFnCgixZLOf1FRtt1O0+X/326ZjxGFjYHtcXu16w+/i8ouv/M7sN",
-	"pbL3O42/ckvlx+rVlkN2slssi48V3map9frFl2d80r+HbXzvuDorsQvrsysljiO50d2khNaS5RJX7VjH",
-	"nTGuYCvMNh76m3R2G3iMwvAxR00UdiVtsz2noRhzpU2WJDKCCCb0DSoNYTNohm+BibwRnu/MokxB1e0u",
-	"SnOCnDUNhTuC3UHEEtvqsse1P4y033DLW3p9M2HGck2zzJYzAOM66wKJ+lB0IebjMVqAu8JMSONUY+xW",
-	"DneDN8TkeYKr1cQimc1SE6mKzMRKuCuWlScrKa4z9ptIbToEnpy2JBXGxZUZkkFxj8AoJjSLSOXg8pmh",
-	"yI7gyniW/NmLBlneZlM4wGtKO8alJ3RixXG8ehWiiihS6piB9JrJrtHdhKMwtWgiNQorOMsW6EQlq/Ch",
-	"UWu223DNNR8lCN2z/cPDUtdyKLaC22ajFty+6vkgJOgZi1Bv+1azGeSDu/9VB3szYs1gaGU2JoNiYPgU",
-	"ZWrWW5rN0Rv2KmpgLRi34toutlnt9WgvqjXiJrbGu6w92ovyu2COIC1vg635wIMMqNQZbbbbtpyf/92w",
-	"iQRhmdfx/vLHP6n9zcdf/qKqurpRv6JFQpiyq0zDLh23BcisOJnXJMvy90FLcIqVStuCl8IJMqVxKNx1",
-	"LRbXEqQtWa5Xhw9SyJRMMa+6KSw1SkGlQlvRZ9XR89PexeHRn/f2XZJ6RCnfwZ+53W4lkjyUpvgQ4/W2",
-	"q7gvv+mkXHK1och9LQjX1OekXKmcv6i9kyrC2jvGk1TZWnOhjEyyIykTZMJbEJS+jHU8mw6Ui25PNcKC",
-	"BWSlricH95U6Y9XFPVA4S5h1UyaAJa7WuopQOSZvWdeygMu0pYAWvrctQ2gGzf9Pghus1yfLVVALwFVR",
-	"4Y/LpXaDNy+7jFTqRK/do+S6sBUbSuwFCrYavVkphK4D5uJL1Pl1riq5tigT9mJMVldNRWwpAdcUOfIg",
-	"vBnBbTePr6h0KB4++QZfIiD7mYluNysvZ0WpUoF5i+e7Ndv3JI4T25P6q3sTxmYQlHjRTMkItXbxQsOH",
-	"weCkDvssSTTF9RhnKGISTWVa+CFb6qUYXaCAvHq6EWW9t3usKD+XdQR+jfU1Eff5Ndqu2FKITnCZFK3v",
-	"PCZEFOX7Zzn/ZeRyGePhIqPckaTwbovH7aDlrno5khdLtG20oYgoP+5Y2HI3sgu8cvo6+/6MzhPLGwFb",
-	"to1gL5NmJFSmZiRvty2HMOyKi8u8czYUMrVEI79jO3ZeciPTJCMOLCZQpG+wy0qC+R7NqRPJV1O269I9",
-	"Wd/LRmaFyu3eyFHWG4RLn3z6DvPWp1dQ+tK94HLQWvYav84pjvJm6lsI3SZC0GyuSf/RpOSNWSe7XpEg",
-	"83utmoZaVliVGPRz7gdbIdFW+hlur9TsOzs7jearelAP6o3O6+B1YBPdbJ27B/tlNhKbCU59ez76yZXN",
-	"6+zll9L/cGhvk03nvprnTe6M5OIj1EXfKpEshhFLKH9Vdmhv/6z09UwQi4+L/wkAAP//",
+	"5FvNciM5cn6VdHkjlootUkXqr5sdPnAk9rQ8GkmjnxnPTrVVYFVSxKoIcABQEt2WI9oHH/Zsh48+Oezw",
+	"M/htOsL2za/gSABVLJKlv1bPesO+SVVAAUjkz/dlJj8EqRxPpEBhdND9EIyQZajsn/sZjifSoDAnOMnZ",
+	"DDN6mqFOFZ8YLkXQDRKjppjAzQgFmBHXwIS+QQXKztBgRgjaSIVZ8UYOgQlApnJux/08RW3ghpuRG8zG",
+	"GIukXDudNb/BWQINIc2Ii0u4YRpShcxgBlLBz1OcYgaDmVvef2/tDbCBRmFAmhGqG66xFYsgDPCWjSc5",
+	"Bt2ANh6EgU5HOGZ0MBTTcdD9yb14HwZmNqFx2iguLoO7u7swmDDFxmi8fL7mQ7O/tyqTsxHCJR+aX2vg",
+	"GTQYnJ/v74XAaHdmqoTbbnJ8dHoG6zRQJ2uthb1F7dcb28PX2Nxim4PmTtrOmq+wM2xusM3BVrqd7eCr",
+	"YRAGnFabMDMKwkCwMc2kz13wLAgDkgRXdGd0oOpBh1KNmQm6wXRqR9YcVKGeSKHR6YEwqATL+0pJRQ9S",
+	"KUgr6E82meQ8ZXTy9d9pOv6H+Tk+BDifktEa+4dn/ZPD3sFF/+Tk6CQIgzFqzS7pFfergJtz506A2h6n",
+	"K6Z5flc9xK8UDoNu8Kfrc/Vdd2/1utuoPcjizfQETAXeTjAl7bELvbFal6FhPNfAFAIXThFRXaP6tYZc",
+	"XuoQhDQwQoUt2tmhNG/lVGQvE8bh0dnF26Pzw70FOdAN2tWGdoVfRA6H0ioojJh2ZsMze65jNssly86k",
+	"PGDqEl92vOPejwdHvb2Ls6Oji4Peydf9hWMWhj+Q2Qy4hpwWVGBGTEB7e+PVJgxmBvUvc36y0Ic3AN/w",
+	"r6xITlFd8xTPBbtmPGeD/IVSOe2ffL+/2784P+x939s/6H11sCgX7dYDQ/5PMcXzGUwri/9i8siYYQOm",
+	"kWQxFQpZOqIF35DTUjPImUEFDY0IyQk9afaGBpXzXJWgUXm36hlPMZUi02Ak3DBuYIBDqdCtwMVl60G3",
+	"VQq1Xbos8hmXaI90FwbnQk8nE6kMZt9ixtmZHfSSyzo/PD0/Pj46OevvXXzb39vvXZz9eLx4X7vu401a",
+	"DMZTUiiElWX+YFpMjiNZXj6xmvw9y3lmH34BR/5972B/r3e2f3RY48qrm+oCG8upMHPZCPDXBgM0N4gC",
+	"2sBEBp325s7mq43tzZ1fXlxcw5jlFAgdihgoZFcaGKhpjl7L7ZFb/lSk53flHqym71oQQiDgxH3VijHL",
+	"OK3H8mMlJ6gMpxg6ZLnGMJhUHn0InFxWjaRnn4fAYCI1N/wa4WYkcwQxHQ/IBpmBsdSmIrAQjqU2lwpP",
+	"vzsAirFf908WIcVGFEXhPPJzYTY6dGfslo8J9lS+FYy5cA9rDK1yzcv7Ppq4g4MfEUKx0a0ognTEFEsJ",
+	"OkHjXHBSo8ozF1+tx19rAd3U4flBLMoB0Dj/TRRF0Vqh4yzP5Q1my6Du08ff/9e//cN//v0//cc//vOn",
+	"j7//9LcfP338l08f//XTx7/773//6A58gOLSjILuFklkGftUHdBPxRXNwaAc/A5TQ2Jwt5/R9T/z3p0F",
+	"3QcagV7T5SsmMjm22BEuUaCyiNfi3AKcLILG7WE77WQb2NwcbLHmZrqdNV/jq2Fzh20PttLNbAM7w1W0",
+	"FwYeTF+wGl38weF6v7Uq9G6cvN2FjY2N1yGcn+1aZSu1K2MGm4aPsW65AqE+DJsXvlePU8NAG2amusaC",
+	"8hviHsnuSb931t9LYCgVMBB4YxewYvNg3w+pw/uLqjAH1vb+ysUX5FenKKWzfYaK4GfMqVerb1k64gKb",
+	"CllG4dyBXrjiIquKocadV9Hpt/2zd0d7F/Sod3Bw9EOfHu4eHb492N89C8Jgf6//7fHRWf9w98eLb/o/",
+	"Xpz0z0/tmDoMeG9QXSEHdVjpfY0e3OuS3k3HTFTOfjvJmbAxrhU8duH+motv111tNUZ9uD/a/FrDKp+1",
+	"jJkbSJlSnNgxXFN8BikwBMw1QkJhL6GN0h8OeTpM9PDGnfIs7K5u85/hue6LWHRW927BbMsg82A8eYI7",
+	"bP3fcls50+aiNPHlnTsHT2Mgw5xfo5rBkPEcsxA0miLV4s/GNSRve/sH/b3kzTPV5gG7oTOVUVwq/023",
+	"tJACrUgv+TWKJ60z99MPATdSyFM38i4MppPsiddrRZWOmLj8/Pt9zNl7zZ+LrOL/K9e5oJULZ7jPAk/v",
+	"CWFl7OpauDNDAxqFaUHy3Xn/3D5naYoT0mmKbhpFRgwKktP+4VnSLXSHRDLkguVrrVgUmtIFtGpV6hcz",
+	"RDeN17PKjJpIGQZuB9Y/H5L3d1+t9czvkOWEtZ7lZh4L6/IqqcYuefV49PafrLuFE2QZF6j1M3epkHma",
+	"VG/BveP9AqxSAJpBY6LQpSRFPnO2lAhpLuxbx6OfjHASN2nuDGi1lAkHDIvAo6tisjPIWoslXyS1UxRZ",
+	"zyvgMwX3BT3pYwF4NezKoRVXwQPNiLn4UBhT63NwpjfJ0Ge7abBH6SIrl5pMTcVti+rVeIN6BgYtnc+D",
+	"QZ7mczGUBdVnqXWmPlVM7gcmOTMkZjDIxuSyVB50g5ExE91dX/fkopXKsU1UN4vhwQq7dnzInk6HwPSV",
+	"dUtmhGMwkni/VX28ZanJZyBFSiRHkPMiJucGToXhOf05s4lYci8gVSycg2nBqXNyZFZMz0Q6UlLIqe4u",
+	"5NLXP3gx3a2T/BNXIdBz2dOqDG6kukIVCwpEORrUwM0bmMg8h+Tr/urHkuI8IKcmlWNsxSIWB3yI6SzN",
+	"sVthG814GkUbWOrF/IH1zfDXZciGhn9Eeyof0tlLDxyLvnXRDre7hK2rkgCKa8zlhNb+EDvYFwdd+BDb",
+	"qBUHIcRFvIqDO/pvri1xcJeE5D4UxiKZP09IuOZLYdfYpZosiKNrWqYZCTQ2o2gthKRkG/bRJj1aJR32",
+	"3dZaGIukIB/20WsavkI16FV7g17VMw773n2tnr/QgE7HDVigJgk0tty2axiKfbmx1oIebN3eFjAKBIVc",
+	"sFbIhYai2hELX3pwwTbnKQqNFSsld6o4GqZmD5qnn6nXJ5UJd2FguMlLa+8d7wdhcI1KO6Ntt6JWRKPk",
+	"BAWb8KAbbLSi1kYQ2rKSdXnOEOividQ1YMwZvgZWeLbCA84Nwhb3mE9aNOfJjIT0IoHGQrKDlJ58t81o",
+	"FknD1ZSmM2OfYPL5erKWirJCQ/qUVAgKUzkeo8gwW+s6x8xEjWoz67GNmi1WJOEKZ7Ggl+UTuz82NKiA",
+	"AaFKOTVg8ww5bSmVQmBqqabNZw250qYMBqkXWuGUYtFIOlE7WXtD822qvbYySvuA1W00yIsxW2S1G7ou",
+	"U73dWOgJS8lr0jQfiWcgVYYKMmnxyZjwn1rzFdqKh7F7Kq7PpZgzFIanLLfJuliQU6S/wsqkA+kuyru1",
+	"eRm5WdSRu2DLxi4CFLLwBV4rrliUp/WrZ3w4REUxpEh1KxxONWZuQLLZ6SRwnyG3wKdodSzscOIw9HEb",
+	"/8mLXSMYeYlmhArG7ArtCLqZrqdjJFYpULvCRREL3K0ykcXCVbyBmxZ8gzNXSrzCiRvLDORIPGUHMoIM",
+	"NsNMH3CVE3vt5YWPpHa7GzEdiwGiAIVjeY0ZaC5SW6Fx2axiSlWMlTwX/MDNSHrc4VZyyJ92u6iIznqd",
+	"EyIVsRe4n5X2bbMFiwXwn1Y8Qc7pklPav7AHsGiLF+y72G4I7WZnawuuueaDHKF3uru/X0kGx6IR3Xba",
+	"zeh2px+CkEAajHottKL0Tg+KsvpU8J+nCBNUzgEZ6Zeb30MsLnM5YLltIrAjU7vVNSu4ey/J2ZJZNt43",
+	"7kUsnPKsGiqdfMxmxamrF0Ke4Oep9KxtXMDR/f7ZW8gUc44gDtggjQMyD9BGTVMzVZg1hxzzDE4tNFwr",
+	"wvTcKbj/BxY80KcbCRuk5FBcPTsW1XXLbZJ/JaH4wARJHCSW8cdxspxc30k3WXvYwebrwUbW3MRXrMm2",
+	"0u1mlLWxM3S9CUVXgtO2eV/CkqNdaLyo5OQ7W1s2X1T837aBiEJl0A3+8qc/af7N+9/8qoa+vy+R8Fcy",
+	"mz2vtFVktVyJZF7FeqSW8OSC1Gqd6G4R2JMvXO656ETt553C1+WeWASoJs+CTtTZbrbbzc6rs+h1N4q6",
+	"UdRqdzY2t7Z/G1QSX0/tSinYUpkxeKakXE3lngLeckJvqfpcE2vuW9TPWq/pcroLgyKG1fNKAkeF7Var",
+	"Ck8oXns8tf5EYa705tyFwWYU3XeoUofWl6u9NK+98fi85RYQO2/r8Xm1xXea3Om8sGXovtrC3FKXnIsj",
+	"9LnLuswhQhVDVCvUy4mEp/m5L1OPruFWz9p7C851EWEsRF2qdMW29WDrKQqz2OVlZz1BXWraY2yZfDoe",
+	"EwEp8wIOX5BCs0td5DJ08J4GL1NtmyTCGqpxYtvnKlTeyoYbDelUWdl46sFEFtocA7FU4syOWofz1Lor",
+	"7q+Ana/ReKSz5I2jl8SUPx7fXC09EEV/RryrOHaf962m6Gs22m7Zfe789um28pjnt30sn+3+os3H55Wd",
+	"ff/LZnOCLLvfaFaAeN1q8yHrvlP17n2NtdksmaX3n/fJ8J68wHcu7cYqeQBrswvVikO50sFErm+ZyTsS",
+	"NmFcQSPxG0/CVe+55vnpkKO2DK6agfXE0lM2m+9l5CIK1pt0ok7yBpiYPcjA7S4qc6KCIMeihiFDQZCJ",
+	"l8yphM2U3YyYsVkhM098ewfGte/0EK1Y9CrOn0D7KveNXidwM+I5LhYGy7y0zzISrvdJRivhnpgXkayk",
+	"uPZ5qlxq0yXnyXXRvl20xZIMyl5Bo5jQzKY5PAOJhT+Cq8j5hApLRz7bYbOxxEIF8GHlCZ1YcRwutjvW",
+	"EdJTFNnL6GhVK74kGW3BSX3qaDlP5FNcDzJBeD4RjMVTmCB8DhEkodPASl6jPKVX3REnTXHpKadFeDvh",
+	"aqXxvjN4zXbSNjajoYVXW6z5arCdNttZBzeGm2xrsP0MGnk/5P4CtDK85+cOY3bl1dmVEWzh1BdVi1pq",
+	"VdlC0BKcFkulbaFO4QiZ0hgL13/OsmaOtCVLLlrwTgpJt11WCxVWOr9ATYW2N+Cruucn/Yv9wz/v77rk",
+	"+mHvq4P+3p+53TZySe6IpoSQ4fWa6xSYf9OnhuZ+xWfJks0oWs4COCnXXs5fNN9KlWLzLeP5VC3+uMJL",
+	"diBljkwUjP0lEOvZ2GcB4z9RCUvI40t0T0YyC/XRul8i+F/I+J/DFIh/0R0XAahRSThri3dtrFr7Zcgv",
+	"bbYTdf4/3cbZcrG2WhIu8+3LcfUPi0Y3o9cvI9KVfr2lX5vwOeWc/5xqKbFZZaDLXvjuc67zyxBo1yPG",
+	"hG0f9kXmqcgsqOKaIlYBY1YxkG1t4gtXGouHT76COP8IGHbP19pZmf8uBNHgpXmv3UO9R7ZB56/updyd",
+	"KKogy4mSKWrtgpCGd2dnxy3YZXmuCRllOEGRkWhqifU7v9RLHX/pBeTV05XINyLdo0XFuawh8GtsLYn4",
+	"gF+jbRGaC9EJzkvR2s5jQkRR7dIvGAQjk/OYkQtPWlJJmMFW0reijaJsQDA5k65SFotUToVxpUwHykp/",
+	"5e7r9LtTOk8mbwQ0bE+FrVx5DCinZiBv1ywwMeyKi8uijSgWtpA5hOKXSENnJTdymns0wjJbPZVTwy5r",
+	"IfrXaE6cSL7YZbuWpSff97yrq+bK7d7IUJa7peY2+fQdFn1gQUmKKr+eqgateePVlznFYdFZ9gYSt4kE",
+	"NJtpuv90VLFG39bXqkkx8Hu1moZaqFlHrQ4KQAmNxFZL1VQkawv9Cd319XZnpxW1ola7+yp6FdlUgV/n",
+	"w4PNQzYSmxGOQ3s++pMry4xtJ3Dll646WIXoha0WzNOdkUx8gLos3OaSZTBgORMpETORQX/3tPJ1L4i7",
+	"93f/EwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

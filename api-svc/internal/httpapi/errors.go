@@ -32,6 +32,7 @@ var statusByCode = map[ErrorErrorCode]int{
 	NOTFOUND:             http.StatusNotFound,
 	METHODNOTALLOWED:     http.StatusMethodNotAllowed,
 	CONFLICT:             http.StatusConflict,
+	IDEMPOTENCYKEYREUSED: http.StatusUnprocessableEntity,
 	PAYLOADTOOLARGE:      http.StatusRequestEntityTooLarge,
 	UNSUPPORTEDMEDIATYPE: http.StatusUnsupportedMediaType,
 	INTERNALERROR:        http.StatusInternalServerError,
@@ -43,6 +44,7 @@ var codeByKind = map[gift.Kind]ErrorErrorCode{
 	gift.KindInvalid:     VALIDATIONERROR,
 	gift.KindNotFound:    NOTFOUND,
 	gift.KindConflict:    CONFLICT,
+	gift.KindKeyReused:   IDEMPOTENCYKEYREUSED,
 	gift.KindUnavailable: SERVICEUNAVAILABLE,
 }
 
@@ -118,7 +120,7 @@ func describeRequestError(e *openapi3filter.RequestError) string {
 	where := "request"
 	switch {
 	case e.Parameter != nil && e.Parameter.Name == "Idempotency-Key" && e.Input != nil:
-		if err := gift.ValidateIdempotencyKey(e.Input.Request.Header.Get("Idempotency-Key")); err != nil {
+		if _, err := gift.ParseIdempotencyKey(e.Input.Request.Header.Get("Idempotency-Key")); err != nil {
 			return err.Error()
 		}
 		where = "header parameter Idempotency-Key"
@@ -180,7 +182,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var body Error
 	body.Error.Code = ae.code
 	body.Error.Message = ae.message
-	if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+	if key, err := gift.ParseIdempotencyKey(r.Header.Get("Idempotency-Key")); err == nil {
 		body.RequestId = &key
 	}
 	if ae.status == http.StatusServiceUnavailable {

@@ -99,7 +99,7 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("http_status", code), logging.Since("duration_ms", start),
 			)
-			if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+			if key, err := gift.ParseIdempotencyKey(r.Header.Get("Idempotency-Key")); err == nil {
 				attrs = append(attrs, slog.String(logging.KeyRequestID, key))
 			}
 			if f.giftID != [16]byte{} {
