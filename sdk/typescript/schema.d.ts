@@ -233,11 +233,29 @@ export interface components {
                  * @description Machine-readable error kind.
                  * @enum {string}
                  */
-                code: "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+                code: "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
                 /** @description Human-readable explanation. */
                 message: string;
             };
             /** @description The request's `Idempotency-Key` when it carried a valid one, else `null`. */
+            request_id: string | null;
+        };
+        /**
+         * @description The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
+         *     its own so that `Error`'s list of codes, which clients may switch over exhaustively,
+         *     stays as it was.)
+         */
+        IdempotencyKeyReusedError: {
+            error: {
+                /**
+                 * @description Machine-readable error kind.
+                 * @enum {string}
+                 */
+                code: "IDEMPOTENCY_KEY_REUSED";
+                /** @description Human-readable explanation. */
+                message: string;
+            };
+            /** @description The request's `Idempotency-Key`. */
             request_id: string | null;
         };
         Health: {
@@ -460,7 +478,7 @@ export interface operations {
                      *       "request_id": "7c4a1f2e-9b3d-4e8a-a5c6-0d1e2f3a4b5c"
                      *     }
                      */
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["IdempotencyKeyReusedError"];
                 };
             };
             500: components["responses"]["InternalError"];

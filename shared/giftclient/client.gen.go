@@ -36,7 +36,6 @@ func (e CreatedGiftStatus) Valid() bool {
 // Defines values for ErrorErrorCode.
 const (
 	CONFLICT             ErrorErrorCode = "CONFLICT"
-	IDEMPOTENCYKEYREUSED ErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
 	INTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	METHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorErrorCode = "NOT_FOUND"
@@ -50,8 +49,6 @@ const (
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
 	case CONFLICT:
-		return true
-	case IDEMPOTENCYKEYREUSED:
 		return true
 	case INTERNALERROR:
 		return true
@@ -105,6 +102,21 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdempotencyKeyReusedErrorErrorCode.
+const (
+	IDEMPOTENCYKEYREUSED IdempotencyKeyReusedErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
+)
+
+// Valid indicates whether the value is a known member of the IdempotencyKeyReusedErrorErrorCode enum.
+func (e IdempotencyKeyReusedErrorErrorCode) Valid() bool {
+	switch e {
+	case IDEMPOTENCYKEYREUSED:
 		return true
 	default:
 		return false
@@ -236,6 +248,25 @@ type Health struct {
 
 // HealthStatus Always `ok`.
 type HealthStatus string
+
+// IdempotencyKeyReusedError The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
+// its own so that `Error`'s list of codes, which clients may switch over exhaustively,
+// stays as it was.)
+type IdempotencyKeyReusedError struct {
+	Error struct {
+		// Code Machine-readable error kind.
+		Code IdempotencyKeyReusedErrorErrorCode `json:"code"`
+
+		// Message Human-readable explanation.
+		Message string `json:"message"`
+	} `json:"error"`
+
+	// RequestId The request's `Idempotency-Key`.
+	RequestId *string `json:"request_id"`
+}
+
+// IdempotencyKeyReusedErrorErrorCode Machine-readable error kind.
+type IdempotencyKeyReusedErrorErrorCode string
 
 // Readiness defines model for Readiness.
 type Readiness struct {
@@ -967,7 +998,7 @@ type CreateGiftResponse struct {
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *Error
+	JSON422 *IdempotencyKeyReusedError
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -999,7 +1030,7 @@ func (r CreateGiftResponse) GetJSON415() *UnsupportedMediaType {
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r CreateGiftResponse) GetJSON422() *Error {
+func (r CreateGiftResponse) GetJSON422() *IdempotencyKeyReusedError {
 	return r.JSON422
 }
 
@@ -1471,7 +1502,7 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Error
+		var dest IdempotencyKeyReusedError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

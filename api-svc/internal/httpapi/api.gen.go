@@ -41,7 +41,6 @@ func (e CreatedGiftStatus) Valid() bool {
 // Defines values for ErrorErrorCode.
 const (
 	CONFLICT             ErrorErrorCode = "CONFLICT"
-	IDEMPOTENCYKEYREUSED ErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
 	INTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	METHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorErrorCode = "NOT_FOUND"
@@ -55,8 +54,6 @@ const (
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
 	case CONFLICT:
-		return true
-	case IDEMPOTENCYKEYREUSED:
 		return true
 	case INTERNALERROR:
 		return true
@@ -110,6 +107,21 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdempotencyKeyReusedErrorErrorCode.
+const (
+	IDEMPOTENCYKEYREUSED IdempotencyKeyReusedErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
+)
+
+// Valid indicates whether the value is a known member of the IdempotencyKeyReusedErrorErrorCode enum.
+func (e IdempotencyKeyReusedErrorErrorCode) Valid() bool {
+	switch e {
+	case IDEMPOTENCYKEYREUSED:
 		return true
 	default:
 		return false
@@ -241,6 +253,25 @@ type Health struct {
 
 // HealthStatus Always `ok`.
 type HealthStatus string
+
+// IdempotencyKeyReusedError The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
+// its own so that `Error`'s list of codes, which clients may switch over exhaustively,
+// stays as it was.)
+type IdempotencyKeyReusedError struct {
+	Error struct {
+		// Code Machine-readable error kind.
+		Code IdempotencyKeyReusedErrorErrorCode `json:"code"`
+
+		// Message Human-readable explanation.
+		Message string `json:"message"`
+	} `json:"error"`
+
+	// RequestId The request's `Idempotency-Key`.
+	RequestId *string `json:"request_id"`
+}
+
+// IdempotencyKeyReusedErrorErrorCode Machine-readable error kind.
+type IdempotencyKeyReusedErrorErrorCode string
 
 // Readiness defines model for Readiness.
 type Readiness struct {
@@ -743,7 +774,7 @@ func (response CreateGift415JSONResponse) VisitCreateGiftResponse(w http.Respons
 	return err
 }
 
-type CreateGift422JSONResponse Error
+type CreateGift422JSONResponse IdempotencyKeyReusedError
 
 func (response CreateGift422JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
 
@@ -1236,81 +1267,83 @@ func (sh *strictHandler) GetReadyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5FvNciM5cn6VdHkjlootUkXqr5sdPnAk9rQ8GkmjnxnPTrVVYFVSxKoIcABQEt2WI9oHH/Zsh48+Oezw",
-	"M/htOsL2za/gSABVLJKlv1bPesO+SVVAAUjkz/dlJj8EqRxPpEBhdND9EIyQZajsn/sZjifSoDAnOMnZ",
-	"DDN6mqFOFZ8YLkXQDRKjppjAzQgFmBHXwIS+QQXKztBgRgjaSIVZ8UYOgQlApnJux/08RW3ghpuRG8zG",
-	"GIukXDudNb/BWQINIc2Ii0u4YRpShcxgBlLBz1OcYgaDmVvef2/tDbCBRmFAmhGqG66xFYsgDPCWjSc5",
-	"Bt2ANh6EgU5HOGZ0MBTTcdD9yb14HwZmNqFx2iguLoO7u7swmDDFxmi8fL7mQ7O/tyqTsxHCJR+aX2vg",
-	"GTQYnJ/v74XAaHdmqoTbbnJ8dHoG6zRQJ2uthb1F7dcb28PX2Nxim4PmTtrOmq+wM2xusM3BVrqd7eCr",
-	"YRAGnFabMDMKwkCwMc2kz13wLAgDkgRXdGd0oOpBh1KNmQm6wXRqR9YcVKGeSKHR6YEwqATL+0pJRQ9S",
-	"KUgr6E82meQ8ZXTy9d9pOv6H+Tk+BDifktEa+4dn/ZPD3sFF/+Tk6CQIgzFqzS7pFfergJtz506A2h6n",
-	"K6Z5flc9xK8UDoNu8Kfrc/Vdd2/1utuoPcjizfQETAXeTjAl7bELvbFal6FhPNfAFAIXThFRXaP6tYZc",
-	"XuoQhDQwQoUt2tmhNG/lVGQvE8bh0dnF26Pzw70FOdAN2tWGdoVfRA6H0ioojJh2ZsMze65jNssly86k",
-	"PGDqEl92vOPejwdHvb2Ls6Oji4Peydf9hWMWhj+Q2Qy4hpwWVGBGTEB7e+PVJgxmBvUvc36y0Ic3AN/w",
-	"r6xITlFd8xTPBbtmPGeD/IVSOe2ffL+/2784P+x939s/6H11sCgX7dYDQ/5PMcXzGUwri/9i8siYYQOm",
-	"kWQxFQpZOqIF35DTUjPImUEFDY0IyQk9afaGBpXzXJWgUXm36hlPMZUi02Ak3DBuYIBDqdCtwMVl60G3",
-	"VQq1Xbos8hmXaI90FwbnQk8nE6kMZt9ixtmZHfSSyzo/PD0/Pj46OevvXXzb39vvXZz9eLx4X7vu401a",
-	"DMZTUiiElWX+YFpMjiNZXj6xmvw9y3lmH34BR/5972B/r3e2f3RY48qrm+oCG8upMHPZCPDXBgM0N4gC",
-	"2sBEBp325s7mq43tzZ1fXlxcw5jlFAgdihgoZFcaGKhpjl7L7ZFb/lSk53flHqym71oQQiDgxH3VijHL",
-	"OK3H8mMlJ6gMpxg6ZLnGMJhUHn0InFxWjaRnn4fAYCI1N/wa4WYkcwQxHQ/IBpmBsdSmIrAQjqU2lwpP",
-	"vzsAirFf908WIcVGFEXhPPJzYTY6dGfslo8J9lS+FYy5cA9rDK1yzcv7Ppq4g4MfEUKx0a0ognTEFEsJ",
-	"OkHjXHBSo8ozF1+tx19rAd3U4flBLMoB0Dj/TRRF0Vqh4yzP5Q1my6Du08ff/9e//cN//v0//cc//vOn",
-	"j7//9LcfP338l08f//XTx7/773//6A58gOLSjILuFklkGftUHdBPxRXNwaAc/A5TQ2Jwt5/R9T/z3p0F",
-	"3QcagV7T5SsmMjm22BEuUaCyiNfi3AKcLILG7WE77WQb2NwcbLHmZrqdNV/jq2Fzh20PttLNbAM7w1W0",
-	"FwYeTF+wGl38weF6v7Uq9G6cvN2FjY2N1yGcn+1aZSu1K2MGm4aPsW65AqE+DJsXvlePU8NAG2amusaC",
-	"8hviHsnuSb931t9LYCgVMBB4YxewYvNg3w+pw/uLqjAH1vb+ysUX5FenKKWzfYaK4GfMqVerb1k64gKb",
-	"CllG4dyBXrjiIquKocadV9Hpt/2zd0d7F/Sod3Bw9EOfHu4eHb492N89C8Jgf6//7fHRWf9w98eLb/o/",
-	"Xpz0z0/tmDoMeG9QXSEHdVjpfY0e3OuS3k3HTFTOfjvJmbAxrhU8duH+motv111tNUZ9uD/a/FrDKp+1",
-	"jJkbSJlSnNgxXFN8BikwBMw1QkJhL6GN0h8OeTpM9PDGnfIs7K5u85/hue6LWHRW927BbMsg82A8eYI7",
-	"bP3fcls50+aiNPHlnTsHT2Mgw5xfo5rBkPEcsxA0miLV4s/GNSRve/sH/b3kzTPV5gG7oTOVUVwq/023",
-	"tJACrUgv+TWKJ60z99MPATdSyFM38i4MppPsiddrRZWOmLj8/Pt9zNl7zZ+LrOL/K9e5oJULZ7jPAk/v",
-	"CWFl7OpauDNDAxqFaUHy3Xn/3D5naYoT0mmKbhpFRgwKktP+4VnSLXSHRDLkguVrrVgUmtIFtGpV6hcz",
-	"RDeN17PKjJpIGQZuB9Y/H5L3d1+t9czvkOWEtZ7lZh4L6/IqqcYuefV49PafrLuFE2QZF6j1M3epkHma",
-	"VG/BveP9AqxSAJpBY6LQpSRFPnO2lAhpLuxbx6OfjHASN2nuDGi1lAkHDIvAo6tisjPIWoslXyS1UxRZ",
-	"zyvgMwX3BT3pYwF4NezKoRVXwQPNiLn4UBhT63NwpjfJ0Ge7abBH6SIrl5pMTcVti+rVeIN6BgYtnc+D",
-	"QZ7mczGUBdVnqXWmPlVM7gcmOTMkZjDIxuSyVB50g5ExE91dX/fkopXKsU1UN4vhwQq7dnzInk6HwPSV",
-	"dUtmhGMwkni/VX28ZanJZyBFSiRHkPMiJucGToXhOf05s4lYci8gVSycg2nBqXNyZFZMz0Q6UlLIqe4u",
-	"5NLXP3gx3a2T/BNXIdBz2dOqDG6kukIVCwpEORrUwM0bmMg8h+Tr/urHkuI8IKcmlWNsxSIWB3yI6SzN",
-	"sVthG814GkUbWOrF/IH1zfDXZciGhn9Eeyof0tlLDxyLvnXRDre7hK2rkgCKa8zlhNb+EDvYFwdd+BDb",
-	"qBUHIcRFvIqDO/pvri1xcJeE5D4UxiKZP09IuOZLYdfYpZosiKNrWqYZCTQ2o2gthKRkG/bRJj1aJR32",
-	"3dZaGIukIB/20WsavkI16FV7g17VMw773n2tnr/QgE7HDVigJgk0tty2axiKfbmx1oIebN3eFjAKBIVc",
-	"sFbIhYai2hELX3pwwTbnKQqNFSsld6o4GqZmD5qnn6nXJ5UJd2FguMlLa+8d7wdhcI1KO6Ntt6JWRKPk",
-	"BAWb8KAbbLSi1kYQ2rKSdXnOEOividQ1YMwZvgZWeLbCA84Nwhb3mE9aNOfJjIT0IoHGQrKDlJ58t81o",
-	"FknD1ZSmM2OfYPL5erKWirJCQ/qUVAgKUzkeo8gwW+s6x8xEjWoz67GNmi1WJOEKZ7Ggl+UTuz82NKiA",
-	"AaFKOTVg8ww5bSmVQmBqqabNZw250qYMBqkXWuGUYtFIOlE7WXtD822qvbYySvuA1W00yIsxW2S1G7ou",
-	"U73dWOgJS8lr0jQfiWcgVYYKMmnxyZjwn1rzFdqKh7F7Kq7PpZgzFIanLLfJuliQU6S/wsqkA+kuyru1",
-	"eRm5WdSRu2DLxi4CFLLwBV4rrliUp/WrZ3w4REUxpEh1KxxONWZuQLLZ6SRwnyG3wKdodSzscOIw9HEb",
-	"/8mLXSMYeYlmhArG7ArtCLqZrqdjJFYpULvCRREL3K0ykcXCVbyBmxZ8gzNXSrzCiRvLDORIPGUHMoIM",
-	"NsNMH3CVE3vt5YWPpHa7GzEdiwGiAIVjeY0ZaC5SW6Fx2axiSlWMlTwX/MDNSHrc4VZyyJ92u6iIznqd",
-	"EyIVsRe4n5X2bbMFiwXwn1Y8Qc7pklPav7AHsGiLF+y72G4I7WZnawuuueaDHKF3uru/X0kGx6IR3Xba",
-	"zeh2px+CkEAajHottKL0Tg+KsvpU8J+nCBNUzgEZ6Zeb30MsLnM5YLltIrAjU7vVNSu4ey/J2ZJZNt43",
-	"7kUsnPKsGiqdfMxmxamrF0Ke4Oep9KxtXMDR/f7ZW8gUc44gDtggjQMyD9BGTVMzVZg1hxzzDE4tNFwr",
-	"wvTcKbj/BxY80KcbCRuk5FBcPTsW1XXLbZJ/JaH4wARJHCSW8cdxspxc30k3WXvYwebrwUbW3MRXrMm2",
-	"0u1mlLWxM3S9CUVXgtO2eV/CkqNdaLyo5OQ7W1s2X1T837aBiEJl0A3+8qc/af7N+9/8qoa+vy+R8Fcy",
-	"mz2vtFVktVyJZF7FeqSW8OSC1Gqd6G4R2JMvXO656ETt553C1+WeWASoJs+CTtTZbrbbzc6rs+h1N4q6",
-	"UdRqdzY2t7Z/G1QSX0/tSinYUpkxeKakXE3lngLeckJvqfpcE2vuW9TPWq/pcroLgyKG1fNKAkeF7Var",
-	"Ck8oXns8tf5EYa705tyFwWYU3XeoUofWl6u9NK+98fi85RYQO2/r8Xm1xXea3Om8sGXovtrC3FKXnIsj",
-	"9LnLuswhQhVDVCvUy4mEp/m5L1OPruFWz9p7C851EWEsRF2qdMW29WDrKQqz2OVlZz1BXWraY2yZfDoe",
-	"EwEp8wIOX5BCs0td5DJ08J4GL1NtmyTCGqpxYtvnKlTeyoYbDelUWdl46sFEFtocA7FU4syOWofz1Lor",
-	"7q+Ana/ReKSz5I2jl8SUPx7fXC09EEV/RryrOHaf962m6Gs22m7Zfe789um28pjnt30sn+3+os3H55Wd",
-	"ff/LZnOCLLvfaFaAeN1q8yHrvlP17n2NtdksmaX3n/fJ8J68wHcu7cYqeQBrswvVikO50sFErm+ZyTsS",
-	"NmFcQSPxG0/CVe+55vnpkKO2DK6agfXE0lM2m+9l5CIK1pt0ok7yBpiYPcjA7S4qc6KCIMeihiFDQZCJ",
-	"l8yphM2U3YyYsVkhM098ewfGte/0EK1Y9CrOn0D7KveNXidwM+I5LhYGy7y0zzISrvdJRivhnpgXkayk",
-	"uPZ5qlxq0yXnyXXRvl20xZIMyl5Bo5jQzKY5PAOJhT+Cq8j5hApLRz7bYbOxxEIF8GHlCZ1YcRwutjvW",
-	"EdJTFNnL6GhVK74kGW3BSX3qaDlP5FNcDzJBeD4RjMVTmCB8DhEkodPASl6jPKVX3REnTXHpKadFeDvh",
-	"aqXxvjN4zXbSNjajoYVXW6z5arCdNttZBzeGm2xrsP0MGnk/5P4CtDK85+cOY3bl1dmVEWzh1BdVi1pq",
-	"VdlC0BKcFkulbaFO4QiZ0hgL13/OsmaOtCVLLlrwTgpJt11WCxVWOr9ATYW2N+Cruucn/Yv9wz/v77rk",
-	"+mHvq4P+3p+53TZySe6IpoSQ4fWa6xSYf9OnhuZ+xWfJks0oWs4COCnXXs5fNN9KlWLzLeP5VC3+uMJL",
-	"diBljkwUjP0lEOvZ2GcB4z9RCUvI40t0T0YyC/XRul8i+F/I+J/DFIh/0R0XAahRSThri3dtrFr7Zcgv",
-	"bbYTdf4/3cbZcrG2WhIu8+3LcfUPi0Y3o9cvI9KVfr2lX5vwOeWc/5xqKbFZZaDLXvjuc67zyxBo1yPG",
-	"hG0f9kXmqcgsqOKaIlYBY1YxkG1t4gtXGouHT76COP8IGHbP19pZmf8uBNHgpXmv3UO9R7ZB56/updyd",
-	"KKogy4mSKWrtgpCGd2dnxy3YZXmuCRllOEGRkWhqifU7v9RLHX/pBeTV05XINyLdo0XFuawh8GtsLYn4",
-	"gF+jbRGaC9EJzkvR2s5jQkRR7dIvGAQjk/OYkQtPWlJJmMFW0reijaJsQDA5k65SFotUToVxpUwHykp/",
-	"5e7r9LtTOk8mbwQ0bE+FrVx5DCinZiBv1ywwMeyKi8uijSgWtpA5hOKXSENnJTdymns0wjJbPZVTwy5r",
-	"IfrXaE6cSL7YZbuWpSff97yrq+bK7d7IUJa7peY2+fQdFn1gQUmKKr+eqgateePVlznFYdFZ9gYSt4kE",
-	"NJtpuv90VLFG39bXqkkx8Hu1moZaqFlHrQ4KQAmNxFZL1VQkawv9Cd319XZnpxW1ola7+yp6FdlUgV/n",
-	"w4PNQzYSmxGOQ3s++pMry4xtJ3Dll646WIXoha0WzNOdkUx8gLos3OaSZTBgORMpETORQX/3tPJ1L4i7",
-	"93f/EwAA//8=",
+	"5HtLcyM5cv9XyX/9N2Ko2CJVpB7dzQ4fOBK7Wx6NpNFj1rNTbRVYlRSxKgIcAJREt+WI9sGHPdvho08O",
+	"O/wZ/G06wvbNX8GRAKpYJItqqR+7ftykKqAAJPLx+2Um3wWpHE+kQGF00H0XjJBlqOyfBxmOJ9KgMKc4",
+	"ydkMM3qaoU4VnxguRdANEqOmmMDtCAWYEdfAhL5FBcrO0GBGCNpIhVnxRg6BCUCmcm7H/TJFbeCWm5Eb",
+	"zMYYi6RcO501v8NZAg0hzYiLK7hlGlKFzGAGUsEvU5xiBoOZW95/b+MlsIFGYUCaEapbrrEViyAM8I6N",
+	"JzkG3YA2HoSBTkc4ZnQwFNNx0P3ZvXgbBmY2oXHaKC6ugvv7+zCYMMXGaLx8XvOhOdhflcn5COGKD803",
+	"GngGDQYXFwf7ITDanZkq4babnByfncMmDdTJRmthb1H7xdbu8AU2d9j2oPksbWfN59gZNrfY9mAn3c2e",
+	"4fNhEAacVpswMwrCQLAxzaTPXfIsCAOSBFd0Z3Sg6kGHUo2ZCbrBdGpH1hxUoZ5IodHpgTCoBMv7SklF",
+	"D1IpSCvoTzaZ5DxldPLN32k6/rv5Od4FOJ+S0RoHR+f906Pe4WX/9PT4NAiDMWrNrugV96uAm3PvToDa",
+	"Hqcrpnl+Xz3ErxQOg27w/zfn6rvp3upNt1F7kMWb6QmYCrybYEraYxd6abUuQ8N4roEpBC6cIqK6QfWN",
+	"hlxe6RCENDBChS3a2ZE0r+RUZJ8njKPj88tXxxdH+wtyoBu0qw3tCl9FDkfSKiiMmHZmwzN7rhM2yyXL",
+	"zqU8ZOoKP+94J72fDo97+5fnx8eXh73T1/2FYxaGP5DZDLiGnBZUYEZMQHt36/k2DGYG9dc5P1nowxuA",
+	"7/i3ViRnqG54iheC3TCes0H+mVI565/+eLDXv7w46v3YOzjsfXu4KBft1gND/k8xxfMZTCuLfzV5ZMyw",
+	"AdNIspgKhSwd0YIvyWmpGeTMoIKGRoTklJ40e0ODynmuStCovFv1jGeYSpFpMBJuGTcwwKFU6Fbg4qr1",
+	"oNsqhdouXRb5jCu0R7oPgwuhp5OJVAaz7zHj7NwO+pzLujg6uzg5OT497+9fft/fP+hdnv90snhfe+7j",
+	"TVoMxlNSKISVZf5gWkyOI1lePrGa/CPLeWYffgFH/mPv8GC/d35wfFTjyqub6gIby6kwc9kI8NcGAzS3",
+	"iALawEQGnfb2s+3nW7vbz76+uLiGMcspEDoUMVDIrjUwUNMcvZbbI7f8qUjP78s9WE3fsyCEQMCp+6oV",
+	"Y5ZxWo/lJ0pOUBlOMXTIco1hMKk8ehc4uawaSc8+D4HBRGpu+A3C7UjmCGI6HpANMgNjqU1FYCGcSG2u",
+	"FJ79cAgUY1/3TxchxVYUReE88nNhtjp0Z+yOjwn2VL4VjLlwD2sMrXLNy/s+nriDgx8RQrHRnSiCdMQU",
+	"Swk6QeNCcFKjyjMXX63H32gB3dTRxWEsygHQuPh1FEXRRqHjLM/lLWbLoO7D+9//x7/83b//7T/829//",
+	"44f3v//w1+8/vP+nD+//+cP7v/nPf33vDnyI4sqMgu4OSWQZ+1Qd0M/FFc3BoBz8DlNDYnC3n9H1P/He",
+	"nQWtA41Ar+nyFROZHFvsCFcoUFnEa3FuAU4WQePusJ12si1sbg92WHM73c2aL/D5sPmM7Q520u1sCzvD",
+	"VbQXBh5MX7IaXfyNw/V+a1Xo3Th9tQdbW1svQrg437PKVmpXxgw2DR9j3XIFQn0YNi98rx6nhoE2zEx1",
+	"jQXlt8Q9kr3Tfu+8v5/AUCpgIPDWLmDF5sG+H1KH9xdVYQ6s7f2Viy/Ir05RSmf7BBXBT5hTr1bfs3TE",
+	"BTYVsozCuQO9cM1FVhVDjTuvotPv++dvjvcv6VHv8PD4N316uHd89OrwYO88CGuh3trYucIB6iDR25rr",
+	"Xut53kzHTFSOeDfJmbChrBV87F79bRbfrrvBaih6tz6ofKNhlbZaYswNpEwpTiQYbigMgxQYAuYaIaHo",
+	"ltBG6Q8HMB30eXjjTkcWdle3+U9wUOsCE53VvVuwzjKWPBg2HuH1Wv+7vFPOtLksLXl5586P0xjIMOc3",
+	"qGYwZDzHLASNpsio+LNxDcmr3sFhfz95+US1ecBu6ExlsJbKf9MtLaRAK9IrfoPiUevM3fFD+IwU8syN",
+	"vA+D6SR75PVaUaUjJq4+/X4/5tO95s9FVnHzletc0MqFM6yzwLM1kaoMUV2LamZoQKMwLUh+uOhf2Ocs",
+	"TXFCOk1BTKPIiChBctY/Ok+6he6QSIZcsHyjFYtCU7qAVq1K/WKGWKXxelaZURMQw8DtwPrnI3Ly7qu1",
+	"nvkNspwg1ZPczMeit7xOqiFKXn88SPtP1t1CxTN/h7NTnGrMHheaV23GxVAUN5jLCdqMJiTbnU7SLVOY",
+	"oEdsgsA0JHaVJHQpTm40yFvh/B00euDMAuQwFsU7LcGMmClmfqMh59rQMjRLh3A74ukI0pyTYcGYzUDf",
+	"cpOOQN6gArwbsakm3pDPwlhoQ9JkmqLQLdOtDXvdf2S8cbDf//7k+Lx/tPfT5Xf9ny5P+xdna3Trf2DU",
+	"/2rB/BRZxgVq/cS7Usg8pa8PQ72Tg4JYkTxn0JgodOlzkc9cQEiENJf2rcv5PBqNJ27SPKLRaikTjsQU",
+	"ctRV9bAzSIjFkp9l+mcosp73ok8U3BeEAx/Tp1XsKIdWXEXOwvoEishFRGh9CifycSX0lRka7BmlyMql",
+	"JlNTwR6iejU+KjyBL5UR9EHlpvlcDGWRlmKpRQS+rEExFCY5MyRmMMjGFHdVHnSDkTET3d3c9ES4lcqx",
+	"Lao0i+HBSibIcXd7Oh0C09c2tpoRjsFIGFhhGMA7lpp8BlKkRMgFReA8l7du4FQYntOfM1s0oBgJUsXC",
+	"RckWnLlITWbF9EykIyWFnOruQt1n850X0/0myT9x1Sw9lz2tyuBWqmtUsSA0laNB8uUvYSLzHJLX/dWP",
+	"JcV5QE5NKsfYikUsDvkQ01maY7fCjJvxNIq2sNSL+QMLMOAvS9wJDf+I9lQ+pLOXMCIWfYsznM93xQUf",
+	"Dotg2YXkXezcXRx04V1sXXEchBAX3jgO7um/ubbEwT2FzxEqjEUyf56QcM2XImCxS4u6GNuFZJkSJ9DY",
+	"jqKNEJKSGdtH2/RolSDbdzsbYSySgijbRy9o+ApfplftLXpVT5vte/e1+tBJAzodN2CBXyfQ2HHbrqHZ",
+	"9uXWRgt6sHN3V3ABEIQbwVohFxqKylwsfJnMIcacpyg0VqyU3KniaJiaPWiefqbenFQm3IeB4SYvrb13",
+	"chCEwQ0q7Yy23YpaEY2SExRswoNusNWKWlsEZpgZWZfnDIH+mkhdwyic4WtghWcrPODcICxKYz7B1pwn",
+	"3hLSiwQaC4k5Unry3Tb7XiS4V9Pvzox9MtTXlshaKsoKDenTpyEoTOV4jCLDbKPrHDMTNarNrMc2arZY",
+	"PYdrnMWCXpZP7P7Y0KACBkSN5NSAzYnltKVUCoGpRU429zrkSpsyGKReaIVTikUj6UTtZOMlzbdlodoq",
+	"Pu0DVrfRIC/GbEOA3dBNWZboxkJPWEpek6b5SDwDqTJUkEmLT8ZEYtSG7yaoeBi7p+L6XDkkQ2F4ynKb",
+	"WI4FOUX6K6xMOpTuorxbm7c8NIuehy7YFgcXAQpZ+GYEK65YlKf1q2d8OERFMaQoyygcEuFwAyxVgHWG",
+	"3AJfTtCxsMOJiNPHbfwnL3aDYOQVmhEqGLNrtCPoZro+p0BilQK1K7IVscDdKhNZLFx3BnDTgu9w5sre",
+	"1zhxY5mBHIlsP4OMIIOthtAHXJXPXnt54SOp3e5GTMdigChA4VjeYAaai9RWE13mtZhSFWMlJwu/4WYk",
+	"Pe5wKzn6SrtdVERnvc4JkYrYCzzISvu2Ka/FZo2fVzyBJU/NlPYv7AEs2uJFCqnYbgjtZmdnB2645sQy",
+	"emd7BweVwkUsGtFdp92M7p71QxASSINRb4RWlN7pQdECMhX8lynCBJVzQEb65eb3EIurXA5Ybhte7EjH",
+	"8zas4NZekrMls2y8L92LWDjlWTVUOjkRSH/q6oWQJ/hlKn3qYVzA0YP++SvIFHOOIA7YII0DMg/QRk1T",
+	"M1WYNYcc8wzOLDTcKML03Cm4/wcWPNCnGwkbpORQXO9FLKrrltsk/0pC8YEJkjhIbNoqjpPlQtCzdJu1",
+	"hx1svhhsZc1tfM6abCfdbUZZGztD10dTdNA4bZv30Cw52oUmoUr9qLOzY5Oexf9tG4goVAbd4M9//n/N",
+	"v3r761/VMNG3JRL+Vmazp5Vhi9SsK+fNK64fqXs9uni6WtO8XwT25AuX+4M6Uftpp/A15EcWrKoZ4KAT",
+	"dXab7Xaz8/w8etGNom4Utdqdre2d3d8GleztYzuoCrZUpr2eKClX/1tTbF7OSi91StTEmnWL+lmbNR15",
+	"92FQxLB6XkngqLDdagXsEY0WHk9tPlKYK31k92GwHUXrDlXq0OZyZwLNa299fN5yu5Kdt/PxebWNIjS5",
+	"0/nM9rb6tFbVUpeciyP0ucu6zCFCFUNUuymWEwmP83OPVur1SdI1Kl7Dt550nhZc6CLqWNi6VKmNbevM",
+	"zmOUaLFL0c56hArVtHfZNo/peEykpMwVOMxBSs6udJHf0MFbGrxMv23iCGvox6lt/6zQ+zIlnE6VlY2n",
+	"I0xkoc07EHMlHu3odjivGbnmlBUA9BqNRz9LHjr6nDjz38dfV2tqRNufEAMrzt4XNKq1p5qNtlt2n89+",
+	"+3j7+Vg0sH1Yn+wSo+2Pzys7U//IZnOKLFtvNCvgvG61+ZBN32l9/7bG2mzmzFL+T/tkuCZX8INLxbFK",
+	"bsDa7EIZ7kiudOCR61tm946YTRhX0Ej8xpNw1XtueM465Kgtq6tmZT3Z9DTO5oAZuYiCCSedqJO8BCZm",
+	"D7Jyu4vKnKggzbGoYc1QkGbiKnN6YbNntyNmbKbIzJPh3oFx7TuVRCsWvYrzJyC/yoejFwncjniOixXv",
+	"MlftM4+E9X3i0Uq4J+bVUSsprn3uKpfadMl5cl38/KBo6yYZlL2uRjGhmU19eFZiC2Z0BFdq9kkWlo58",
+	"BsRmaImZCuDDyhM6seI4XGzXrSOpZyiyz6OoVa34kgS1Baf16aTl3JFPez3IDuHp5DAWj2GH8CnkkIRO",
+	"Ayu5jvKUXnVHnDTFpaycFuHdhKuVH450Bi/Ys7SNzWhoIdcOaz4f7KbNdtbBreE22xnsPoFarofhX4Bq",
+	"hmt+rjNm116dXWnBdgT4boGiSaCqbCFoCU6LpdK2eKdwhExpjIX7/QTLmjnSlizhaMEbKSTddllBVFjp",
+	"XAQ1FdregG9XuDjtXx4c/Wl/zyXcj3rfHvb3/8TttpFLckc0JYQMbzZcC8z8mz5dNPcrPnOWbEfRcmbA",
+	"Sbn2cv6s+UqqFJuvGM+navHHQV6yAylzZKJg8Z8DsZ6MfRZw/yOVsIQ8vmz3aCSzUDOt+yWN/4WX/zlX",
+	"gfgX3XERgBqVJLS2eNfGqo2vQ4hps52o83/pNs6XC7jVMnGZg1+Oq39YNLodvfg8cl3pN136tRSfU875",
+	"zwGXkp1VBrrshe8/5Tq/zA8SXPMjE7b93ReepyKzoIprilgFjFnFQLZnjy9caSwePvlqq8ofn2H3fP2d",
+	"lTnxQhANXpr3xhrqPbKdZ3+xlnJ3oqiCLCdKpqi1C0Ia3pyfn7Rgj+W5JmSU4QRFRqKpJdZv/FKf6/hL",
+	"LyCvH69EvsNujRYV57KGwG+wtSTiQ36Dtm1oLkQnOC9FazsfEyKK6q9MCgbByOQ8ZuTCk5ZUEmaw1fWd",
+	"aKsoJRBMzqSrnsUilVNhXHnTgbLSX7n7OvvhjM6TyVsBDdtnYatZHgPKqRnIuw0LTAy75uKqaC2KhS1u",
+	"DqH4Jd3QWcmtnOYejbDMVlTl1LCrWoj+Gs2pE8kXu2zXxvTo+553etVcud0bGcpyB9XcJh+/w6I3LChJ",
+	"UeXXf9WgNW/G+jKnOCq6zV5C4jaRgGYz7dsb59bo+1VbNSkGvlaraaiFmnXU6rAAlNBIbAVVTUWysdCz",
+	"0N3cbHeetaJW1Gp3n0fPI5sq8Ou8e7ChyEZiM8JxaM9Hf3JlmbFtca/8UlsHqxC9sNWCebozkokPUJfF",
+	"3FyyDAYsZyIlYiYy6O+dVb7uBXH/9v6/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

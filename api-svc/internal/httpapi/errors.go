@@ -32,19 +32,24 @@ var statusByCode = map[ErrorErrorCode]int{
 	NOTFOUND:             http.StatusNotFound,
 	METHODNOTALLOWED:     http.StatusMethodNotAllowed,
 	CONFLICT:             http.StatusConflict,
-	IDEMPOTENCYKEYREUSED: http.StatusUnprocessableEntity,
+	codeKeyReused:        http.StatusUnprocessableEntity,
 	PAYLOADTOOLARGE:      http.StatusRequestEntityTooLarge,
 	UNSUPPORTEDMEDIATYPE: http.StatusUnsupportedMediaType,
 	INTERNALERROR:        http.StatusInternalServerError,
 	SERVICEUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
+// codeKeyReused is the code of the 422 of an idempotent create. openapi.yaml gives its envelope a
+// schema of its own (IdempotencyKeyReusedError, same shape as Error), so that the Error schema's
+// list of codes stays as it was for clients that switch over it.
+const codeKeyReused = ErrorErrorCode(IDEMPOTENCYKEYREUSED)
+
 // codeByKind is the error code of each kind of domain error.
 var codeByKind = map[gift.Kind]ErrorErrorCode{
 	gift.KindInvalid:     VALIDATIONERROR,
 	gift.KindNotFound:    NOTFOUND,
 	gift.KindConflict:    CONFLICT,
-	gift.KindKeyReused:   IDEMPOTENCYKEYREUSED,
+	gift.KindKeyReused:   codeKeyReused,
 	gift.KindUnavailable: SERVICEUNAVAILABLE,
 }
 
