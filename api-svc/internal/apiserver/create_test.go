@@ -243,4 +243,3 @@ func TestExpiredCreateKeysArePrunedByTheAPI(t *testing.T) {
 		t.Fatalf("%d gifts, want 5", n)
 	}
 }
-

@@ -61,7 +61,7 @@ func (p *Pruner) Round(ctx context.Context) int64 {
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.WarnContext(ctx, "idempotency key pruning failed", logging.KeyStatus, "failed",
-					"pruned", total, logging.Err(err))
+					logging.KeyErrorCode, "IDEMPOTENCY_PRUNE_FAILED", "pruned", total, logging.Err(err))
 			}
 			return total
 		}
