@@ -65,8 +65,9 @@ func (s *Store) CreateGiftOnce(ctx context.Context, g gift.Gift, key gift.Create
 }
 
 // PruneCreateRequests deletes at most limit create requests older than retention (by the
-// database's clock), oldest first, and returns how many it deleted. Rows another pruner is
-// deleting are skipped, so every API task can prune without coordination.
+// database's clock), oldest first, and returns how many it deleted. Two pruners may pick the same
+// rows: the second waits for the first and deletes fewer (harmless). No FOR UPDATE SKIP LOCKED:
+// it would need the UPDATE privilege, and the API needs only SELECT, INSERT and DELETE here.
 func (s *Store) PruneCreateRequests(ctx context.Context, retention time.Duration, limit int) (int64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -74,8 +75,7 @@ func (s *Store) PruneCreateRequests(ctx context.Context, retention time.Duration
 		DELETE FROM create_requests WHERE idempotency_key IN (
 			SELECT idempotency_key FROM create_requests
 			WHERE created_at < now() - $1::bigint * interval '1 microsecond'
-			ORDER BY created_at LIMIT $2
-			FOR UPDATE SKIP LOCKED)`,
+			ORDER BY created_at LIMIT $2)`,
 		retention.Microseconds(), limit)
 	if err != nil {
 		return 0, classify("prune create requests", err)

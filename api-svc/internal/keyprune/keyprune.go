@@ -22,8 +22,8 @@ type Config struct {
 	BatchSize int           // rows per DELETE: bounds each statement's locks and duration
 }
 
-// Pruner runs rounds of pruning, one every Interval, in every API task: each batch skips the rows
-// another task is deleting, so tasks share the work without coordination.
+// Pruner runs rounds of pruning, one every Interval, in every API task, without coordination: two
+// tasks that pick the same batch at once delete it once, and the later one ends its round early.
 type Pruner struct {
 	store Store
 	cfg   Config
