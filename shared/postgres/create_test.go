@@ -142,7 +142,8 @@ func TestCreateRequestsNeedOnlySelectInsertDelete(t *testing.T) {
 	role := "create_requests_api"
 	for _, stmt := range []string{
 		`CREATE ROLE ` + role,
-		`GRANT SELECT, INSERT ON gifts, gift_events TO ` + role,
+		`GRANT SELECT, INSERT ON gifts TO ` + role,
+		`GRANT INSERT ON gift_events TO ` + role,
 		`GRANT SELECT, INSERT, DELETE ON create_requests TO ` + role,
 	} {
 		if _, err := admin.Exec(ctx, stmt); err != nil {
