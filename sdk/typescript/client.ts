@@ -13,8 +13,11 @@ export type GiftStatus = components["schemas"]["GiftStatus"];
 export type SendAccepted = components["schemas"]["SendAccepted"];
 export type Health = components["schemas"]["Health"];
 export type Readiness = components["schemas"]["Readiness"];
-/** The one error envelope every non-2xx JSON response carries. */
-export type ErrorEnvelope = components["schemas"]["Error"];
+/**
+ * The error envelope every non-2xx JSON response carries (the 422 of an idempotent create has a
+ * schema of its own, with the same shape, for its code).
+ */
+export type ErrorEnvelope = components["schemas"]["Error"] | components["schemas"]["IdempotencyKeyReusedError"];
 export type ErrorCode = ErrorEnvelope["error"]["code"];
 
 /** A non-2xx answer of the API, with the documented envelope and the HTTP status. */
@@ -45,6 +48,7 @@ export function isRetryable(err: unknown): boolean {
     case "NOT_FOUND":
     case "METHOD_NOT_ALLOWED":
     case "CONFLICT":
+    case "IDEMPOTENCY_KEY_REUSED":
     case "PAYLOAD_TOO_LARGE":
     case "UNSUPPORTED_MEDIA_TYPE":
       return false;
@@ -70,9 +74,21 @@ export function giftClient(baseUrl: string, fetchImpl?: (request: Request) => Pr
   // `satisfies`: every operation of openapi.yaml has a function here, and nothing else does, so a
   // new operation in the spec fails the type check until the example covers it.
   return {
-    async createGift(body: CreateGiftRequest): Promise<CreatedGift> {
-      const { data, error, response } = await api.POST("/gifts", { body });
-      return data ?? fail(response, error);
+    /**
+     * 201 on creation. With an idempotency key, a retry with the same key and body answers the
+     * same 201 marked `Idempotent-Replayed: true` and creates nothing (the key is kept at least 7
+     * days); the same key with another body is a 422 IDEMPOTENCY_KEY_REUSED.
+     */
+    async createGift(
+      body: CreateGiftRequest,
+      options: { idempotencyKey?: string } = {},
+    ): Promise<{ replay: boolean; created: CreatedGift }> {
+      const { data, error, response } = await api.POST("/gifts", {
+        body,
+        params: { header: options.idempotencyKey === undefined ? {} : { "Idempotency-Key": options.idempotencyKey } },
+      });
+      const created = data ?? fail(response, error);
+      return { replay: response.headers.get("Idempotent-Replayed") === "true", created };
     },
 
     async getGift(giftId: string): Promise<Gift> {
@@ -98,7 +114,7 @@ export function giftClient(baseUrl: string, fetchImpl?: (request: Request) => Pr
         },
       });
       const accepted = data ?? fail(response, error);
-      return { replay: response.status === 200, accepted };
+      return { replay: response.headers.get("Idempotent-Replayed") === "true", accepted };
     },
 
     async getHealthz(): Promise<Health> {
@@ -121,17 +137,42 @@ export function giftClient(baseUrl: string, fetchImpl?: (request: Request) => Pr
   } satisfies { [K in keyof operations]: (...args: never[]) => Promise<unknown> };
 }
 
-/** The whole flow a client runs: create, send (retrying with the same key), wait for the outcome. */
+/**
+ * Runs call until it succeeds, again after a retryable error or a lost connection (fetch rejects
+ * with a TypeError: the request may or may not have been done), at most `attempts` times. Safe
+ * only for calls that carry an idempotency key, which makes a repeat answer the first result.
+ */
+async function retried<T>(call: () => Promise<T>, retry: { attempts: number; delayMs: number }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= retry.attempts || !(isRetryable(err) || err instanceof TypeError)) {
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, retry.delayMs));
+    }
+  }
+}
+
+/**
+ * The whole flow a client runs, safe to retry end to end: create under `keys.create`, send under
+ * `keys.send`, each retried with its own key after a timeout, a lost answer or a 5xx, then wait for
+ * the outcome. Keep both keys with the order (for example two UUIDs made once): calling
+ * createAndSend again with the same keys, after a crash at any step, gets the same gift and the
+ * same send instead of a second gift.
+ */
 export async function createAndSend(
   client: ReturnType<typeof giftClient>,
   request: CreateGiftRequest,
-  idempotencyKey: string,
+  keys: { create: string; send: string },
   poll: { attempts: number; delayMs: number },
+  retry: { attempts: number; delayMs: number } = { attempts: 5, delayMs: 1000 },
 ): Promise<Gift> {
-  const created = await client.createGift(request);
-  await client.sendGift(created.gift_id, idempotencyKey);
+  const { created } = await retried(() => client.createGift(request, { idempotencyKey: keys.create }), retry);
+  await retried(() => client.sendGift(created.gift_id, keys.send), retry);
   for (let i = 0; i < poll.attempts; i++) {
-    const gift = await client.getGift(created.gift_id);
+    const gift = await retried(() => client.getGift(created.gift_id), retry);
     const status: GiftStatus = gift.status;
     if (status === "SENT" || status === "FAILED") {
       return gift;

@@ -17,6 +17,17 @@ export interface paths {
          * Create a gift
          * @description Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
          *     The body must be `application/json` and at most 16 KiB.
+         *
+         *     Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+         *     and the same body after a timeout or a lost connection. The first request creates the gift
+         *     (`201`); a later request with the same key and the same body (compared after validation:
+         *     spacing and property order do not matter) answers the same `201` with a body identical byte
+         *     for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+         *     same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+         *     with one key that arrive together make one gift: the later ones wait for the first and
+         *     replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+         *     been removed since is a new request and creates a new gift. Without the header every
+         *     request creates a gift.
          */
         post: operations["createGift"];
         delete?: never;
@@ -228,13 +239,33 @@ export interface components {
             };
             /** @description The request's `Idempotency-Key` when it carried a valid one, else `null`. */
             request_id: string | null;
-            /**
-             * @description The server's id of this request, the same as the `Correlation-Id` header. Not the
-             *     `request_id`: that one is the client's key and repeats across retries.
-             * @example 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
-             */
-            correlation_id?: string;
+            correlation_id?: components["schemas"]["CorrelationId"];
         };
+        /**
+         * @description The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
+         *     its own so that `Error`'s list of codes, which clients may switch over exhaustively,
+         *     stays as it was.)
+         */
+        IdempotencyKeyReusedError: {
+            error: {
+                /**
+                 * @description Machine-readable error kind.
+                 * @enum {string}
+                 */
+                code: "IDEMPOTENCY_KEY_REUSED";
+                /** @description Human-readable explanation. */
+                message: string;
+            };
+            /** @description The request's `Idempotency-Key`. */
+            request_id: string | null;
+            correlation_id?: components["schemas"]["CorrelationId"];
+        };
+        /**
+         * @description The server's id of one request, the same as the `Correlation-Id` header. Not the
+         *     `request_id`: that one is the client's key and repeats across retries.
+         * @example 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+         */
+        CorrelationId: string;
         Health: {
             /**
              * @description Always `ok`.
@@ -380,12 +411,18 @@ export interface components {
     requestBodies: never;
     headers: {
         /**
+         * @description `true` when this answer replays the stored answer of an earlier request with the same
+         *     `Idempotency-Key` (nothing was created or queued by this request); absent otherwise.
+         * @example true
+         */
+        IdempotentReplayed: "true";
+        /**
          * @description The server's id of this request, new for every request. Every log line of the request
          *     carries it as `correlation_id`, and so does the span of the request; for an accepted send,
          *     so do the worker's lines of that send. Quote it to support. Treat it as an opaque string
          *     of at most 64 characters (today a UUIDv7, so ids sort by time).
          */
-        CorrelationId: string;
+        CorrelationId: components["schemas"]["CorrelationId"];
         /** @description The path of the gift; read it for the outcome of the send. */
         GiftLocation: string;
         /**
@@ -402,7 +439,18 @@ export interface operations {
     createGift: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Client-chosen key of this create request, 1-255 visible ASCII characters
+                 *     (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
+                 *     global (not per client) and kept for at least 7 days after the first request; after
+                 *     that a request with the key may create a new gift. The quoted form of the IETF draft
+                 *     (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
+                 *     quoted form the key must not contain `"` or `\`.
+                 * @example 7c4a1f2e-9b3d-4e8a-a5c6-0d1e2f3a4b5c
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -424,6 +472,7 @@ export interface operations {
                     /** @description The path of the new gift. */
                     Location: string;
                     "Correlation-Id": components["headers"]["CorrelationId"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -441,6 +490,28 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /**
+             * @description The `Idempotency-Key` was already used with a different request body. Use a new key
+             *     for a new gift.
+             */
+            422: {
+                headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "IDEMPOTENCY_KEY_REUSED",
+                     *         "message": "Idempotency-Key was already used with a different request body"
+                     *       },
+                     *       "request_id": "7c4a1f2e-9b3d-4e8a-a5c6-0d1e2f3a4b5c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["IdempotencyKeyReusedError"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -500,6 +571,9 @@ export interface operations {
                 /**
                  * @description Client-chosen key of this send request, 1-255 visible ASCII characters
                  *     (0x21-0x7E, no spaces), for example a UUID. Retry with the same key after a timeout.
+                 *     The quoted form of the IETF draft (`"abc"`, a structured-field String) is the same
+                 *     key as the bare form (`abc`); in the quoted form the key must not contain `"` or `\`.
+                 *     Send keys are kept with the gift's history and never expire.
                  * @example 2b9a7c1e-0f3d-4e5a-8b6c-1d2e3f4a5b6c
                  */
                 "Idempotency-Key": string;
@@ -529,6 +603,7 @@ export interface operations {
                     "Correlation-Id": components["headers"]["CorrelationId"];
                     Location: components["headers"]["GiftLocation"];
                     "Retry-After": components["headers"]["SendRetryAfter"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {

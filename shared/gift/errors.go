@@ -14,6 +14,7 @@ const (
 	KindNotFound                    // no such gift: 404
 	KindConflict                    // the gift's state forbids the request: 409
 	KindUnavailable                 // a dependency (the database) cannot be reached: 503
+	KindKeyReused                   // an Idempotency-Key comes back with a different request: 422
 )
 
 // Error is a domain error with a kind and a message that is safe to show to a client.
@@ -36,6 +37,8 @@ var (
 	ErrAlreadyTerminal = &Error{Kind: KindConflict, Message: "gift has already been processed and cannot be sent again"}
 	// ErrQueuedByOtherKey: the gift is QUEUED under a different Idempotency-Key.
 	ErrQueuedByOtherKey = &Error{Kind: KindConflict, Message: "gift is already queued by a request with a different Idempotency-Key"}
+	// ErrIdempotencyKeyReused: a create's Idempotency-Key was first used with a different body.
+	ErrIdempotencyKeyReused = &Error{Kind: KindKeyReused, Message: "Idempotency-Key was already used with a different request body"}
 	// ErrUnavailable: the database could not be reached in time.
 	ErrUnavailable = &Error{Kind: KindUnavailable, Message: "service temporarily unavailable"}
 )

@@ -112,3 +112,69 @@ func TestUnavailableWrapsCauseAndSentinel(t *testing.T) {
 		t.Fatalf("Unavailable(%v) = %v: lost the sentinel or the cause", cause, err)
 	}
 }
+
+func TestParseIdempotencyKey(t *testing.T) {
+	tests := []struct {
+		name, raw, key string // key "" means refused
+	}{
+		{"bare key", "abc", "abc"},
+		{"quoted form names the bare key", `"abc"`, "abc"},
+		{"quoted UUID", `"550e8400-e29b-41d4-a716-446655440000"`, "550e8400-e29b-41d4-a716-446655440000"},
+		{"lone quote is a bare key", `"`, `"`},
+		{"quote inside a bare key", `a"b`, `a"b`},
+		{"quote only at the start is bare", `"abc`, `"abc`},
+		{"empty quoted string", `""`, ""},
+		{"escaped quote in quoted form", `"a\"b"`, ""},
+		{"backslash in quoted form", `"a\\b"`, ""},
+		{"space in quoted form", `"a b"`, ""},
+		{"empty", "", ""},
+		{"too long", strings.Repeat("k", 256), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key, err := gift.ParseIdempotencyKey(tt.raw)
+			if tt.key == "" {
+				if err == nil || gift.KindOf(err) != gift.KindInvalid {
+					t.Fatalf("ParseIdempotencyKey(%q) = %q, %v; want an invalid error", tt.raw, key, err)
+				}
+				return
+			}
+			if err != nil || key != tt.key {
+				t.Fatalf("ParseIdempotencyKey(%q) = %q, %v; want %q", tt.raw, key, err, tt.key)
+			}
+			// A key is its own canonical form: parsing it again changes nothing.
+			if again, err := gift.ParseIdempotencyKey(key); err != nil || again != key {
+				t.Fatalf("ParseIdempotencyKey(%q) = %q, %v; want it unchanged", key, again, err)
+			}
+		})
+	}
+}
+
+func TestFingerprintIsOfTheValuesNotTheBytes(t *testing.T) {
+	msg, empty, other := "hi", "", "ho"
+	fp := func(n gift.NewGift) [32]byte {
+		t.Helper()
+		f, err := n.Fingerprint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	base := fp(gift.NewGift{Amount: 500, Message: &msg})
+	if again := fp(gift.NewGift{Amount: 500, Message: &msg}); again != base {
+		t.Error("the same request has two fingerprints")
+	}
+	for name, n := range map[string]gift.NewGift{
+		"other amount":  {Amount: 501, Message: &msg},
+		"other message": {Amount: 500, Message: &other},
+		"no message":    {Amount: 500},
+		"empty message": {Amount: 500, Message: &empty},
+	} {
+		if fp(n) == base {
+			t.Errorf("%s has the fingerprint of the base request", name)
+		}
+	}
+	if fp(gift.NewGift{Amount: 500}) == fp(gift.NewGift{Amount: 500, Message: &empty}) {
+		t.Error("a missing message and an empty one have the same fingerprint")
+	}
+}

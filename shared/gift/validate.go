@@ -53,3 +53,28 @@ func ValidateIdempotencyKey(key string) error {
 
 // IsValidIdempotencyKey reports whether ValidateIdempotencyKey accepts key.
 func IsValidIdempotencyKey(key string) bool { return ValidateIdempotencyKey(key) == nil }
+
+// ParseIdempotencyKey reads an Idempotency-Key header (create and send alike) and returns the key
+// it names. The IETF draft "The Idempotency-Key HTTP Header Field" defines the header as a
+// structured-field String ("abc", quoted); clients and proxies also send the bare form (abc), as
+// this API has always accepted. Both forms name the same key: a value that starts and ends with a
+// double quote is the quoted form and the key is what lies between the quotes, which must be a
+// valid key without '"' or '\' (the String's escapes are refused rather than interpreted, so a
+// key never has two spellings besides these). Every other value is the bare form, checked by
+// ValidateIdempotencyKey. The key returned is stored, echoed as request_id and logged.
+func ParseIdempotencyKey(raw string) (string, error) {
+	if err := ValidateIdempotencyKey(raw); err != nil {
+		return "", err
+	}
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return raw, nil
+	}
+	key := raw[1 : len(raw)-1]
+	if key == "" {
+		return "", Invalidf("Idempotency-Key must not be an empty quoted string")
+	}
+	if strings.ContainsAny(key, `"\`) {
+		return "", Invalidf("Idempotency-Key in quoted form must not contain a double quote or a backslash")
+	}
+	return key, nil
+}

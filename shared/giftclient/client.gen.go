@@ -108,6 +108,21 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for IdempotencyKeyReusedErrorErrorCode.
+const (
+	IDEMPOTENCYKEYREUSED IdempotencyKeyReusedErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
+)
+
+// Valid indicates whether the value is a known member of the IdempotencyKeyReusedErrorErrorCode enum.
+func (e IdempotencyKeyReusedErrorErrorCode) Valid() bool {
+	switch e {
+	case IDEMPOTENCYKEYREUSED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	NotReady ReadinessStatus = "not_ready"
@@ -140,6 +155,12 @@ func (e SendAcceptedStatus) Valid() bool {
 		return false
 	}
 }
+
+// CorrelationId The server's id of one request, the same as the `Correlation-Id` header. Not the
+// `request_id`: that one is the client's key and repeats across retries.
+//
+// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+type CorrelationId = string
 
 // CreateGiftRequest defines model for CreateGiftRequest.
 type CreateGiftRequest struct {
@@ -178,12 +199,12 @@ type CreatedGiftStatus string
 
 // Error defines model for Error.
 type Error struct {
-	// CorrelationId The server's id of this request, the same as the `Correlation-Id` header. Not the
+	// CorrelationId The server's id of one request, the same as the `Correlation-Id` header. Not the
 	// `request_id`: that one is the client's key and repeats across retries.
 	//
 	//
 	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
-	CorrelationId *string `json:"correlation_id,omitempty"`
+	CorrelationId *CorrelationId `json:"correlation_id,omitempty"`
 	Error         struct {
 		// Code Machine-readable error kind.
 		Code ErrorErrorCode `json:"code"`
@@ -240,6 +261,31 @@ type Health struct {
 // HealthStatus Always `ok`.
 type HealthStatus string
 
+// IdempotencyKeyReusedError The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
+// its own so that `Error`'s list of codes, which clients may switch over exhaustively,
+// stays as it was.)
+type IdempotencyKeyReusedError struct {
+	// CorrelationId The server's id of one request, the same as the `Correlation-Id` header. Not the
+	// `request_id`: that one is the client's key and repeats across retries.
+	//
+	//
+	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+	CorrelationId *CorrelationId `json:"correlation_id,omitempty"`
+	Error         struct {
+		// Code Machine-readable error kind.
+		Code IdempotencyKeyReusedErrorErrorCode `json:"code"`
+
+		// Message Human-readable explanation.
+		Message string `json:"message"`
+	} `json:"error"`
+
+	// RequestId The request's `Idempotency-Key`.
+	RequestId *string `json:"request_id"`
+}
+
+// IdempotencyKeyReusedErrorErrorCode Machine-readable error kind.
+type IdempotencyKeyReusedErrorErrorCode string
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	// Reason Why the API is not ready (present only when `not_ready`).
@@ -288,10 +334,24 @@ type UnsupportedMediaType = Error
 // ValidationError defines model for ValidationError.
 type ValidationError = Error
 
+// CreateGiftParams defines parameters for CreateGift.
+type CreateGiftParams struct {
+	// IdempotencyKey Client-chosen key of this create request, 1-255 visible ASCII characters
+	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
+	// global (not per client) and kept for at least 7 days after the first request; after
+	// that a request with the key may create a new gift. The quoted form of the IETF draft
+	// (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
+	// quoted form the key must not contain `"` or `\`.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // SendGiftParams defines parameters for SendGift.
 type SendGiftParams struct {
 	// IdempotencyKey Client-chosen key of this send request, 1-255 visible ASCII characters
 	// (0x21-0x7E, no spaces), for example a UUID. Retry with the same key after a timeout.
+	// The quoted form of the IETF draft (`"abc"`, a structured-field String) is the same
+	// key as the bare form (`abc`); in the quoted form the key must not contain `"` or `\`.
+	// Send keys are kept with the gift's history and never expire.
 	IdempotencyKey string `json:"Idempotency-Key"`
 
 	// XForceFailure `true` makes the worker fail every attempt of this send, so operators can rehearse
@@ -383,20 +443,42 @@ type ClientInterface interface {
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGiftWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateGiftWithBody(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateGift Create a gift
 	//
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGift(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateGift(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetGift Read a gift
 	//
@@ -442,11 +524,22 @@ type ClientInterface interface {
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *Client) CreateGiftWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateGiftRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateGiftWithBody(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGiftRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -462,11 +555,22 @@ func (c *Client) CreateGiftWithBody(ctx context.Context, contentType string, bod
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *Client) CreateGift(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateGiftRequest(c.Server, body)
+func (c *Client) CreateGift(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGiftRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -556,18 +660,18 @@ func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 }
 
 // NewCreateGiftRequest calls the generic CreateGift builder with application/json body
-func NewCreateGiftRequest(server string, body CreateGiftJSONRequestBody) (*http.Request, error) {
+func NewCreateGiftRequest(server string, params *CreateGiftParams, body CreateGiftJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateGiftRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateGiftRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateGiftRequestWithBody constructs an http.Request for the CreateGift method, with any body, and a specified content type
-func NewCreateGiftRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateGiftRequestWithBody(server string, params *CreateGiftParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -591,6 +695,21 @@ func NewCreateGiftRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -790,20 +909,42 @@ type ClientWithResponsesInterface interface {
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGiftWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
+	CreateGiftWithBodyWithResponse(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
 
 	// CreateGiftWithResponse Create a gift
 	//
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 	// The body must be `application/json` and at most 16 KiB.
 	//
+	// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+	// and the same body after a timeout or a lost connection. The first request creates the gift
+	// (`201`); a later request with the same key and the same body (compared after validation:
+	// spacing and property order do not matter) answers the same `201` with a body identical byte
+	// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+	// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+	// with one key that arrive together make one gift: the later ones wait for the first and
+	// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+	// been removed since is a new request and creates a new gift. Without the header every
+	// request creates a gift.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /gifts (the `CreateGift` operationId).
-	CreateGiftWithResponse(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
+	CreateGiftWithResponse(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error)
 
 	// GetGiftWithResponse Read a gift
 	//
@@ -854,33 +995,39 @@ type ClientWithResponsesInterface interface {
 
 // CreateGiftResponse201Headers the declared response headers of an HTTP 201 response for CreateGift
 type CreateGiftResponse201Headers struct {
-	CorrelationId string
-	Location      string
+	CorrelationId      CorrelationId
+	IdempotentReplayed *string
+	Location           string
 }
 
 // CreateGiftResponse400Headers the declared response headers of an HTTP 400 response for CreateGift
 type CreateGiftResponse400Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // CreateGiftResponse413Headers the declared response headers of an HTTP 413 response for CreateGift
 type CreateGiftResponse413Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // CreateGiftResponse415Headers the declared response headers of an HTTP 415 response for CreateGift
 type CreateGiftResponse415Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
+}
+
+// CreateGiftResponse422Headers the declared response headers of an HTTP 422 response for CreateGift
+type CreateGiftResponse422Headers struct {
+	CorrelationId CorrelationId
 }
 
 // CreateGiftResponse500Headers the declared response headers of an HTTP 500 response for CreateGift
 type CreateGiftResponse500Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // CreateGiftResponse503Headers the declared response headers of an HTTP 503 response for CreateGift
 type CreateGiftResponse503Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	RetryAfter    int
 }
 
@@ -895,6 +1042,8 @@ type CreateGiftResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *IdempotencyKeyReusedError
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -907,6 +1056,8 @@ type CreateGiftResponse struct {
 	Headers413 *CreateGiftResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
 	Headers415 *CreateGiftResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateGiftResponse422Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *CreateGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -931,6 +1082,11 @@ func (r CreateGiftResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateGiftResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateGiftResponse) GetJSON422() *IdempotencyKeyReusedError {
+	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -974,28 +1130,28 @@ func (r CreateGiftResponse) ContentType() string {
 
 // GetGiftResponse200Headers the declared response headers of an HTTP 200 response for GetGift
 type GetGiftResponse200Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	RetryAfter    *int
 }
 
 // GetGiftResponse400Headers the declared response headers of an HTTP 400 response for GetGift
 type GetGiftResponse400Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // GetGiftResponse404Headers the declared response headers of an HTTP 404 response for GetGift
 type GetGiftResponse404Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // GetGiftResponse500Headers the declared response headers of an HTTP 500 response for GetGift
 type GetGiftResponse500Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // GetGiftResponse503Headers the declared response headers of an HTTP 503 response for GetGift
 type GetGiftResponse503Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	RetryAfter    int
 }
 
@@ -1080,41 +1236,42 @@ func (r GetGiftResponse) ContentType() string {
 
 // SendGiftResponse200Headers the declared response headers of an HTTP 200 response for SendGift
 type SendGiftResponse200Headers struct {
-	CorrelationId string
-	Location      string
-	RetryAfter    int
+	CorrelationId      CorrelationId
+	IdempotentReplayed *string
+	Location           string
+	RetryAfter         int
 }
 
 // SendGiftResponse202Headers the declared response headers of an HTTP 202 response for SendGift
 type SendGiftResponse202Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	Location      string
 	RetryAfter    int
 }
 
 // SendGiftResponse400Headers the declared response headers of an HTTP 400 response for SendGift
 type SendGiftResponse400Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // SendGiftResponse404Headers the declared response headers of an HTTP 404 response for SendGift
 type SendGiftResponse404Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // SendGiftResponse409Headers the declared response headers of an HTTP 409 response for SendGift
 type SendGiftResponse409Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // SendGiftResponse500Headers the declared response headers of an HTTP 500 response for SendGift
 type SendGiftResponse500Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // SendGiftResponse503Headers the declared response headers of an HTTP 503 response for SendGift
 type SendGiftResponse503Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	RetryAfter    int
 }
 
@@ -1217,7 +1374,7 @@ func (r SendGiftResponse) ContentType() string {
 
 // GetHealthzResponse200Headers the declared response headers of an HTTP 200 response for GetHealthz
 type GetHealthzResponse200Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 type GetHealthzResponse struct {
@@ -1265,12 +1422,12 @@ func (r GetHealthzResponse) ContentType() string {
 
 // GetReadyzResponse200Headers the declared response headers of an HTTP 200 response for GetReadyz
 type GetReadyzResponse200Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 // GetReadyzResponse503Headers the declared response headers of an HTTP 503 response for GetReadyz
 type GetReadyzResponse503Headers struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 type GetReadyzResponse struct {
@@ -1330,11 +1487,22 @@ func (r GetReadyzResponse) ContentType() string {
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *ClientWithResponses) CreateGiftWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
-	rsp, err := c.CreateGiftWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateGiftWithBodyWithResponse(ctx context.Context, params *CreateGiftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
+	rsp, err := c.CreateGiftWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1346,11 +1514,22 @@ func (c *ClientWithResponses) CreateGiftWithBodyWithResponse(ctx context.Context
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
 // The body must be `application/json` and at most 16 KiB.
 //
+// Idempotency (optional, recommended): send an `Idempotency-Key` and retry with the same key
+// and the same body after a timeout or a lost connection. The first request creates the gift
+// (`201`); a later request with the same key and the same body (compared after validation:
+// spacing and property order do not matter) answers the same `201` with a body identical byte
+// for byte, the same `Location` and `Idempotent-Replayed: true`, and creates nothing. The
+// same key with a different body is refused with `422` `IDEMPOTENCY_KEY_REUSED`. Requests
+// with one key that arrive together make one gift: the later ones wait for the first and
+// replay it. Keys are kept for at least 7 days (see the header); a request whose key has
+// been removed since is a new request and creates a new gift. Without the header every
+// request creates a gift.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /gifts (the `CreateGift` operationId).
-func (c *ClientWithResponses) CreateGiftWithResponse(ctx context.Context, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
-	rsp, err := c.CreateGift(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateGiftWithResponse(ctx context.Context, params *CreateGiftParams, body CreateGiftJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGiftResponse, error) {
+	rsp, err := c.CreateGift(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -1469,6 +1648,13 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyReusedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1489,11 +1675,18 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	case rsp.StatusCode == 201:
 		var headers CreateGiftResponse201Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -1506,7 +1699,7 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	case rsp.StatusCode == 400:
 		var headers CreateGiftResponse400Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1516,7 +1709,7 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	case rsp.StatusCode == 413:
 		var headers CreateGiftResponse413Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1526,17 +1719,27 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	case rsp.StatusCode == 415:
 		var headers CreateGiftResponse415Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.CorrelationId = value
 		}
 		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateGiftResponse422Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateGiftResponse500Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1546,7 +1749,7 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers CreateGiftResponse503Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1620,7 +1823,7 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 	case rsp.StatusCode == 200:
 		var headers GetGiftResponse200Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1637,7 +1840,7 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 	case rsp.StatusCode == 400:
 		var headers GetGiftResponse400Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1647,7 +1850,7 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 	case rsp.StatusCode == 404:
 		var headers GetGiftResponse404Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1657,7 +1860,7 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 	case rsp.StatusCode == 500:
 		var headers GetGiftResponse500Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1667,7 +1870,7 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetGiftResponse503Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1755,11 +1958,18 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 200:
 		var headers SendGiftResponse200Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -1779,7 +1989,7 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 202:
 		var headers SendGiftResponse202Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1803,7 +2013,7 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 400:
 		var headers SendGiftResponse400Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1813,7 +2023,7 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 404:
 		var headers SendGiftResponse404Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1823,7 +2033,7 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 409:
 		var headers SendGiftResponse409Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1833,7 +2043,7 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 500:
 		var headers SendGiftResponse500Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1843,7 +2053,7 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers SendGiftResponse503Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1889,7 +2099,7 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	case rsp.StatusCode == 200:
 		var headers GetHealthzResponse200Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1935,7 +2145,7 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 	case rsp.StatusCode == 200:
 		var headers GetReadyzResponse200Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
@@ -1945,7 +2155,7 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetReadyzResponse503Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
-			var value string
+			var value CorrelationId
 			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}

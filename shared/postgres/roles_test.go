@@ -76,6 +76,7 @@ var refusedToEveryRole = []string{
 	`SELECT * FROM schema_migrations`,
 	`DELETE FROM gifts`,
 	`UPDATE gifts SET amount = 1`,
+	`UPDATE create_requests SET response_body = ''`,
 }
 
 func must(t *testing.T, what string, err error) {
@@ -106,6 +107,15 @@ func TestRoleAPI(t *testing.T) {
 	g := newGift(t, s, nil)
 	if got, err := s.GetGift(ctx, g.ID); err != nil || got.Status != gift.StatusCreated {
 		t.Fatalf("get gift: %+v, %v", got, err)
+	}
+	if _, first, err := createOnce(t, s, "c1", 100); err != nil || first.Replayed {
+		t.Fatalf("create with a key: %+v, %v", first, err)
+	}
+	if _, again, err := createOnce(t, s, "c1", 100); err != nil || !again.Replayed {
+		t.Fatalf("replayed create: %+v, %v", again, err)
+	}
+	if _, err := s.PruneCreateRequests(ctx, 0, 10); err != nil {
+		t.Fatalf("prune create keys: %v", err)
 	}
 	if _, err := send(t, s, g.ID, "k1"); err != nil {
 		t.Fatalf("send: %v", err)
@@ -204,6 +214,7 @@ func TestRoleWorker(t *testing.T) {
 	db.mustRefuse(t, refusedToEveryRole...)
 	db.mustRefuse(t,
 		`SELECT * FROM gift_events`,
+		`SELECT * FROM create_requests`,
 		`SELECT body FROM outbox_messages`,
 		`INSERT INTO gifts (id, code, amount) VALUES (gen_random_uuid(), 'c', 1)`,
 		`INSERT INTO send_requests (gift_id, request_id, response_body) SELECT id, 'x', '' FROM gifts LIMIT 1`,
@@ -259,6 +270,7 @@ func TestRoleOperator(t *testing.T) {
 
 	db.mustRefuse(t, refusedToEveryRole...)
 	db.mustRefuse(t,
+		`SELECT * FROM create_requests`,
 		`INSERT INTO gifts (id, code, amount) VALUES (gen_random_uuid(), 'c', 1)`,
 		`INSERT INTO send_requests (gift_id, request_id, response_body) SELECT id, 'x', '' FROM gifts LIMIT 1`,
 		`INSERT INTO dlq_settled (message_id, outcome) VALUES ('m', 'failed')`,

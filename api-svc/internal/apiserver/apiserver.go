@@ -14,6 +14,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/httpapi"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/keyprune"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/outbox"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
@@ -75,6 +76,11 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); relay.Run(bgCtx) }()
 	go postgres.ReportPool(bgCtx, pool, metrics, 10*time.Second)
+	pruner := keyprune.New(store, log, keyprune.Config{
+		Retention: cfg.Idempotency.Retention, Interval: cfg.Idempotency.PruneInterval, BatchSize: cfg.Idempotency.PruneBatch,
+	})
+	prunerDone := make(chan struct{})
+	go func() { defer close(prunerDone); pruner.Run(bgCtx) }()
 
 	handler, err := httpapi.NewHandler(httpapi.Options{
 		Gifts:            gifts.NewService(store, dispatcher, log),
@@ -125,6 +131,7 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 	dispatcher.Wait()
 	stopBackground()
 	<-relayDone
+	<-prunerDone
 	log.Info("api stopped", logging.KeyStatus, "stopped")
 	return nil
 }

@@ -210,7 +210,7 @@ func createAndSend(t *testing.T, s *stack, key string) (uuid.UUID, []outcome) {
 	var outs []outcome
 	ctx, cancel := context.WithTimeout(context.Background(), clientDeadline)
 	defer cancel()
-	c, err := s.Client.CreateGiftWithResponse(ctx, giftclient.CreateGiftJSONRequestBody{Amount: 100})
+	c, err := s.Client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 100})
 	if err != nil {
 		return uuid.Nil, append(outs, outcome{err: err})
 	}

@@ -138,7 +138,7 @@ func TestDatabaseOutageIsReportedAndRecoveredWithoutRestart(t *testing.T) {
 			return r.StatusCode(), r.Body, r.HTTPResponse.Header
 		},
 		"create": func() (int, []byte, http.Header) {
-			r, _ := s.Client.CreateGiftWithResponse(ctx, giftclient.CreateGiftJSONRequestBody{Amount: 1})
+			r, _ := s.Client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 1})
 			return r.StatusCode(), r.Body, r.HTTPResponse.Header
 		},
 		"send": func() (int, []byte, http.Header) {

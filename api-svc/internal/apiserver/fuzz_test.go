@@ -203,6 +203,7 @@ func FuzzSendHeaders(f *testing.F) {
 			RequestID string    `json:"request_id"`
 		}
 		must(t, json.Unmarshal(x.body, &accepted))
+		k, _ = keyOf(k) // the quoted form names the key inside it
 		if accepted.GiftID != id || accepted.Status != "QUEUED" || accepted.RequestID != k {
 			t.Fatalf("202 body %s, want gift %s QUEUED by request %q", x.body, id, k)
 		}

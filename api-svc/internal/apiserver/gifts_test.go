@@ -25,7 +25,7 @@ func TestGiftLifecycle(t *testing.T) {
 	s := startStack(t)
 	msg := "お誕生日おめでとう！"
 
-	created, err := s.Client.CreateGiftWithResponse(ctx, giftclient.CreateGiftJSONRequestBody{Amount: 3000, Message: &msg})
+	created, err := s.Client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 3000, Message: &msg})
 	if err != nil || created.StatusCode() != http.StatusCreated {
 		t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
 	}

@@ -158,7 +158,7 @@ func (s *stack) do(t *testing.T, method, path, contentType, body string, header 
 // createGift creates a gift and returns its id.
 func (s *stack) createGift(t *testing.T) giftclient.CreatedGift {
 	t.Helper()
-	resp, err := s.Client.CreateGiftWithResponse(context.Background(), giftclient.CreateGiftJSONRequestBody{Amount: 500})
+	resp, err := s.Client.CreateGiftWithResponse(context.Background(), nil, giftclient.CreateGiftJSONRequestBody{Amount: 500})
 	if err != nil || resp.JSON201 == nil {
 		t.Fatalf("create gift: %v %v %s", err, resp.StatusCode(), resp.Body)
 	}

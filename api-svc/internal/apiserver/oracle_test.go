@@ -159,8 +159,22 @@ func sendableHeader(v string) bool {
 
 var idempotencyKey = regexp.MustCompile(`^[!-~]{1,255}$`)
 
-// validKey is the Idempotency-Key schema: 1-255 characters, each 0x21-0x7E.
-func validKey(k string) bool { return idempotencyKey.MatchString(k) }
+// validKey is the Idempotency-Key of the contract: the schema (1-255 characters, each
+// 0x21-0x7E) and its description (a value in double quotes is the quoted form, naming the key
+// between them, which must be non-empty and hold no '"' or '\').
+func validKey(k string) bool { _, ok := keyOf(k); return ok }
+
+// keyOf is the key a header value names: the value, or what its quoted form holds.
+func keyOf(k string) (string, bool) {
+	if !idempotencyKey.MatchString(k) {
+		return "", false
+	}
+	if len(k) < 2 || k[0] != '"' || k[len(k)-1] != '"' {
+		return k, true
+	}
+	inner := k[1 : len(k)-1]
+	return inner, inner != "" && !strings.ContainsAny(inner, `"\`)
+}
 
 // forceVerdict is what the contract says of an X-Force-Failure value (type: boolean, a header
 // in the simple style): "true" and "false" are booleans; other spellings a boolean parser may
@@ -216,7 +230,7 @@ func decodeEnvelope(body []byte) (errorEnvelope, error) {
 // wantCode is the error code the contract pairs with each error status.
 var wantCode = map[int]string{
 	400: "VALIDATION_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT",
-	413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE",
+	422: "IDEMPOTENCY_KEY_REUSED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE",
 }
 
 // exchange is one request and its answer, read in full.
@@ -296,11 +310,11 @@ func checkDocumented(x exchange, allowed ...int) error {
 	if e.Error.Code != wantCode[x.status] {
 		return fmt.Errorf("code %s with status %d: %s", e.Error.Code, x.status, x)
 	}
-	key := x.header.Get("Idempotency-Key")
+	key, valid := keyOf(headerValue(x.header.Get("Idempotency-Key")))
 	switch {
-	case validKey(headerValue(key)) && (e.RequestID == nil || *e.RequestID != headerValue(key)):
-		return fmt.Errorf("request_id %v, want the request's key %q: %s", e.RequestID, headerValue(key), x)
-	case !validKey(headerValue(key)) && e.RequestID != nil:
+	case valid && (e.RequestID == nil || *e.RequestID != key):
+		return fmt.Errorf("request_id %v, want the request's key %q: %s", e.RequestID, key, x)
+	case !valid && e.RequestID != nil:
 		return fmt.Errorf("request_id %q, want null (no valid key): %s", *e.RequestID, x)
 	}
 	return nil

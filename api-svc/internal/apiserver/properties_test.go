@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,6 +54,7 @@ func TestContractProperties(t *testing.T) {
 	for range rounds {
 		p.createGift()
 		p.createGiftEncodings()
+		p.createGiftKeys()
 		p.getGift()
 		p.sendGift()
 		p.clientCorrelationIDs()
@@ -177,6 +179,79 @@ func (p *properties) createGift() {
 		p.count(v.Valid)
 		p.postGift(v.Name, "application/json", body, false)
 	}
+}
+
+// createGiftKeys: a valid body under every variant of the create's Idempotency-Key (and the
+// quoted form of a valid one). An accepted key replays the same 201 for the same body, marked
+// Idempotent-Replayed, and refuses another body with 422.
+func (p *properties) createGiftKeys() {
+	op := p.operation("/gifts", http.MethodPost)
+	keySchema := p.parameter(op, "/gifts", "Idempotency-Key")
+	bodySchema := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+	keys, err := p.g.StringEdges(keySchema)
+	must(p.t, err)
+	for range 2 {
+		v, err := p.g.Valid(keySchema)
+		must(p.t, err)
+		keys = append(keys, contracttest.Variant{Name: "a valid key", Value: v, Valid: true})
+	}
+	quotable, err := p.g.Valid(keySchema)
+	must(p.t, err)
+	if q := strings.NewReplacer(`"`, "", `\`, "").Replace(contracttest.HeaderText(quotable)); q != "" && len(q) <= 253 {
+		keys = append(keys, contracttest.Variant{Name: "a valid key in quoted form", Value: `"` + q + `"`, Valid: true})
+	}
+	for _, k := range keys {
+		key := contracttest.HeaderText(k.Value)
+		if !sendableHeader(key) {
+			p.unsendable++
+			continue
+		}
+		valid := k.Valid && validKey(headerValue(key)) // the quoted form's rule is in the description
+		p.count(valid)
+		value, err := p.g.Valid(bodySchema)
+		must(p.t, err)
+		body := marshal(p.t, value)
+		allowed := []int{http.StatusBadRequest}
+		if valid {
+			allowed = []int{http.StatusCreated}
+		}
+		name := "createGift, Idempotency-Key " + k.Name
+		first := p.postWithKey(key, body)
+		if err := checkDocumented(first, allowed...); err != nil {
+			p.fail("%s: %v", name, err)
+			continue
+		}
+		if first.status != http.StatusCreated {
+			continue
+		}
+		if first.respHeader.Get("Idempotent-Replayed") != "" {
+			p.fail("%s: the first create is marked replayed: %s", name, first)
+		}
+		again := p.postWithKey(key, body)
+		if err := checkDocumented(again, http.StatusCreated); err != nil || !bytes.Equal(again.body, first.body) ||
+			again.respHeader.Get("Idempotent-Replayed") != "true" || again.respHeader.Get("Location") != first.respHeader.Get("Location") {
+			p.fail("%s: retry of %s: %v: %s", name, first, err, again)
+		}
+		var other map[string]any
+		must(p.t, json.Unmarshal(body, &other))
+		other["amount"] = other["amount"].(float64) + 1
+		if other["amount"].(float64) > math.MaxInt32 {
+			other["amount"] = 1.0
+		}
+		if err := checkDocumented(p.postWithKey(key, marshal(p.t, other)), http.StatusUnprocessableEntity); err != nil {
+			p.fail("%s: another body under the key: %v", name, err)
+		}
+	}
+}
+
+func (p *properties) postWithKey(key string, body []byte) exchange {
+	req, err := http.NewRequest(http.MethodPost, p.s.URL+"/gifts", bytes.NewReader(body))
+	must(p.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	x, err := do(p.c, req)
+	must(p.t, err)
+	return x
 }
 
 // createGiftEncodings: a valid body sent in odd ways, and odd JSON around valid values.
@@ -362,7 +437,9 @@ func (p *properties) sendGift() {
 	must(p.t, err)
 	keys = append(keys, contracttest.Variant{Name: "a valid key", Value: validKeyValue(), Valid: true})
 	for _, k := range keys {
-		cases = append(cases, sendCase{name: "Idempotency-Key " + k.Name, key: str(contracttest.HeaderText(k.Value)), keyOK: k.Valid, forceOK: true})
+		v := contracttest.HeaderText(k.Value)
+		// The quoted form's rule is in the parameter's description, not its schema.
+		cases = append(cases, sendCase{name: "Idempotency-Key " + k.Name, key: str(v), keyOK: k.Valid && validKey(v), forceOK: true})
 	}
 	forces, err := p.g.Variants(forceSchema)
 	must(p.t, err)

@@ -19,7 +19,8 @@ type Config struct {
 	MaxBodyBytes     int64         // MAX_BODY_BYTES
 	FailureInjection bool          // FAILURE_INJECTION_ENABLED: honour X-Force-Failure
 
-	Outbox Outbox
+	Outbox      Outbox
+	Idempotency Idempotency
 
 	Database platform.Database
 	Queue    platform.Queue
@@ -49,6 +50,18 @@ type Outbox struct {
 	MaxInFlight    int           // OUTBOX_MAX_IN_FLIGHT: concurrent immediate publishes
 }
 
+// Idempotency is the retention of POST /gifts' Idempotency-Keys and its pruner.
+type Idempotency struct {
+	// Retention (IDEMPOTENCY_KEY_RETENTION): keys are kept at least this long. openapi.yaml
+	// publishes 7 days, so it cannot be set lower.
+	Retention     time.Duration
+	PruneInterval time.Duration // IDEMPOTENCY_PRUNE_INTERVAL: time between pruning rounds
+	PruneBatch    int           // IDEMPOTENCY_PRUNE_BATCH: keys deleted per statement
+}
+
+// MinKeyRetention is the retention of create keys that openapi.yaml publishes.
+const MinKeyRetention = 7 * 24 * time.Hour
+
 // Load reads the configuration through lookup (os.LookupEnv in main) and reports every problem at
 // once. The worker's and giftctl's config packages have the same shape.
 func Load(lookup func(string) (string, bool)) (Config, error) {
@@ -66,6 +79,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			PublishTimeout: r.Duration("OUTBOX_PUBLISH_TIMEOUT", 3*time.Second, 10*time.Millisecond),
 			StaleAfter:     r.Duration("OUTBOX_STALE_AFTER", 5*time.Minute, time.Second),
 			MaxInFlight:    r.Int("OUTBOX_MAX_IN_FLIGHT", 64, 1, 10000),
+		},
+		Idempotency: Idempotency{
+			Retention:     r.Duration("IDEMPOTENCY_KEY_RETENTION", MinKeyRetention, MinKeyRetention),
+			PruneInterval: r.Duration("IDEMPOTENCY_PRUNE_INTERVAL", 10*time.Minute, 10*time.Millisecond),
+			PruneBatch:    r.Int("IDEMPOTENCY_PRUNE_BATCH", 1000, 1, 10000),
 		},
 		Database: platform.ReadDatabase(r),
 		Queue:    platform.ReadQueue(r),

@@ -37,7 +37,7 @@ const usage = `usage: giftctl COMMAND [flags]
 
   status [--json] [--stuck-after 5m] [--outbox-after 5m]
                                   one screen: API, gifts, outbox, queue, DLQ (exit 0 healthy, 1 degraded, 2 cannot tell)
-  gift create --amount N [--message TEXT]
+  gift create --amount N [--message TEXT] [--key KEY]
   gift send GIFT_ID [--key KEY] [--force-failure]
   gift get GIFT_ID [--history]
   gift wait GIFT_ID [--for SENT|FAILED] [--timeout 2m]

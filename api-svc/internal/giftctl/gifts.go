@@ -22,6 +22,7 @@ func (c *CLI) giftCreate(ctx context.Context, d *deps, args []string) int {
 	fs := flag.NewFlagSet("gift create", flag.ContinueOnError)
 	amount := fs.Int64("amount", 1000, "amount")
 	message := fs.String("message", "", "message (none when empty)")
+	key := fs.String("key", "", "Idempotency-Key: run again with the same key to get the same gift back (none when empty)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return c.usageError(err)
 	}
@@ -29,7 +30,11 @@ func (c *CLI) giftCreate(ctx context.Context, d *deps, args []string) int {
 	if *message != "" {
 		body.Message = message
 	}
-	resp, err := d.api.CreateGiftWithResponse(ctx, body)
+	var params giftclient.CreateGiftParams
+	if *key != "" {
+		params.IdempotencyKey = key
+	}
+	resp, err := d.api.CreateGiftWithResponse(ctx, &params, body)
 	if err != nil {
 		return c.fail(ExitUsage, "POST /gifts: %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 // Store is what the use cases need from the database (postgres.Store).
 type Store interface {
 	CreateGift(ctx context.Context, g gift.Gift) error
+	CreateGiftOnce(ctx context.Context, g gift.Gift, key gift.CreateKey, response []byte) (gift.CreateOutcome, error)
 	GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error)
 	Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (gift.SendOutcome, error)
 }
@@ -55,6 +56,39 @@ func (s *Service) Create(ctx context.Context, n gift.NewGift) (gift.Gift, error)
 		return gift.Gift{}, err
 	}
 	return g, nil
+}
+
+// CreateResult is the outcome of a create with an Idempotency-Key.
+type CreateResult struct {
+	GiftID uuid.UUID
+	// Body is the response body: the one rendered now on the first create, the stored one on
+	// replay.
+	Body     []byte
+	Replayed bool
+}
+
+// CreateOnce validates and stores a new gift under the client's Idempotency-Key (as
+// gift.ParseIdempotencyKey returns it), or replays the create that key made. render gives the
+// body of the 201, stored with the key so that a replay is byte for byte the first answer. The
+// same key with a different request is gift.ErrIdempotencyKeyReused.
+func (s *Service) CreateOnce(ctx context.Context, n gift.NewGift, key string, render func(gift.Gift) ([]byte, error)) (CreateResult, error) {
+	g, err := gift.New(n, s.now())
+	if err != nil {
+		return CreateResult{}, err
+	}
+	fingerprint, err := n.Fingerprint()
+	if err != nil {
+		return CreateResult{}, err
+	}
+	body, err := render(g)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	out, err := s.store.CreateGiftOnce(ctx, g, gift.CreateKey{Key: key, Fingerprint: fingerprint}, body)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	return CreateResult{GiftID: out.GiftID, Body: out.Response, Replayed: out.Replayed}, nil
 }
 
 // Get reads a gift.

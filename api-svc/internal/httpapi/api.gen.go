@@ -113,6 +113,21 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for IdempotencyKeyReusedErrorErrorCode.
+const (
+	IDEMPOTENCYKEYREUSED IdempotencyKeyReusedErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
+)
+
+// Valid indicates whether the value is a known member of the IdempotencyKeyReusedErrorErrorCode enum.
+func (e IdempotencyKeyReusedErrorErrorCode) Valid() bool {
+	switch e {
+	case IDEMPOTENCYKEYREUSED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	NotReady ReadinessStatus = "not_ready"
@@ -145,6 +160,12 @@ func (e SendAcceptedStatus) Valid() bool {
 		return false
 	}
 }
+
+// CorrelationId The server's id of one request, the same as the `Correlation-Id` header. Not the
+// `request_id`: that one is the client's key and repeats across retries.
+//
+// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+type CorrelationId = string
 
 // CreateGiftRequest defines model for CreateGiftRequest.
 type CreateGiftRequest struct {
@@ -183,12 +204,12 @@ type CreatedGiftStatus string
 
 // Error defines model for Error.
 type Error struct {
-	// CorrelationId The server's id of this request, the same as the `Correlation-Id` header. Not the
+	// CorrelationId The server's id of one request, the same as the `Correlation-Id` header. Not the
 	// `request_id`: that one is the client's key and repeats across retries.
 	//
 	//
 	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
-	CorrelationId *string `json:"correlation_id,omitempty"`
+	CorrelationId *CorrelationId `json:"correlation_id,omitempty"`
 	Error         struct {
 		// Code Machine-readable error kind.
 		Code ErrorErrorCode `json:"code"`
@@ -245,6 +266,31 @@ type Health struct {
 // HealthStatus Always `ok`.
 type HealthStatus string
 
+// IdempotencyKeyReusedError The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
+// its own so that `Error`'s list of codes, which clients may switch over exhaustively,
+// stays as it was.)
+type IdempotencyKeyReusedError struct {
+	// CorrelationId The server's id of one request, the same as the `Correlation-Id` header. Not the
+	// `request_id`: that one is the client's key and repeats across retries.
+	//
+	//
+	// Example: 0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b
+	CorrelationId *CorrelationId `json:"correlation_id,omitempty"`
+	Error         struct {
+		// Code Machine-readable error kind.
+		Code IdempotencyKeyReusedErrorErrorCode `json:"code"`
+
+		// Message Human-readable explanation.
+		Message string `json:"message"`
+	} `json:"error"`
+
+	// RequestId The request's `Idempotency-Key`.
+	RequestId *string `json:"request_id"`
+}
+
+// IdempotencyKeyReusedErrorErrorCode Machine-readable error kind.
+type IdempotencyKeyReusedErrorErrorCode string
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	// Reason Why the API is not ready (present only when `not_ready`).
@@ -293,10 +339,24 @@ type UnsupportedMediaType = Error
 // ValidationError defines model for ValidationError.
 type ValidationError = Error
 
+// CreateGiftParams defines parameters for CreateGift.
+type CreateGiftParams struct {
+	// IdempotencyKey Client-chosen key of this create request, 1-255 visible ASCII characters
+	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
+	// global (not per client) and kept for at least 7 days after the first request; after
+	// that a request with the key may create a new gift. The quoted form of the IETF draft
+	// (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
+	// quoted form the key must not contain `"` or `\`.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // SendGiftParams defines parameters for SendGift.
 type SendGiftParams struct {
 	// IdempotencyKey Client-chosen key of this send request, 1-255 visible ASCII characters
 	// (0x21-0x7E, no spaces), for example a UUID. Retry with the same key after a timeout.
+	// The quoted form of the IETF draft (`"abc"`, a structured-field String) is the same
+	// key as the bare form (`abc`); in the quoted form the key must not contain `"` or `\`.
+	// Send keys are kept with the gift's history and never expire.
 	IdempotencyKey string `json:"Idempotency-Key"`
 
 	// XForceFailure `true` makes the worker fail every attempt of this send, so operators can rehearse
@@ -313,7 +373,7 @@ type CreateGiftJSONRequestBody = CreateGiftRequest
 type ServerInterface interface {
 	// CreateGift Create a gift
 	// (POST /gifts)
-	CreateGift(w http.ResponseWriter, r *http.Request)
+	CreateGift(w http.ResponseWriter, r *http.Request, params CreateGiftParams)
 	// GetGift Read a gift
 	// (GET /gifts/{gift_id})
 	GetGift(w http.ResponseWriter, r *http.Request, giftId GiftID)
@@ -340,8 +400,35 @@ type MiddlewareFunc func(http.Handler) http.Handler
 // CreateGift operation middleware
 func (siw *ServerInterfaceWrapper) CreateGift(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateGiftParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateGift(w, r)
+		siw.Handler.CreateGift(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -608,7 +695,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 }
 
 type InternalErrorResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 type InternalErrorJSONResponse struct {
 	Body Error
@@ -617,7 +704,7 @@ type InternalErrorJSONResponse struct {
 }
 
 type NotFoundResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 type NotFoundJSONResponse struct {
 	Body Error
@@ -626,7 +713,7 @@ type NotFoundJSONResponse struct {
 }
 
 type PayloadTooLargeResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 type PayloadTooLargeJSONResponse struct {
 	Body Error
@@ -635,7 +722,7 @@ type PayloadTooLargeJSONResponse struct {
 }
 
 type ServiceUnavailableResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	RetryAfter    int
 }
 type ServiceUnavailableJSONResponse struct {
@@ -645,7 +732,7 @@ type ServiceUnavailableJSONResponse struct {
 }
 
 type UnsupportedMediaTypeResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 type UnsupportedMediaTypeJSONResponse struct {
 	Body Error
@@ -654,7 +741,7 @@ type UnsupportedMediaTypeJSONResponse struct {
 }
 
 type ValidationErrorResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 type ValidationErrorJSONResponse struct {
 	Body Error
@@ -663,7 +750,8 @@ type ValidationErrorJSONResponse struct {
 }
 
 type CreateGiftRequestObject struct {
-	Body *CreateGiftJSONRequestBody
+	Params CreateGiftParams
+	Body   *CreateGiftJSONRequestBody
 }
 
 type CreateGiftResponseObject interface {
@@ -671,8 +759,9 @@ type CreateGiftResponseObject interface {
 }
 
 type CreateGift201ResponseHeaders struct {
-	CorrelationId string
-	Location      string
+	CorrelationId      CorrelationId
+	IdempotentReplayed *string
+	Location           string
 }
 
 type CreateGift201JSONResponse struct {
@@ -688,6 +777,9 @@ func (response CreateGift201JSONResponse) VisitCreateGiftResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -741,6 +833,28 @@ func (response CreateGift415JSONResponse) VisitCreateGiftResponse(w http.Respons
 	return err
 }
 
+type CreateGift422ResponseHeaders struct {
+	CorrelationId CorrelationId
+}
+
+type CreateGift422JSONResponse struct {
+	Body    IdempotencyKeyReusedError
+	Headers CreateGift422ResponseHeaders
+}
+
+func (response CreateGift422JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateGift500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateGift500JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
@@ -781,7 +895,7 @@ type GetGiftResponseObject interface {
 }
 
 type GetGift200ResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	RetryAfter    *int
 }
 
@@ -877,9 +991,10 @@ type SendGiftResponseObject interface {
 }
 
 type SendGift200ResponseHeaders struct {
-	CorrelationId string
-	Location      string
-	RetryAfter    int
+	CorrelationId      CorrelationId
+	IdempotentReplayed *string
+	Location           string
+	RetryAfter         int
 }
 
 type SendGift200JSONResponse struct {
@@ -895,6 +1010,9 @@ func (response SendGift200JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(200)
@@ -903,7 +1021,7 @@ func (response SendGift200JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 }
 
 type SendGift202ResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 	Location      string
 	RetryAfter    int
 }
@@ -959,7 +1077,7 @@ func (response SendGift404JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 }
 
 type SendGift409ResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 type SendGift409JSONResponse struct {
@@ -1019,7 +1137,7 @@ type GetHealthzResponseObject interface {
 }
 
 type GetHealthz200ResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 type GetHealthz200JSONResponse struct {
@@ -1048,7 +1166,7 @@ type GetReadyzResponseObject interface {
 }
 
 type GetReadyz200ResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 type GetReadyz200JSONResponse struct {
@@ -1070,7 +1188,7 @@ func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 }
 
 type GetReadyz503ResponseHeaders struct {
-	CorrelationId string
+	CorrelationId CorrelationId
 }
 
 type GetReadyz503JSONResponse struct {
@@ -1150,8 +1268,10 @@ type strictHandler struct {
 }
 
 // CreateGift operation middleware
-func (sh *strictHandler) CreateGift(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateGift(w http.ResponseWriter, r *http.Request, params CreateGiftParams) {
 	var request CreateGiftRequestObject
+
+	request.Params = params
 
 	var body CreateGiftJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -1286,78 +1406,92 @@ func (sh *strictHandler) GetReadyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5HvNcttKdv+rnD/+UzVSDUiBpL5MVxa8Em0royvJEnUnMxeO0AQOxR6B3bzdDcmMo1Q5iyxmnVSWWaWS",
-	"yjPkbVyVZJdXSJ1uAARJ6MuS76QmOxJAo0+fz9/5wCcvlpOpFCiM9rqfvDGyBJX9uSeVwpQZLsVBQhcS",
-	"1LHiU7rgdb3BGEGjukb1Sw08ATkCM+YaFP6UoTY+CLyBkVSA16hmxeUm9O3fVF5CygW6ZVjcDkXMlOKo",
-	"gRtgGqJ4TsQFTyIfmEhAS0gkartQT5lYeslruy0TwOIYpwYT0CgSPxR2nX3yRqorSzjRoN16ZuxzTXif",
-	"SYNEgJGgs+lUKtOEgUJmcqpoxyn7KUPQRnFxGQo5AmZgIrWB7U2Ix0yx2KDSsGZkwmbA4Pz8YP96xyfa",
-	"eaJBS2VgOAPDJ7jeDIXne0Q9V5h4XaMy9D0dj3HCiPH4kU2mKXpdL2i96rDWsN2IO8lmYwe3Ro1dtj1s",
-	"7MS7ySsMRi3WHnq+N2EfD1FcmrHX3d70vQkXxd+W75nZlF7lSPdub33vLR+ZQxkzJ9k6QU+ZGRdcvuQj",
-	"8xoUsoTYQaymqzIzsZyU8rScfOShNuiNeoPOtj16hY0ttkknaiWNXWyPGh22OdyKt5Md3B15deSfoUhO",
-	"0ahZb2RQrR7gDGMpEg2MbsPNmMdjSz4Xl+WBYC0qOBCtA9ekIWYM3HQr+gKZzliazkJBRpOiQQ3MHhVu",
-	"uBlzYf/RZsQGbnSugUzE+BoYjBhPMQFmDE6mBqyxGMXpEpEWilaQr9cgFUykwkerxlywXBi8ROXdEm+m",
-	"TLEJmtykSdAH+/UiJi44S15z2uqTqis0mRKYkK5GJ8dnA3DSitZJuouK+QjhcdqNlMnzPcEmtJJed8GT",
-	"e085kmrCjNf1ssw+uawDt7RYT6XQaM95IAwqwdK+UtIqRCyFQWHoJ5tOU+4kvfF77RS+PMcnD+dLEtrj",
-	"4GjQPz3qHV70T0+PT8m2UGt2WTCadgG35tadALU9TldkaXpbPcQvFI68rvf/N+Yed8Pd1RuOUHuQRcn0",
-	"BGQCP04xJj9mN3ptNTJBw3iqgSkELnKby71xKi+1D0IaGKNCElS9W284v15HWL5gYzEIWAKPpHkjM5E8",
-	"j69Hx4OLN8fnR/sLLLWmSISP7A7fhKVH0ln8mGkXsXjy0iw6YbNUsmQg5SFTl/g8Tp30fnt43Nu/GBwf",
-	"Xxz2Tt/2FziW8weGMpmRR0lpQ3LJTEBru7O7CcOZQf1tWDmYB907CIBf8+9emrtnqK55jOeCXTOesmH6",
-	"TAaf9U9/ONjrX5wf9X7oHRz2vjtcZLF2+wF5bamY4ukMssrm34y1CTNsyDQSWzOhkMVj2vC1DRszSBnF",
-	"szWNCJGNfw0bAJ1rfimG+17l1XfHViPhhnEDQxxJhY5ALi6bzwhet753LnL8hcn3mHA2sA89R9bnR2fn",
-	"JyfHp4P+/sX3/f2D3sXgtyeL4t5zL2/QZjDJSLURVrb52eyJvGG0vH300jb1A0t5Yq+8QMz8oXd4sN8b",
-	"HBwf1UTN6vm6wCYyE2bOZgG5BsAQzQ2igJaF/O3W5s7mbmd7c+fbc55rmLCUMAcmhMOGCtkVIT2VpZjb",
-	"mz1yMz/Vy1qcpS4n2L6MMg8k6HbqCLQSSRJOC1h6ouQUleGEfEYs1eh708qlT55j8arp9ux1HxhMpeaG",
-	"XyPcjGWKILLJkBxLkdHMee/DidTmUuHZ+0MgZPS2f7oIBDtBEPhzvMaF6bRdQsIn2cTrVt5FaYm7WGP+",
-	"FY1Zpvt46g4O+RN+mXptBcFC7nUuOGlk5ZpDRTYirjeBhH50fhiK8gFYO/9VEATBemF5LE3lDSYOhs/h",
-	"7pfPf/ivf/uH//z7f/qPf/znL5//8OVvP3/5/C9fPv/rl89/99///nkxA9sijqxmLXO3+GMhog/lc3L4",
-	"e4wNscFJPyHxP1HuzhjvgvpAt0n4iolETizih0sUqGg7m5qWkHIR6m+PWnE76WBjc7jFGpvxdtJ4hbuj",
-	"xg7bHm7Fm0kH2zV5mu/F7iQXrEYXfzNGMc/FbpiG/GlYO32zB51O55UP54M9q2yldiXMYIMy6Lrtirzi",
-	"/mRn4X312YXvacNMpmssKL1hMw3R3mm/N+jvR67uYAsftIFlmyAF/9HLH6mI+A5VmKdDVn7l5gv8q1OU",
-	"0m8/SUWq1ZWvqPFYHWETBOaqMdGi54vA+bgmHElDD4QimvvuqOuqLlJYhEPr45SjIMlc4cz6fYVTZDaR",
-	"VlIX+bJeNsdvUBbx51Ht2Tb3PYvHXGBDIUsIwLk8Dq64q5EUOlITNqtZ0vf9wbvj/Qu61Ds8PP5Nny7u",
-	"HR+9OTzYG3h+bZ5wJ9xZSWvrQPCHGq7c6ZbfZRMmKkf8OE2ZsIrQ9B5S+lzVi3fXqXc15H+6O3j/UkN0",
-	"kBBQNyjiWePXOIvghrwLN+BqiwkwuCa4Q4rnA6YaISIUYUEV/XAphUOr9xPudGSBujriv8J73xW16azu",
-	"3oLrKgPtvTH1ESGh+aflulOmzUVpycuUuyBHz0CCKbeVaVek80GjcYpTno1riN70Dg77+9HrJ6rNPXZD",
-	"ZyqRjFT5O93WglwjsfSSX6N41D7zWHUfDiaFPHNP3vpeNk0eKV7LqnjMxOXXy/ehgJdr/pxllRhYEeeC",
-	"Vi6c4S4LPLsjjJfxu2sh3wxtI8A0IXp/3j+318tOAkV4jSKh3Bais/7RIOoWukMsGXHB0vVmKApN6eb9",
-	"j1K/iupvXgyer6hBC77nKLD++YicvHtrrWd+hyylWPYkN/MQtJFXUTVEyauHEUz+yjopnNqqO2r9RCoV",
-	"Ml3XmigsuHdyUAB2CkAzWJsqJBmCFOnM2VIkpLmwd1269miUF7lFc2dAu8VMOGRUBB5dZZNdQdZabPks",
-	"rp2hSHq5Aj6RcS/oSR8KwKthd7Er57AeObPCmJpfg7Vzk8yhp324bDiVW00zU3Hboiqa3KCegMNL53Nv",
-	"kKf1XIxkUTlhsXWmeZOD3A9MU2aIzWCQTchlqdTremNjprq7sZGj2WYsJ7bF0ige91aKFS4ntKfTPjB9",
-	"VXThJmAkDC0zDOBHFpt0BlLE6PqmI0nZrHswE4an9HNmWwjkXkCqUDgH04Qz5+TIrJieiXispJCZ7i50",
-	"gTY+5Wy63SD+R/BThlnemLW8p11Z3j2rds24eQ1TmaYQve2vvixa7io2QxGKQz7CeBan2K1kXI0wC4IO",
-	"lnoxv2B9M/x1GbJhLb9ENJUX6eylBw6Fa047eD7Ocxqb36C4xlROae9PoYN9odeFT6GNWqHnQ1jEq9C7",
-	"pX9zbQk9PxThUrIVereRTz5FIVRzoiITehKeDUU9oHViX26iF1usZHblrs3QlQEtIiSZL6cmEaxtBsG6",
-	"D1GZodhLm3RpNVGx97bW/VBERcJiL72ix1fyFrrV6tCt+vTF3ndvW0xjIljbclTVZDP2Zme9CT3Y+vix",
-	"gFwgKDyDtVguNBQ9vVDkDbaKWhQtRihmFJazXb+erXmKWzinNTc78Bry0YBQuNmA9drJg65tsnNbY19Q",
-	"i2KCQvu202wUi5HE7S9PP4TCjj88PPfQW03frSPJa0EuNy/ibKZJ8XQo6BbPC2Qpj1ForDg+ilCKo2Fq",
-	"dq/Hy1fqjWllwa3vGW7S0oH2Tg4837tGpZ0fbDWDZkBPySkKNuVe1+s0g2bH822P2UYR51vo11TqGnzr",
-	"fKkGVgSLIqjMfcwNN2Pb2Se5NuY1soisI4K1hRoa+REKh7Z8X5S1V+v3zjPmdcu8TWZZSNG7nLmp1H7n",
-	"8ec7mcyeVp8vcklXnJ2X4h+oYj66qr5aob5dDKeUqyz36NtB62mnyJsLjyw/VlNWrx20txutVqO9Owhe",
-	"dYOgGwTNVruzubX9O6+Sbj52iqHAKCVOfyKnXDX3ji7Echr9ss28x4/5VKuY336Kh3ixGQR3nafUnI3l",
-	"RhWta3UeXrfckrfrth5eV9uCvPW9rccQuziHYlc9gtSa/rZtCWWTCXnFEv85l0XMZJe6wKza+0APL0Mq",
-	"mwxgjf87tQM+FchmvR1FlDhTihx+7g9taCEsSQGJsJGDUP68hOJ6Yis+7C2a0oEt2H/wHC/2v8cbVEtM",
-	"hLqe4GErriTP76ulmBpCW01L587vHu9yHvI1P+OwwEmelN+MeYqLdbWy0qLvGdbjBtgl4wK4DkUxoAdr",
-	"qwN68NB8Xl5vecIowlc7p2Dz4XXlSNUf2bGcIkvudiuL04Q/1u82f2Qjnza8/VDjj2y+aFHZ173SvwPO",
-	"vXcJKKvAN6tjC3W7I7kyZUEqZqF+Jdlyo59TxhWsRTnhkb+aj60DT1AYPqKcgJB+tRZhu8yhGHGlTWUc",
-	"FJjQN6g0RO2gHb0GJop5noIy64fL/NNSUVkTFLA0FO4IloKYpba5bY9rfxg37+y2t+nhzZgZm/OYeQko",
-	"d/Fc51hfNEPRg4SPRmhDwBXmTBpZ2G93jjaDV9E9puwXKbhUZbptOdxbGsy2GYWlKJXa5TucSJIKk3K0",
-	"kXhQjkMZxYRmMYk8bzyGIj+Cq03nrUMWj/NihK1LAF5T3jyqXKETK46jxYmuOiR+hiLJw9iSyi7lEzZL",
-	"asRjqVFYxhVN06pW+NBqtLe24JprPkwRemd7BweVOYVQrAUf261G8HGn74OQoKcsRr3ukrvcWeVT5U2w",
-	"TndJYWwD1fpQZofMZWaWu6bt4Su2E7ewEYw6SWMTt1hjd7gdN1pJGzujTbY13I6LmV3n8OdTu0s2cC9G",
-	"rLRd21tby33XKTPky7yu95c//r/G33z41S/qWgYrRVnaJIIJu8olnAeAEeNpXnEvCu1V/tv5eydYqbSt",
-	"4iocI1MaXSabIEsaKRJJFg034Z0UMiNVLErJCitpPqhMaMv6vOR/ftq/ODj68/6eK5Yc9b477O//maN2",
-	"LZVkobTEhwSv110baf5Ox+WKqYWisLUgWhKf43KtcP6i8UaqGBtvGE8zhQuBLufsUMoUmfBuyZU+D5c9",
-	"GTBVK8mPVcISJ+X120fDn4Xied2ANSicpsyaKRPAUtdAWPRQZenGmpZ1uExbkGzd9/q3y9HuW7jw2cYq",
-	"9rpv6dInE5Yv7aD9f0nwg+WmQbU1YQNIXVT7k5D0z4ZlN4NXz5skrYy3LH0kwHVpqzaU25E1toieWAXC",
-	"LAes269Rx5eZM3WzFkzYUcS8WZOJxEIybkefChC0iqDsiABfUMlQ3H/yFbzqAslLTg//MXOWXt7+ygu4",
-	"lQbYGi8ObtbvqJKMbc/8r+6sjrSDoAJxp0rGqLUL/RreDQYnTdhjaaoJoiU4RZEQl2trIO/yrZ4bbkuH",
-	"KK8er4/5bMAdClmcy9oUv8aXn2YupXXIr9EOAMzl4WSQC8Ra9EPyQFGdQy6yIkaOIMfBXOSJGCX7eUts",
-	"K+i4kV8H/e0XpEKaUMQyE6Zrg4H7nqqMAk70Z+/PiDWJvBG22DBznzrkqYnMzFB+XLfI0rCr4qPC3slB",
-	"KGRm4WfxAcnI2e6NzNIcTrIksV+TZoZd1qYdb9GcOpa8mN64gYRHq858ZqNGeyxttlu1Mgvxsv6l87TD",
-	"FgMjXpkzVr6fqaKK+YTGyzDkqBhBeQ2RIyICzWY6r2TNfUQ+//MNTW1OZ52t0aM2g6lLYg+LPAXWIkqx",
-	"6Ge0vtDA625stNo7zaAZNFvd3WA3sEWZfJ9P9w4sWNRlxjjx3VfEZoxc2RqE9TyV70K1t5r5FR6kyPHd",
-	"GcmHDVGXgwOpZAkMWcpETCmwSKC/d1Z5e86I2w+3/xMAAP//",
+	"5HzNciM5cv+r5L/+G7FibJEqUl/dVPjAUbNn5NFIGn3MenaqrQKrkiJWRYADgFLTbTmiffBhz3b46JPD",
+	"Dj+D36YjbN/8Co4EUMUiWfpqqXe96xtVBRQSmYn8+GVCH4JUjidSoDA66H4IRsgyVPbnnlQKc2a4FPsZ",
+	"PchQp4pP6EHQDc5GCBrVNapfauAZyCGYEdeg8OcpahOCwBsYSgV4jWpWPG5B3/6Zy0vIuUA3DYvXsUiZ",
+	"Uhw1cANMQ5LOibjgWRICExloCZlEbSfqCRNLH9m1yzIBLE1xYjADjSILY2Hn2ZE3Ul1ZwokG7eYzY8e1",
+	"4PupNEgEGAl6OplIZVpwppAZTxWtOGE/TxG0UVxcxkIOgRkYS21gexPSEVMsNag0rBmZsRkwOD/ff3O9",
+	"ExLtPNOgpTIwmIHhY2y0YhGEAVHPFWZB16gphoFORzhmxPhfKBwG3eD/r89lte7e6vVFKd3ehsHXfGgO",
+	"ZMqcnOrENmFmVPDskg/NLihkGW2OGEdP5dSkclxKx/LlXhLxPRtPcgy6wTp9Ua9H7dcb28PX2Nxim4Pm",
+	"TtrOmq+wM2xusM3BVrqd7eCrYRAGZjahSY6Plvz9DMcTaVCYE5zkbIY1upfQ8gncjFA4pWNC36ACZWd4",
+	"xTBSYVa8IQEJQKZybsdZRYEbbkZuMBtjLJJy7XTW/BZnCawJaUZcXMIN05CSCmAGUsHPU5xiZgVY0fnG",
+	"LrCBRmFAmhGqG67RiXbOHSI8WGCcmI6D7k/uxbs6hpyiyE7QqFlvaFCtMuMUUykyDYxew82IpyMrTyK7",
+	"kDCsJYVKJA3gmg6AGQE33cpxgKmesjyfxYL0LEeDGpiVvWUUF/YvWozYyY32B4yJFHeBwZDxnDhuDI4n",
+	"BixfjOL0iEiLRTvy8zXxcCwVPqT5JePaJWe4MHiJKrgl3kyYYmM03mKR5u+/qdd54oIzVGvuMIZ0khWa",
+	"qRJOksnx0ekZOPVNGq0FsT1SmzmtRqcrCAPBxjSTPnfBs3t3OZRqzEzQDaZTO3JZB25psp5IodHuc18Y",
+	"VILlfaWkVYhUCjow9JNNJjl3kl7/rXYWoNzHhwDnUzJaY//wrH9y2Du46J+cHJ0EYTBGrdllwWhaBdyc",
+	"W7cD1HY7XTHN89vHGilHqN3IomR6AqYC308wpYNlF9q1GpmhYTzXwBQCF94IeWeTy0sdgpAGRqiQBFXv",
+	"tZrObdUR5iesWM/bMDiU5q2ciux5fD08Ort4e3R++GaBpfYoEuFDu8IXYemhdCd+xLQzTjx7aRYds1ku",
+	"WXYm5QFTl/g8Th33fjw46r25ODs6ujjonXzdX+BYYakHMpuRRclpQfJRTEB7e+PVJgxmBvWXYeXZPKa4",
+	"gwD4ln/10tw9RXXNUzwX7JrxnA3yZzL4tH/yw/5e/+L8sPdDb/+g99XBIou1Ww/IakvFFM9nMK0s/sVY",
+	"mzHDBkwjsXUqFLJ0RAvuWrcxg5yRP1vTiJBY/9e0DtCZ5pdieBhUPn23bzUSbhg3MMChVOgI5OKy9Qzn",
+	"dRsG58KHl5h9hxlnZ3bQc2R9fnh6fnx8dHLWf3PxXf/Nfu/i7MfjRXHvuY83aTEYT0m1EVaW+b2dJ7KG",
+	"yfLyyUufqR9YzjP75AV85g+9g/03vbP9o8Mar1ndXxfYWE6FmbNZgNcAGKC5QRTQthlNp725s/lqY3tz",
+	"58tznmsYs5xiDhfLDhSyK4r01DRHf97sllt+Vy974ix1nuDPSzOlwHmWWUTvwFzYnywSl4AjowWH0tCA",
+	"WCRz9iZdl/fRF7mbn+YcBUWKVzizolE4QWZjXSV1EdLq5bieAkTWHnSa6Ua22dzBrWHzFdumUPFV9hqj",
+	"YZt1BqQn7P0BikszCrrbm2Ew5qL4s70S9oXBnk04KKo9cSRbZc0yTptj+bGSE1SGU1A4ZLnGMJhUHn0I",
+	"nPat8rRnn4fAYCI1N/wa4WYkcwQxHQ/I5ha57FwtQziW2lwqPP3+ACho/Lp/shgjb0RRFM5DWS7MRsft",
+	"mI8pxal8i/btHtZYxsphWqb7aOI2Dn5EWCbdW1G0kHWfC06HtfLMBYw2WGi0gLTq8PwgFuUAWDv/VRRF",
+	"UaMwSizP5Q1my4L+9PF3//Vv//Cff/9P//GP//zp4+8+/e3HTx//5dPHf/308e/++98/Lop4iziymtDN",
+	"PcZPhYjmiZ8c/BZTM5d+RuJ/otydnborCwJ6TcJXTGRybJMhuESByma3NqctztxiFrQ9bKedbAObm4Mt",
+	"1txMt7Pma3w1bO6w7cFWupltYKcmpw8DnzhfsBpd/LXL4T1p1TR77eTtHmxsbLwO4fxszypbqV0ZM9g0",
+	"fIx1yxUp1/154ML36hOvMNCGmamuOUH5DZtpSPZO+r2z/pvEIU4W8qIFLNt8Yu+H1Of2VVWYZ4pWfuXi",
+	"C/yrU5TSpT1JRaq42hNBpnDuEp+tld+xdMQFNhWyjKI/lwTCFXeIU8HFGp9bTbG+6599c/Tmgh71Dg6O",
+	"ft2nh3tHh28P9vfOgrA2ybgzVlrJiesi6Hc12nKn4fpmOmaissX3k5wJy85W8JBaeGUovl2nANV44cPd",
+	"nv+XGlYRLouhcQMOd82AwTXFSuQSQ8BcIyQUgtiIjH64fMSFuvcT7nRkgbo64j/Dvt3l12iv7t3C4S5d",
+	"0b1e5xFGs/WnZdxyps1FeZKXKXdugMZAhjm3qL1D+ELQaArw1e+Na0je9vYP+m+S3SeqzT3nhvZU+nqp",
+	"/Dfd0oKCNmLpJb9G8ah15tb8PmNHCnnqRt6GwXSSPVK8llXpiInLz5fvQy7Ba/6cZRUvURHnglYu7OGu",
+	"E3h6h6MrPVzXBkUztEUS04Lk+/P+uX1eVlnIB2oUGSXGkJz2D8+SbqE7xJIhFyxvtGJRaErX14ZK/Sqg",
+	"Y48kz2fU+NMwcBRY+3xIRt59tdYyf4Msp4jsSWbmIecvr5Kqi5JXD/t4/8k6KVQs87c4O8Gpxuxxnn31",
+	"zDgfiuIaczmxVRwGyWank3Tn+ZIesYnNmhK7ShK6agg3GuSNcPYO1nrgjgXIYSyKd1q6tMnPtGU0bWgZ",
+	"mqVDX4RwqRRlmzPQN9ykI5DXqADfj9hUU9qRz8JYaEPcZLbkd8N0q2HF/ccdruy/6X93fHTWP9z78eLb",
+	"/o8XJ/3z0ztU848waPhiscCJLVuh1k+UlUKm64qdhRfrHe8XaR3xcwZrE4WuUCfymfMniZDmwr51eMej",
+	"c4HETZo7RFotZcKlUAUfdVU97AxiYrHksyzHKYqs543wExn3gtHEQ/q0GnouVu2dSSGHXjiU1udkZN4t",
+	"eWDIDi5L2OVSk6mphC6iKhrvVJ6QrZUO+F7lpvlcDGUBPbLUBhS+SkguGCY5M8RmMMjG5LZVHnSDkTET",
+	"3V1f92l4K5VjW6NsFsODFbTPIQd2dzoEpq+Kuv4YjISBZYYBfM9Sk89AihRdX8VQ5rm8cQOnwvCcfs5s",
+	"DY5cLEgVC+dkW3DqHD0dK6ZnIh0pKeRUdxfKqOsfPJtu14n/iaub6znvaVXmy8/VsjM3uzCReQ7J1/3V",
+	"jyXLfQqtWMTigA8xnaU5dit5eTOeRtEGlnoxf2DjE/jrMmyFNf+IaCof0t7LKCQWrnnF2fyRRxytNy18",
+	"bReSD7Ezd3HQhQ+xNcVxEEJcWOM4uKW/5toSB2Es4iUfFwe35JJHqBCqiGWBUz4pp4tFfVLnxL7cZFMs",
+	"sdLdU67aih2O7vx9F5Ll9DyBtc0oaoSQlFm6fbRJj1aTdftuqxHGIimSdvvoNQ1fyd3pVXuDXtWn8Pa9",
+	"+1q9H6YBnY4bsJDrJ7C25ciuSfnty41GC3qw9f59kZeAoBgW7JHmQkNRNY+FL2FX9KYo4kPR5LQMVof1",
+	"fPcIdWG91lzz0S743qJYuOaiRm3rUtf29XBbxVrQm6IFS4c26DOKpUj6EC63T8XC9k893DjVW0XfraXx",
+	"kKKLBwtHTPEtMB0LesU9zprzFIXGimUkF6Y4GqZm95pEP1OvTyoTbsPAcJOXFrZ3vB+EwTUq7QxluxW1",
+	"IholJyjYhAfdYKMVtTYo/mRmZN2MMz70ayJ1TRLojK0GVniTwuvMjZANrJmXa3MOtSZ0fBJYW4BiydCQ",
+	"v7QFsqJwtFohc6bTw9++EE2aVjEGpCguDghBYSrHYxQZZo2uc4ZM1JgOV/EwarbYGwVXOIsFvSyfWPpc",
+	"zxGzbWxyasCioDmRlEohMLXRqkXbh1xpU6pw6plWOIJYrCWdqJ00dmm+LfzW9miVVZlFMtbIczBVdBo5",
+	"CMsyqxsLPWEpeSqa5qOfGUiVoYJMWlUcU96pGr5XrGLVLU2F+FzFMkNheMpyW0qIBR0V+lUpRM07rZx1",
+	"nTe0NYuOti7YBjZnfgte+FYzy65YlLv1q2d8OERlT5OvnCoc2jNkB9jsDu6ydy3wBSQdCzuczAl93B5e",
+	"MkbXCEZeohmhgjG7QjuCJNP1MBCxVdKRt3Xwwv86qTKRxcL13gE3LfgWZ65z5wonbiwzkCPTBnYgozDN",
+	"VhnpA646Z8VeCnwktaNuROZhgChA4VheYwaai9SW6hzWXkypsrGCwsOvuRlJH+u5lRziQNQuKqI7vc4I",
+	"kYqU9chKES5Y7Df7acUSWPvWTIl+YTdQ9MS6VeZFy3azs7UF11xzyux6p3v7+5VSVSzWoveddjN6v9MP",
+	"QUggDUbdcIbZGz0outimgv88RZigcgbISL/cXA6xuMzlgOW2ndGOdKa4YRl3p5DcWTLLh3e3aOdzyrN6",
+	"UGnnlPP7XVcFQpbgZ/JRFi0aF2HFfv/sLWSKOUMQB2yQxgEdD9BGTVMzVZg1hxzzDE5tON4oY5TSKLi/",
+	"BzZgo0+vJWyQkkFx7WOxqK5bkkn2lZji/TckcZBYpDGOk+XS3066ydrDDjZfDzay5ia+Yk22lW43o6yN",
+	"naFrBSyaAJ22zdsAlwztQgtopWLY2dpargpPrHGib/7lT/+v+TfvfvWLmuz/XZl9fCWz2dPaGwo03RVw",
+	"550MD1Q6H92UsFrFvl1MpsgWLrc4dqL203bhezMeWaKsgvZBJ+psN9vtZufVWfS6G0XdKGq1OxubW9u/",
+	"CSqA+2ObQIsMtUQqn8gpV/G9o4ljuZDwsr1QNa7qoW/UtGvfhsHj+8+rJdMv315OTN2Mors2Varg+nLD",
+	"EM1rbzw8b7k10s7benhebSsYTe50ntngW49EVg/6km1yGEzugLJ5hFENQapNTsvYz+PM5KPPxN2w+B0n",
+	"pCYdftJ+WnCuC6dlo96l0r51Ci/Zm7b1GH1cbPm2sx6hjTWtpLb7ajoeU3pUIkUu+qHzwi51gW7p4B0N",
+	"XgZfLGyINYnQie2lr4A7ZT0hnSrLZp8Y2RxT2kDOtSk7sCWcFxxd+9lKKPY1Gh+HLfmK6Dke73+P56gW",
+	"ZMU0z5/gjStux1fDqoXLGkLbLUvnzm8efxQf8ku/x77cYw/f34x4jotV6LIuqe+5F8MNsEuK9zhlRP4u",
+	"DKyt3oWBh67C+OrkE7p+P9v/RJsPzytvL/yBDcsJsuxus7KSSNWtNh+y7i/23L6rsUcWWbbwzOd9MrwD",
+	"1/neQdWsguNYHVuoch/KlYZmUrFlJMYl0RPGFawlnvAkXHVVDY8vDDlqm4FXqxYeGPApd3nzqkQtkk7U",
+	"SXaBidm9CIqlojInKgCOWNQgHFAAHJRXzlNBCyTfjJix4KeZF4u8iefag36iFYtexdNS0rWKXUSvk3uO",
+	"cliA9ZSXeWDecri3dMXTQouWolxqB3xyXVwELG4REQ/KmwdGMaGZhal8Bmnr0bQF18nhATGWjjxaZSsY",
+	"gNcogA8rT2jHiuNw8fJEHaBwiiJ7HpxQ1YqXBBNacFIP/S3jfB6ivDeTh6cn8rF4TCYPn5PIE9NpYAWX",
+	"KnfpVXfESVMcvOi0CN9PuFq5wtkZvGY7aRub0dDGt1us+WqwnTbbWQc3hptsa7D9BBjg7pznBWCB8I6L",
+	"s2N25dXZe7sh47lvxil6cKrKZq8tOy2WStvitsIRMqXR4fcZsqyZI5Fks7sWfCOFJGmXFXaFleIGqKnQ",
+	"VgK+G+j8pH+xf/jn/T1XQzrsfXXQf/Nnjtq1XJI5oikhZHjdcB1m8296aG9uVzzKmWxG0TKK47hcK5y/",
+	"aL6VKsXmW8bzqVq8pus5O5AyRyYKxOU5QeiTo8OFJOuRSlgGhb6s/ehYb6GnoO7ipr9r7S9WF+nVojku",
+	"C1aVgoG2GYH1VY0/AvDivtkLF+1XI9b7pi7d6bYM7kSd/0sadLbclFFt/ShrPMuxwMuqzB9I0r+3DGAz",
+	"ev089KjSQr90i5nPMZX5P0NYKgZUIZZlz3f7Oer4MhfhXD83E/ZCkG+GmYrMBrLcXvwqQsfVuNO2IfMF",
+	"lYzF/TtfbZ/7k4KQer69iJXlp4Kna7w0r407sKWR7cv9qzsxpU4UVRKDiZIpau1iCA3fnJ0dt2CP5bmm",
+	"wDbDCYqMuFyLHH3jl3qu3y4Norx6vD76/uM7FLLYlz1T/Bpf/rplKa0Dfo22wXIuDycDLxB7oh+SB4rq",
+	"bcAil2RkCHz2wIVPX1NJ0aNtOdqKNooCICVM9j/4CGlikcqpMK4pwYXnpRdwoj/9/pRYk8kbYSGamatB",
+	"+2xATs1Avm/YENWwq+K/nvSO92NhWxKGUNxwH7qzeyOnuY9LWWb7IOTUsMvaZO1rNCeOJS+mN67h89Gq",
+	"M++JrdEeS5tt9lnpNX1Z+7LxtM0WDblBmWlXLvhXo4p5B+zLMOSwaPHdhcQRkYBmM+3xv7mN8HcMvuBR",
+	"m9NZd9ZoqE2F6lL/gyLhgbXEdmOoqUgaC/1P3fX1dmenFbWiVrv7KnoVWSjLr/Ph3oZQG3WZEY5D93+f",
+	"zAi5ssiNtTyVf1yjg9UUsrAgBTLi9kg2bIC6bAzJJctgwHImUlR2aH/vtPJ1z4jbd7f/EwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

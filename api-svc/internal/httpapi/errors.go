@@ -33,17 +33,24 @@ var statusByCode = map[ErrorErrorCode]int{
 	NOTFOUND:             http.StatusNotFound,
 	METHODNOTALLOWED:     http.StatusMethodNotAllowed,
 	CONFLICT:             http.StatusConflict,
+	codeKeyReused:        http.StatusUnprocessableEntity,
 	PAYLOADTOOLARGE:      http.StatusRequestEntityTooLarge,
 	UNSUPPORTEDMEDIATYPE: http.StatusUnsupportedMediaType,
 	INTERNALERROR:        http.StatusInternalServerError,
 	SERVICEUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
+// codeKeyReused is the code of the 422 of an idempotent create. openapi.yaml gives its envelope a
+// schema of its own (IdempotencyKeyReusedError, same shape as Error), so that the Error schema's
+// list of codes stays as it was for clients that switch over it.
+const codeKeyReused = ErrorErrorCode(IDEMPOTENCYKEYREUSED)
+
 // codeByKind is the error code of each kind of domain error.
 var codeByKind = map[gift.Kind]ErrorErrorCode{
 	gift.KindInvalid:     VALIDATIONERROR,
 	gift.KindNotFound:    NOTFOUND,
 	gift.KindConflict:    CONFLICT,
+	gift.KindKeyReused:   codeKeyReused,
 	gift.KindUnavailable: SERVICEUNAVAILABLE,
 }
 
@@ -119,7 +126,7 @@ func describeRequestError(e *openapi3filter.RequestError) string {
 	where := "request"
 	switch {
 	case e.Parameter != nil && e.Parameter.Name == "Idempotency-Key" && e.Input != nil:
-		if err := gift.ValidateIdempotencyKey(e.Input.Request.Header.Get("Idempotency-Key")); err != nil {
+		if _, err := gift.ParseIdempotencyKey(e.Input.Request.Header.Get("Idempotency-Key")); err != nil {
 			return err.Error()
 		}
 		where = "header parameter Idempotency-Key"
@@ -181,7 +188,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var body Error
 	body.Error.Code = ae.code
 	body.Error.Message = ae.message
-	if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+	if key, err := gift.ParseIdempotencyKey(r.Header.Get("Idempotency-Key")); err == nil {
 		body.RequestId = &key
 	}
 	if id := correlation.From(r.Context()); id != "" {

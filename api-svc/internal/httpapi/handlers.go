@@ -23,7 +23,11 @@ func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (C
 	if req.Body == nil {
 		return nil, validationError("request body is required")
 	}
-	g, err := s.gifts.Create(ctx, gift.NewGift{Amount: int64(req.Body.Amount), Message: req.Body.Message})
+	n := gift.NewGift{Amount: int64(req.Body.Amount), Message: req.Body.Message}
+	if req.Params.IdempotencyKey != nil {
+		return s.createOnce(ctx, n, *req.Params.IdempotencyKey)
+	}
+	g, err := s.gifts.Create(ctx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +38,51 @@ func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (C
 		Headers: CreateGift201ResponseHeaders{Location: "/gifts/" + g.ID.String(), CorrelationId: correlation.From(ctx)},
 	}, nil
 }
+
+// createOnce is POST /gifts with an Idempotency-Key: the first request creates, a retry replays
+// the stored 201 with Idempotent-Replayed: true.
+func (s *server) createOnce(ctx context.Context, n gift.NewGift, raw string) (CreateGiftResponseObject, error) {
+	key, err := gift.ParseIdempotencyKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.gifts.CreateOnce(ctx, n, key, func(g gift.Gift) ([]byte, error) {
+		return encodeJSON(CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Replayed {
+		noteGift(ctx, res.GiftID, "")
+	} else {
+		noteGift(ctx, res.GiftID, string(gift.StatusCreated))
+		s.count("gift.api.gifts.created")
+	}
+	return storedCreateResponse{giftID: res.GiftID, body: res.Body, replayed: res.Replayed}, nil
+}
+
+// storedCreateResponse writes a 201 whose body was stored with its Idempotency-Key, so a replay
+// is byte for byte the first answer.
+type storedCreateResponse struct {
+	giftID   uuid.UUID
+	body     []byte
+	replayed bool
+}
+
+func (r storedCreateResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/gifts/"+r.giftID.String())
+	if r.replayed {
+		w.Header().Set(headerIdempotentReplayed, "true")
+	}
+	w.WriteHeader(http.StatusCreated)
+	_, err := w.Write(r.body)
+	return err
+}
+
+// headerIdempotentReplayed marks an answer replayed from an earlier request with the same
+// Idempotency-Key (create and send).
+const headerIdempotentReplayed = "Idempotent-Replayed"
 
 // GetGift implements GET /gifts/{gift_id}.
 func (s *server) GetGift(ctx context.Context, req GetGiftRequestObject) (GetGiftResponseObject, error) {
@@ -64,7 +113,10 @@ func (s *server) SendGift(ctx context.Context, req SendGiftRequestObject) (SendG
 	if req.Params.XForceFailure != nil && !s.failureInjection {
 		return nil, validationError("X-Force-Failure is not enabled on this server")
 	}
-	key := req.Params.IdempotencyKey
+	key, err := gift.ParseIdempotencyKey(req.Params.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
 	first, err := encodeJSON(SendAccepted{GiftId: req.GiftId, Status: SendAcceptedStatusQUEUED, RequestId: key})
 	if err != nil {
 		return nil, err
@@ -83,7 +135,7 @@ func (s *server) SendGift(ctx context.Context, req SendGiftRequestObject) (SendG
 	noteGift(ctx, req.GiftId, string(gift.StatusQueued))
 	if res.Replayed {
 		s.count("gift.api.sends", "result:replayed")
-		return storedSendResponse{status: http.StatusOK, body: res.Body, giftID: req.GiftId}, nil
+		return storedSendResponse{status: http.StatusOK, body: res.Body, giftID: req.GiftId, replayed: true}, nil
 	}
 	s.count("gift.api.sends", "result:accepted")
 	return storedSendResponse{status: http.StatusAccepted, body: res.Body, giftID: req.GiftId}, nil
@@ -106,9 +158,10 @@ func (s *server) count(name string, tags ...string) {
 // first answer, with the headers the contract gives both (the Correlation-Id is the access log's:
 // each request has its own).
 type storedSendResponse struct {
-	status int
-	body   []byte
-	giftID uuid.UUID
+	status   int
+	body     []byte
+	giftID   uuid.UUID
+	replayed bool
 }
 
 func (r storedSendResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
@@ -116,6 +169,9 @@ func (r storedSendResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
 	h.Set("Content-Type", "application/json")
 	h.Set("Location", "/gifts/"+r.giftID.String())
 	h.Set("Retry-After", strconv.Itoa(pollAfterSeconds))
+	if r.replayed {
+		h.Set(headerIdempotentReplayed, "true")
+	}
 	w.WriteHeader(r.status)
 	_, err := w.Write(r.body)
 	return err

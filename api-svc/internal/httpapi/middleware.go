@@ -106,7 +106,7 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("http_status", code), logging.Since("duration_ms", start),
 			)
-			if key := r.Header.Get("Idempotency-Key"); gift.IsValidIdempotencyKey(key) {
+			if key, err := gift.ParseIdempotencyKey(r.Header.Get("Idempotency-Key")); err == nil {
 				attrs = append(attrs, slog.String(logging.KeyRequestID, key))
 			}
 			// A client's own Correlation-Id is never the request's id; it is kept, when it is a

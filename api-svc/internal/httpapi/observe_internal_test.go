@@ -35,6 +35,10 @@ func (s createStore) CreateGift(context.Context, gift.Gift) error {
 	return s.err
 }
 
+func (createStore) CreateGiftOnce(context.Context, gift.Gift, gift.CreateKey, []byte) (gift.CreateOutcome, error) {
+	return gift.CreateOutcome{}, errors.New("unused")
+}
+
 func (createStore) GetGift(context.Context, uuid.UUID) (gift.Gift, error) {
 	return gift.Gift{}, errors.New("unused")
 }

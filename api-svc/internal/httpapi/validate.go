@@ -136,14 +136,14 @@ type decodedBodies struct {
 	s               *server
 }
 
-func (h decodedBodies) CreateGift(w http.ResponseWriter, r *http.Request) {
+func (h decodedBodies) CreateGift(w http.ResponseWriter, r *http.Request, params CreateGiftParams) {
 	f := fieldsFrom(r.Context())
 	body, ok := f.decodedBodyOf().(CreateGiftRequest)
 	if !ok {
-		h.ServerInterface.CreateGift(w, r)
+		h.ServerInterface.CreateGift(w, r, params)
 		return
 	}
-	resp, err := h.s.CreateGift(r.Context(), CreateGiftRequestObject{Body: &body})
+	resp, err := h.s.CreateGift(r.Context(), CreateGiftRequestObject{Params: params, Body: &body})
 	if err == nil {
 		err = resp.VisitCreateGiftResponse(w)
 	}

@@ -247,7 +247,7 @@ func (r *rehearsal) sendGifts(ctx context.Context, n int) ([]uuid.UUID, error) {
 }
 
 func (r *rehearsal) sendOne(ctx context.Context) (uuid.UUID, error) {
-	created, err := r.client.CreateGiftWithResponse(ctx, giftclient.CreateGiftRequest{Amount: 1000})
+	created, err := r.client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftRequest{Amount: 1000})
 	if err != nil {
 		return uuid.Nil, err
 	}

@@ -207,7 +207,7 @@ func dbDown(ctx context.Context, r *rehearsal) error {
 // database is down.
 func (r *rehearsal) fastUnavailable(ctx context.Context) error {
 	start := time.Now()
-	resp, err := r.client.CreateGiftWithResponse(ctx, giftclient.CreateGiftRequest{Amount: 1})
+	resp, err := r.client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftRequest{Amount: 1})
 	took := time.Since(start)
 	if err != nil {
 		return err

@@ -245,7 +245,7 @@ func createGifts(ctx context.Context, client *giftclient.ClientWithResponses, n 
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			r, err := client.CreateGiftWithResponse(ctx, giftclient.CreateGiftJSONRequestBody{Amount: 100})
+			r, err := client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 100})
 			switch {
 			case err != nil:
 				errs <- fmt.Errorf("create gift: %w", err)

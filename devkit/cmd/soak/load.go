@@ -190,7 +190,7 @@ func (l *load) accept(id uuid.UUID, key string, forced bool) {
 func (l *load) create(ctx context.Context) (uuid.UUID, bool) {
 	for attempt := 0; attempt < 60; attempt++ {
 		start := time.Now()
-		resp, err := l.client.CreateGiftWithResponse(ctx, giftclient.CreateGiftJSONRequestBody{Amount: 1000})
+		resp, err := l.client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 1000})
 		a := l.record("create", start, resp, err)
 		switch {
 		case a.status == http.StatusCreated && resp.JSON201 != nil:

@@ -70,6 +70,9 @@ GRANT SELECT, INSERT ON send_requests TO gift_api;
 GRANT SELECT, INSERT, DELETE ON outbox_messages TO gift_api;
 GRANT UPDATE (claim_token, available_at, attempts, last_error) ON outbox_messages TO gift_api;
 GRANT INSERT ON gift_events TO gift_api;
+-- create_requests: the key of an idempotent create (one statement with the gift), its replay, and
+-- the key pruner's batched DELETE.
+GRANT SELECT, INSERT, DELETE ON create_requests TO gift_api;
 
 -- gift_worker: attempts (begin, renew, end), SENT or FAILED, and the DLQ reconciler (settle a
 -- message: fail the gift or queue it again through the outbox; prune old settlements).

@@ -142,7 +142,7 @@ func rawUnbounded(ctx context.Context, p *sqs.Publisher, c *sqs.Consumer, n, con
 
 // drainRate queues n gifts and times the worker from its start until all of them are SENT.
 func drainRate(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, p *sqs.Publisher, c *sqs.Consumer, dlq *sqs.Publisher, n, concurrency int, log *slog.Logger, t *timings) (float64, error) {
-	if _, err := pool.Exec(ctx, `TRUNCATE gifts, send_requests, outbox_messages, gift_events, dlq_settled`); err != nil {
+	if _, err := pool.Exec(ctx, `TRUNCATE gifts, send_requests, outbox_messages, gift_events, dlq_settled, create_requests`); err != nil {
 		return 0, fmt.Errorf("empty the database: %w", err)
 	}
 	sends, err := queueGifts(ctx, store, n)
