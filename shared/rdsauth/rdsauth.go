@@ -43,10 +43,15 @@ type Config struct {
 type Tokens struct {
 	cfg Config
 
-	mu      sync.Mutex
-	token   string
-	builtAt time.Time
+	mu         sync.Mutex
+	token      string
+	validUntil time.Time // when the cached token is no longer handed out
 }
+
+// credentialsMargin is how long before the signing credentials expire a token signed with them is
+// no longer handed out: RDS refuses a token whose credentials have expired, even inside the
+// token's own 15 minutes, and the task role's credentials are rotated every few hours.
+const credentialsMargin = time.Minute
 
 // New checks cfg and returns the token source.
 func New(cfg Config) (*Tokens, error) {
@@ -67,20 +72,37 @@ func New(cfg Config) (*Tokens, error) {
 	return &Tokens{cfg: cfg}, nil
 }
 
-// Credentials returns the user and a token younger than RefreshAfter, building one if needed. A
-// failure (no credentials: the task role's credentials endpoint unreachable, say) is returned
-// wrapped and not cached, so the next connection tries again.
+// Credentials returns the user and a token younger than RefreshAfter and signed with credentials
+// that are still valid, building one if needed. A failure (no credentials: the task role's
+// credentials endpoint unreachable, say) is returned wrapped and not cached, so the next
+// connection tries again.
 func (t *Tokens) Credentials(ctx context.Context) (string, string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.cfg.Now()
-	if t.token != "" && now.Sub(t.builtAt) < t.cfg.RefreshAfter {
+	if t.token != "" && now.Before(t.validUntil) {
 		return t.cfg.User, t.token, nil
 	}
-	token, err := auth.BuildAuthToken(ctx, t.cfg.Endpoint, t.cfg.Region, t.cfg.User, t.cfg.Credentials)
+	creds, err := t.cfg.Credentials.Retrieve(ctx)
+	if err == nil {
+		var token string
+		token, err = auth.BuildAuthToken(ctx, t.cfg.Endpoint, t.cfg.Region, t.cfg.User, signWith(creds))
+		t.token, t.validUntil = token, now.Add(t.cfg.RefreshAfter)
+		if creds.CanExpire {
+			if until := creds.Expires.Add(-credentialsMargin); until.Before(t.validUntil) {
+				t.validUntil = until
+			}
+		}
+	}
 	if err != nil {
+		t.token = ""
 		return "", "", fmt.Errorf("build RDS IAM auth token for user %s at %s (%s): %w", t.cfg.User, t.cfg.Endpoint, t.cfg.Region, err)
 	}
-	t.token, t.builtAt = token, now
 	return t.cfg.User, t.token, nil
+}
+
+// signWith is a provider of the credentials already retrieved, so that a token's validity is
+// decided by the same credentials that sign it.
+func signWith(creds aws.Credentials) aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
 }

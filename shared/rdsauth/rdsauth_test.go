@@ -128,6 +128,44 @@ func TestATokenIsRebuiltBeforeItsLifetimeEnds(t *testing.T) {
 	}
 }
 
+// RDS refuses a token whose signing credentials have expired, even inside the token's own
+// lifetime: a token signed with the task role's credentials five minutes before they are rotated
+// is not handed out after they expire, and the next one is signed with the new credentials.
+func TestATokenIsNotHandedOutPastItsCredentials(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)}
+	var retrieved []time.Time // the expiry of each set of credentials handed out
+	creds := aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		c, err := newCredentials().Retrieve(ctx)
+		c.CanExpire, c.Expires = true, clk.t.Add(5*time.Minute)
+		retrieved = append(retrieved, c.Expires)
+		return c, err
+	})
+	tokens, err := rdsauth.New(rdsauth.Config{
+		Endpoint: "db.example:5432", Region: "ap-northeast-1", User: "gift_api", Credentials: creds, Now: clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		want    int
+		why     string
+	}{
+		{0, 1, "first connection"},
+		{3*time.Minute + 59*time.Second, 1, "a minute before the credentials expire"},
+		{time.Second, 2, "within a minute of their expiry"},
+		{time.Minute, 2, "a minute later, on the new credentials"},
+	} {
+		clk.advance(step.advance)
+		if _, _, err := tokens.Credentials(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(retrieved) != step.want {
+			t.Fatalf("%s: %d tokens built; want %d", step.why, len(retrieved), step.want)
+		}
+	}
+}
+
 // Without credentials no token can be built: the error says so, wraps the cause, and is not
 // kept (the next connection tries again).
 func TestFailingCredentialsAreAWrappedErrorAndNotCached(t *testing.T) {
