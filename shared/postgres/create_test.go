@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
@@ -131,54 +130,5 @@ func TestPruneCreateRequestsDeletesExpiredKeysOnly(t *testing.T) {
 	g, out, err := createOnce(t, s, "old-1", 500)
 	if err != nil || out.Replayed || out.GiftID != g.ID {
 		t.Fatalf("create with a pruned key: %+v, %v; want a new gift", out, err)
-	}
-}
-
-// The create and the pruner need on create_requests only SELECT, INSERT and DELETE (the grants a
-// least-privilege API role gets; docs/architecture.md, "Data"): run both as such a role.
-func TestCreateRequestsNeedOnlySelectInsertDelete(t *testing.T) {
-	ctx := context.Background()
-	admin, _ := env.NewStore(t)
-	role := "create_requests_api"
-	for _, stmt := range []string{
-		`CREATE ROLE ` + role,
-		`GRANT SELECT, INSERT ON gifts TO ` + role,
-		`GRANT INSERT ON gift_events TO ` + role,
-		`GRANT SELECT, INSERT, DELETE ON create_requests TO ` + role,
-	} {
-		if _, err := admin.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), `DROP OWNED BY `+role)
-		_, _ = admin.Exec(context.Background(), `DROP ROLE `+role)
-	})
-	cfg, err := pgxpool.ParseConfig(admin.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `SET ROLE `+role)
-		return err
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s := postgres.NewStore(pool, 5*time.Second)
-
-	if _, out, err := createOnce(t, s, "granted", 500); err != nil || out.Replayed {
-		t.Fatalf("create as the role: %+v, %v", out, err)
-	}
-	if _, out, err := createOnce(t, s, "granted", 500); err != nil || !out.Replayed {
-		t.Fatalf("replay as the role: %+v, %v", out, err)
-	}
-	if _, err := admin.Exec(ctx, `UPDATE create_requests SET created_at = now() - interval '8 days'`); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.PruneCreateRequests(ctx, 7*24*time.Hour, 10); err != nil || n != 1 {
-		t.Fatalf("prune as the role: %d, %v; want 1", n, err)
 	}
 }

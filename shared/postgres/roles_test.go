@@ -114,8 +114,8 @@ func TestRoleAPI(t *testing.T) {
 	if _, again, err := createOnce(t, s, "c1", 100); err != nil || !again.Replayed {
 		t.Fatalf("replayed create: %+v, %v", again, err)
 	}
-	if _, err := s.PruneCreateRequests(ctx, 0, 10); err != nil {
-		t.Fatalf("prune create keys: %v", err)
+	if n, err := s.PruneCreateRequests(ctx, 0, 10); err != nil || n != 1 {
+		t.Fatalf("prune create keys: %d, %v; want 1", n, err)
 	}
 	if _, err := send(t, s, g.ID, "k1"); err != nil {
 		t.Fatalf("send: %v", err)
