@@ -11,8 +11,9 @@ import (
 
 // The audit's judgement of a 5xx: the documented envelope, and inside a database outage.
 func TestServerErrorJudgement(t *testing.T) {
-	jsonHeader := http.Header{"Content-Type": {"application/json"}}
-	retry := http.Header{"Content-Type": {"application/json"}, "Retry-After": {"1"}}
+	const id = "01a248ca-c646-7c66-b253-7bc68c488483"
+	jsonHeader := http.Header{"Content-Type": {"application/json"}, "Correlation-Id": {id}}
+	retry := http.Header{"Content-Type": {"application/json"}, "Retry-After": {"1"}, "Correlation-Id": {id}}
 	for _, tt := range []struct {
 		name   string
 		status int
@@ -20,13 +21,15 @@ func TestServerErrorJudgement(t *testing.T) {
 		body   string
 		ok     bool
 	}{
-		{"503 envelope with Retry-After", 503, retry, `{"error":{"code":"SERVICE_UNAVAILABLE","message":"service temporarily unavailable"},"request_id":"k"}`, true},
-		{"500 envelope", 500, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"internal error"},"request_id":null}`, true},
-		{"503 without Retry-After", 503, jsonHeader, `{"error":{"code":"SERVICE_UNAVAILABLE","message":"x"},"request_id":null}`, false},
-		{"code of another status", 503, retry, `{"error":{"code":"INTERNAL_ERROR","message":"x"},"request_id":null}`, false},
+		{"503 envelope with Retry-After", 503, retry, `{"error":{"code":"SERVICE_UNAVAILABLE","message":"service temporarily unavailable"},"request_id":"k","correlation_id":"` + id + `"}`, true},
+		{"500 envelope", 500, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"internal error"},"request_id":null,"correlation_id":"` + id + `"}`, true},
+		{"503 without Retry-After", 503, jsonHeader, `{"error":{"code":"SERVICE_UNAVAILABLE","message":"x"},"request_id":null,"correlation_id":"` + id + `"}`, false},
+		{"code of another status", 503, retry, `{"error":{"code":"INTERNAL_ERROR","message":"x"},"request_id":null,"correlation_id":"` + id + `"}`, false},
 		{"plain text", 502, http.Header{"Content-Type": {"text/plain"}}, `Bad Gateway`, false},
-		{"extra field", 500, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"x","detail":"pq: boom"},"request_id":null}`, false},
-		{"undocumented status", 504, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"x"},"request_id":null}`, false},
+		{"extra field", 500, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"x","detail":"pq: boom"},"request_id":null,"correlation_id":"` + id + `"}`, false},
+		{"undocumented status", 504, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"x"},"request_id":null,"correlation_id":"` + id + `"}`, false},
+		{"no correlation id", 500, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"x"},"request_id":null}`, false},
+		{"correlation id not the header's", 500, jsonHeader, `{"error":{"code":"INTERNAL_ERROR","message":"x"},"request_id":null,"correlation_id":"another"}`, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := envelopeProblem(answer{status: tt.status, header: tt.header, body: []byte(tt.body)})

@@ -287,14 +287,15 @@ func (l *load) violation(format string, args ...any) {
 
 // envelopeProblem says what is wrong with a 5xx answer, "" when it is the documented envelope
 // (openapi.yaml: INTERNAL_ERROR with 500, SERVICE_UNAVAILABLE with 503 and Retry-After, no
-// internal details).
+// internal details, the request's Correlation-Id in the header and the body).
 func envelopeProblem(a answer) string {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
-		RequestID *string `json:"request_id"`
+		RequestID     *string `json:"request_id"`
+		CorrelationID string  `json:"correlation_id"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(a.body))
 	dec.DisallowUnknownFields()
@@ -311,6 +312,8 @@ func envelopeProblem(a answer) string {
 		return "Content-Type " + a.header.Get("Content-Type")
 	case a.status == 503 && a.header.Get("Retry-After") == "":
 		return "503 without Retry-After"
+	case e.CorrelationID == "" || e.CorrelationID != a.header.Get("Correlation-Id"):
+		return fmt.Sprintf("correlation_id %q, Correlation-Id header %q: want the same id", e.CorrelationID, a.header.Get("Correlation-Id"))
 	}
 	return ""
 }
