@@ -39,7 +39,10 @@ func (s Status) CanTransition(next Status) bool {
 
 // Gift is a gift code with its amount, message and delivery state.
 type Gift struct {
-	ID        uuid.UUID
+	ID uuid.UUID
+	// ClientID is the API client that created the gift and owns it; uuid.Nil is LegacyClientID
+	// (a gift made without a client: the worker's seeds, tests).
+	ClientID  uuid.UUID
 	Code      string
 	Amount    int32
 	Message   *string
@@ -57,8 +60,10 @@ type NewGift struct {
 
 // SendRequest asks for a gift to be sent, deduplicated by (GiftID, RequestID); RequestID is the
 // client's Idempotency-Key. ForceFailure makes the worker fail every attempt (DLQ rehearsal).
+// ClientID, when set, is the client asking: another client's gift is ErrNotFound.
 type SendRequest struct {
 	GiftID       uuid.UUID
+	ClientID     uuid.UUID
 	RequestID    string
 	ForceFailure bool
 }
@@ -66,7 +71,7 @@ type SendRequest struct {
 // New makes a CREATED gift from a validated request: a time-ordered UUIDv7 id (kind to the primary
 // key index) and a random UUIDv4 code (docs/requirements.md §14 decision 4: UUID), unrelated to the id so one
 // cannot be guessed from the other.
-func New(n NewGift, now time.Time) (Gift, error) {
+func New(clientID uuid.UUID, n NewGift, now time.Time) (Gift, error) {
 	if err := n.Validate(); err != nil {
 		return Gift{}, err
 	}
@@ -81,6 +86,7 @@ func New(n NewGift, now time.Time) (Gift, error) {
 	now = now.UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds
 	return Gift{
 		ID:        id,
+		ClientID:  clientID,
 		Code:      code.String(),
 		Amount:    int32(n.Amount), //nolint:gosec // Validate bounds it to [MinAmount, MaxAmount]
 		Message:   n.Message,

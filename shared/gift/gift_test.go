@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
@@ -89,18 +91,18 @@ func TestTransitions(t *testing.T) {
 }
 
 func TestNewMakesDistinctIDAndCode(t *testing.T) {
-	a, err := gift.New(gift.NewGift{Amount: 10}, time.Now())
+	a, err := gift.New(uuid.Nil, gift.NewGift{Amount: 10}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := gift.New(gift.NewGift{Amount: 10}, time.Now())
+	b, _ := gift.New(uuid.Nil, gift.NewGift{Amount: 10}, time.Now())
 	if a.ID == b.ID || a.Code == b.Code || a.Code == a.ID.String() || a.Status != gift.StatusCreated {
 		t.Fatalf("gifts not distinct or not CREATED: %+v %+v", a, b)
 	}
 	if a.ID.Version() != 7 {
 		t.Fatalf("id version %d, want 7", a.ID.Version())
 	}
-	if _, err := gift.New(gift.NewGift{Amount: 0}, time.Now()); gift.KindOf(err) != gift.KindInvalid {
+	if _, err := gift.New(uuid.Nil, gift.NewGift{Amount: 0}, time.Now()); gift.KindOf(err) != gift.KindInvalid {
 		t.Fatalf("New accepted an invalid gift: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
-// CreateGiftOnce creates g unless key was stored already (docs/architecture.md, "Decision:
+// CreateGiftOnce creates g unless its client stored key already (docs/architecture.md, "Decision:
 // idempotent create"). The key row (with response, the body of the 201 to replay), the gift and
 // its first history entry are written by one statement, so one transaction. When the key is
 // taken: the same fingerprint replays the first create (its gift id and stored body), another
@@ -26,18 +26,18 @@ func (s *Store) CreateGiftOnce(ctx context.Context, g gift.Gift, key gift.Create
 	for range 2 {
 		tag, err := s.pool.Exec(ctx, `
 			WITH claimed AS (
-				INSERT INTO create_requests (idempotency_key, fingerprint, gift_id, response_body)
-				VALUES ($9, $10, $1, $11)
-				ON CONFLICT (idempotency_key) DO NOTHING
+				INSERT INTO create_requests (client_id, idempotency_key, fingerprint, gift_id, response_body)
+				VALUES ($12, $9, $10, $1, $11)
+				ON CONFLICT (client_id, idempotency_key) DO NOTHING
 				RETURNING gift_id),
 			created AS (
-				INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
-				SELECT $1, $2, $3, $4, $5, $6, $7 FROM claimed
+				INSERT INTO gifts (id, client_id, code, amount, message, status, created_at, updated_at)
+				SELECT $1, $12, $2, $3, $4, $5, $6, $7 FROM claimed
 				RETURNING id, status, created_at)
 			INSERT INTO gift_events (gift_id, to_status, actor, at)
 			SELECT id, status, $8, created_at FROM created`,
 			g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt, gift.ActorAPI,
-			key.Key, key.Fingerprint[:], response)
+			key.Key, key.Fingerprint[:], response, ownerOf(g))
 		if err != nil {
 			return gift.CreateOutcome{}, classify(fmt.Sprintf("insert gift %s under its idempotency key", g.ID), err)
 		}
@@ -48,8 +48,8 @@ func (s *Store) CreateGiftOnce(ctx context.Context, g gift.Gift, key gift.Create
 			fingerprint []byte
 			out         = gift.CreateOutcome{Replayed: true}
 		)
-		err = s.pool.QueryRow(ctx, `SELECT fingerprint, gift_id, response_body FROM create_requests WHERE idempotency_key = $1`,
-			key.Key).Scan(&fingerprint, &out.GiftID, &out.Response)
+		err = s.pool.QueryRow(ctx, `SELECT fingerprint, gift_id, response_body FROM create_requests WHERE client_id = $1 AND idempotency_key = $2`,
+			ownerOf(g), key.Key).Scan(&fingerprint, &out.GiftID, &out.Response)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // pruned in between: try again
 		}

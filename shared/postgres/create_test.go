@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
@@ -16,7 +17,7 @@ import (
 func createOnce(t *testing.T, s *postgres.Store, key string, amount int64) (gift.Gift, gift.CreateOutcome, error) {
 	t.Helper()
 	n := gift.NewGift{Amount: amount}
-	g, err := gift.New(n, time.Now())
+	g, err := gift.New(uuid.Nil, n, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,24 +45,35 @@ func (s *Store) CreateGift(ctx context.Context, g gift.Gift) error {
 	// One statement, so one round trip and one transaction.
 	_, err := s.pool.Exec(ctx, `
 		WITH created AS (
-			INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			INSERT INTO gifts (id, client_id, code, amount, message, status, created_at, updated_at)
+			VALUES ($1, $9, $2, $3, $4, $5, $6, $7)
 			RETURNING id, status, created_at)
 		INSERT INTO gift_events (gift_id, to_status, actor, at)
 		SELECT id, status, $8, created_at FROM created`,
-		g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt, gift.ActorAPI)
+		g.ID, g.Code, g.Amount, g.Message, g.Status, g.CreatedAt, g.UpdatedAt, gift.ActorAPI, ownerOf(g))
 	return classify(fmt.Sprintf("insert gift %s", g.ID), err)
 }
 
-// GetGift reads one gift; gift.ErrNotFound when there is none.
+// GetGift reads one gift, whoever owns it (operators, the worker); gift.ErrNotFound when there is
+// none.
 func (s *Store) GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error) {
+	return s.getGift(ctx, uuid.Nil, id)
+}
+
+// GetClientGift reads one gift of client clientID; gift.ErrNotFound when there is none or another
+// client owns it (a client cannot learn that another's gift exists).
+func (s *Store) GetClientGift(ctx context.Context, clientID, id uuid.UUID) (gift.Gift, error) {
+	return s.getGift(ctx, clientID, id)
+}
+
+func (s *Store) getGift(ctx context.Context, clientID, id uuid.UUID) (gift.Gift, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var g gift.Gift
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, code, amount, message, status, last_error, created_at, updated_at
-		FROM gifts WHERE id = $1`, id).
-		Scan(&g.ID, &g.Code, &g.Amount, &g.Message, &g.Status, &g.LastError, &g.CreatedAt, &g.UpdatedAt)
+		SELECT `+giftColumns+` FROM gifts WHERE id = $1 AND ($2::uuid IS NULL OR client_id = $2)`,
+		id, nullID(clientID)).
+		Scan(&g.ID, &g.ClientID, &g.Code, &g.Amount, &g.Message, &g.Status, &g.LastError, &g.CreatedAt, &g.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gift.Gift{}, gift.ErrNotFound
 	}
@@ -84,7 +95,8 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 	var out gift.SendOutcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var status gift.Status
-		err := tx.QueryRow(ctx, `SELECT status FROM gifts WHERE id = $1 FOR UPDATE`, req.GiftID).Scan(&status)
+		err := tx.QueryRow(ctx, `SELECT status FROM gifts WHERE id = $1 AND ($2::uuid IS NULL OR client_id = $2) FOR UPDATE`,
+			req.GiftID, nullID(req.ClientID)).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return gift.ErrNotFound
 		}
@@ -138,4 +150,66 @@ func (s *Store) Send(ctx context.Context, req gift.SendRequest, response, messag
 		return gift.SendOutcome{}, classify(fmt.Sprintf("send gift %s", req.GiftID), err)
 	}
 	return out, nil
+}
+
+// giftColumns are the columns a gift.Gift is scanned from, in its fields' order.
+const giftColumns = `id, client_id, code, amount, message, status, last_error, created_at, updated_at`
+
+// ownerOf is the client a new gift is stored under: its own, or the legacy client when it has none.
+func ownerOf(g gift.Gift) uuid.UUID {
+	if g.ClientID == uuid.Nil {
+		return gift.LegacyClientID
+	}
+	return g.ClientID
+}
+
+// nullID is id as a query parameter, NULL for uuid.Nil ("any client").
+func nullID(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
+
+// ListGifts reads a page of a client's gifts, newest first (gift.ListQuery). It reads one row
+// more than the page to tell whether another page follows. The walk goes down the client's
+// (client_id, id) index; the filters are applied along it.
+func (s *Store) ListGifts(ctx context.Context, q gift.ListQuery) (gift.Page, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var (
+		before          = nullID(q.Before)
+		status          *string
+		since, notAfter *time.Time
+	)
+	if q.Status != "" {
+		st := string(q.Status)
+		status = &st
+	}
+	if !q.CreatedSince.IsZero() {
+		since = &q.CreatedSince
+	}
+	if !q.CreatedBefore.IsZero() {
+		notAfter = &q.CreatedBefore
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+giftColumns+` FROM gifts
+		WHERE client_id = $1
+		  AND ($2::uuid IS NULL OR id < $2)
+		  AND ($3::varchar IS NULL OR status = $3)
+		  AND ($4::timestamptz IS NULL OR created_at >= $4)
+		  AND ($5::timestamptz IS NULL OR created_at < $5)
+		ORDER BY id DESC LIMIT $6`,
+		q.ClientID, before, status, since, notAfter, q.Limit+1)
+	if err != nil {
+		return gift.Page{}, classify("list gifts", err)
+	}
+	gifts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (gift.Gift, error) {
+		var g gift.Gift
+		err := row.Scan(&g.ID, &g.ClientID, &g.Code, &g.Amount, &g.Message, &g.Status, &g.LastError, &g.CreatedAt, &g.UpdatedAt)
+		return g, err
+	})
+	if err != nil {
+		return gift.Page{}, classify("list gifts", err)
+	}
+	page := gift.Page{Gifts: gifts}
+	if len(gifts) > q.Limit {
+		page.Gifts, page.More = gifts[:q.Limit], true
+	}
+	return page, nil
 }

@@ -16,7 +16,7 @@ import (
 
 func newGift(t *testing.T, s *postgres.Store, msg *string) gift.Gift {
 	t.Helper()
-	g, err := gift.New(gift.NewGift{Amount: 1000, Message: msg}, time.Now())
+	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 1000, Message: msg}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (s *system) run(t *testing.T, stdin string, args ...string) result {
 func (s *system) sendWithMessage(t *testing.T, force bool) (uuid.UUID, string) {
 	t.Helper()
 	ctx := context.Background()
-	g, err := gift.New(gift.NewGift{Amount: 100}, time.Now())
+	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 100}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,8 @@ import (
 type Store interface {
 	CreateGift(ctx context.Context, g gift.Gift) error
 	CreateGiftOnce(ctx context.Context, g gift.Gift, key gift.CreateKey, response []byte) (gift.CreateOutcome, error)
-	GetGift(ctx context.Context, id uuid.UUID) (gift.Gift, error)
+	GetClientGift(ctx context.Context, clientID, id uuid.UUID) (gift.Gift, error)
+	ListGifts(ctx context.Context, q gift.ListQuery) (gift.Page, error)
 	Send(ctx context.Context, req gift.SendRequest, response, message []byte, claim gift.OutboxClaim) (gift.SendOutcome, error)
 }
 
@@ -46,9 +47,9 @@ func NewService(store Store, dispatcher Dispatcher, log *slog.Logger) *Service {
 	return &Service{store: store, dispatcher: dispatcher, log: log, now: time.Now}
 }
 
-// Create validates and stores a new gift.
-func (s *Service) Create(ctx context.Context, n gift.NewGift) (gift.Gift, error) {
-	g, err := gift.New(n, s.now())
+// Create validates and stores a new gift of client clientID.
+func (s *Service) Create(ctx context.Context, clientID uuid.UUID, n gift.NewGift) (gift.Gift, error) {
+	g, err := gift.New(clientID, n, s.now())
 	if err != nil {
 		return gift.Gift{}, err
 	}
@@ -70,9 +71,9 @@ type CreateResult struct {
 // CreateOnce validates and stores a new gift under the client's Idempotency-Key (as
 // gift.ParseIdempotencyKey returns it), or replays the create that key made. render gives the
 // body of the 201, stored with the key so that a replay is byte for byte the first answer. The
-// same key with a different request is gift.ErrIdempotencyKeyReused.
-func (s *Service) CreateOnce(ctx context.Context, n gift.NewGift, key string, render func(gift.Gift) ([]byte, error)) (CreateResult, error) {
-	g, err := gift.New(n, s.now())
+// same key with a different request is gift.ErrIdempotencyKeyReused. Keys are the client's own.
+func (s *Service) CreateOnce(ctx context.Context, clientID uuid.UUID, n gift.NewGift, key string, render func(gift.Gift) ([]byte, error)) (CreateResult, error) {
+	g, err := gift.New(clientID, n, s.now())
 	if err != nil {
 		return CreateResult{}, err
 	}
@@ -91,9 +92,17 @@ func (s *Service) CreateOnce(ctx context.Context, n gift.NewGift, key string, re
 	return CreateResult{GiftID: out.GiftID, Body: out.Response, Replayed: out.Replayed}, nil
 }
 
-// Get reads a gift.
-func (s *Service) Get(ctx context.Context, id uuid.UUID) (gift.Gift, error) {
-	return s.store.GetGift(ctx, id)
+// Get reads a gift of client clientID; another client's gift is gift.ErrNotFound.
+func (s *Service) Get(ctx context.Context, clientID, id uuid.UUID) (gift.Gift, error) {
+	return s.store.GetClientGift(ctx, clientID, id)
+}
+
+// List reads a page of the client's gifts, newest first.
+func (s *Service) List(ctx context.Context, q gift.ListQuery) (gift.Page, error) {
+	if q.Limit < gift.MinListLimit || q.Limit > gift.MaxListLimit {
+		return gift.Page{}, gift.Invalidf("limit must be between %d and %d", gift.MinListLimit, gift.MaxListLimit)
+	}
+	return s.store.ListGifts(ctx, q)
 }
 
 // SendResult is the outcome of a send request.

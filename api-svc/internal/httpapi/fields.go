@@ -5,6 +5,8 @@ import (
 
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
 
 // requestFields collects what one request's access-log line reports, and what the middlewares
@@ -13,6 +15,7 @@ import (
 // writes it once the response is done.
 type requestFields struct {
 	giftID       uuid.UUID
+	client       gift.Client // the caller, once its key is checked (authenticate)
 	giftStatus   string
 	errorCode    string
 	errorMessage string
@@ -54,4 +57,12 @@ func noteGift(ctx context.Context, id uuid.UUID, status string) {
 			f.giftStatus = status
 		}
 	}
+}
+
+// clientOf is the client whose key the request carried (zero before authenticate ran).
+func clientOf(ctx context.Context) gift.Client {
+	if f := fieldsFrom(ctx); f != nil {
+		return f.client
+	}
+	return gift.Client{}
 }

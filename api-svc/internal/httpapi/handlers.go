@@ -27,7 +27,7 @@ func (s *server) CreateGift(ctx context.Context, req CreateGiftRequestObject) (C
 	if req.Params.IdempotencyKey != nil {
 		return s.createOnce(ctx, n, *req.Params.IdempotencyKey)
 	}
-	g, err := s.gifts.Create(ctx, n)
+	g, err := s.gifts.Create(ctx, clientOf(ctx).ID, n)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (s *server) createOnce(ctx context.Context, n gift.NewGift, raw string) (Cr
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.gifts.CreateOnce(ctx, n, key, func(g gift.Gift) ([]byte, error) {
+	res, err := s.gifts.CreateOnce(ctx, clientOf(ctx).ID, n, key, func(g gift.Gift) ([]byte, error) {
 		return encodeJSON(CreatedGift{GiftId: g.ID, Code: g.Code, Status: CreatedGiftStatus(g.Status), CreatedAt: g.CreatedAt.UTC()})
 	})
 	if err != nil {
@@ -87,7 +87,7 @@ const headerIdempotentReplayed = "Idempotent-Replayed"
 // GetGift implements GET /gifts/{gift_id}.
 func (s *server) GetGift(ctx context.Context, req GetGiftRequestObject) (GetGiftResponseObject, error) {
 	noteGift(ctx, req.GiftId, "")
-	g, err := s.gifts.Get(ctx, req.GiftId)
+	g, err := s.gifts.Get(ctx, clientOf(ctx).ID, req.GiftId)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +123,7 @@ func (s *server) SendGift(ctx context.Context, req SendGiftRequestObject) (SendG
 	}
 	res, err := s.gifts.Send(ctx, gift.SendRequest{
 		GiftID:       req.GiftId,
+		ClientID:     clientOf(ctx).ID,
 		RequestID:    key,
 		ForceFailure: req.Params.XForceFailure != nil && *req.Params.XForceFailure,
 	}, first)

@@ -39,8 +39,12 @@ func (createStore) CreateGiftOnce(context.Context, gift.Gift, gift.CreateKey, []
 	return gift.CreateOutcome{}, errors.New("unused")
 }
 
-func (createStore) GetGift(context.Context, uuid.UUID) (gift.Gift, error) {
+func (createStore) GetClientGift(context.Context, uuid.UUID, uuid.UUID) (gift.Gift, error) {
 	return gift.Gift{}, errors.New("unused")
+}
+
+func (createStore) ListGifts(context.Context, gift.ListQuery) (gift.Page, error) {
+	return gift.Page{}, errors.New("unused")
 }
 
 func (createStore) Send(context.Context, gift.SendRequest, []byte, []byte, gift.OutboxClaim) (gift.SendOutcome, error) {

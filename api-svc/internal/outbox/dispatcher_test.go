@@ -38,7 +38,7 @@ func TestDispatcherDeleteIsNotBoundByWhatThePublishLeft(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	store := postgres.NewStore(pool, 10*time.Second)
-	g, err := gift.New(gift.NewGift{Amount: 1}, time.Now())
+	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 1}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestACrashBetweenPublishAndDeleteDuplicatesAtMostOneChunk(t *testing.T) {
 	q := env.NewQueues(t, 5)
 	const n = 45
 	for i := range n {
-		g, err := gift.New(gift.NewGift{Amount: 1}, time.Now())
+		g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 1}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

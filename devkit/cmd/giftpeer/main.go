@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
@@ -108,7 +109,7 @@ func createGift(w http.ResponseWriter, r *http.Request, pool *pgxpool.Pool) {
 		fail(w, http.StatusBadRequest, "VALIDATION_ERROR", "request body must be the documented JSON object")
 		return
 	}
-	g, err := gift.New(gift.NewGift{Amount: *req.Amount, Message: req.Message}, time.Now())
+	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: *req.Amount, Message: req.Message}, time.Now())
 	if err != nil {
 		fail(w, http.StatusBadRequest, "VALIDATION_ERROR", err.Error())
 		return

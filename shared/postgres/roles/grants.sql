@@ -73,6 +73,8 @@ GRANT INSERT ON gift_events TO gift_api;
 -- create_requests: the key of an idempotent create (one statement with the gift), its replay, and
 -- the key pruner's batched DELETE.
 GRANT SELECT, INSERT, DELETE ON create_requests TO gift_api;
+-- The key check of every request: a key and its client, read only.
+GRANT SELECT ON api_keys, api_clients TO gift_api;
 
 -- gift_worker: attempts (begin, renew, end), SENT or FAILED, and the DLQ reconciler (settle a
 -- message: fail the gift or queue it again through the outbox; prune old settlements).
@@ -94,3 +96,10 @@ GRANT UPDATE (force_failure, retries, attempts, attempt_until, attempt_by) ON se
 GRANT SELECT, INSERT, DELETE ON outbox_messages TO gift_operator;
 GRANT SELECT, INSERT ON gift_events TO gift_operator;
 GRANT SELECT ON dlq_settled TO gift_operator;
+-- Clients and keys: create a client and set its limits, issue, list and revoke keys; every change
+-- recorded with its actor in the append-only api_client_events.
+GRANT SELECT, INSERT ON api_clients TO gift_operator;
+GRANT UPDATE (rate_per_second, burst) ON api_clients TO gift_operator;
+GRANT SELECT, INSERT ON api_keys TO gift_operator;
+GRANT UPDATE (revoked_at, revoked_by) ON api_keys TO gift_operator;
+GRANT SELECT, INSERT ON api_client_events TO gift_operator;

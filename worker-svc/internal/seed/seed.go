@@ -36,7 +36,7 @@ type Send struct {
 // Queued creates a gift and accepts a send request for it (the API's transaction, outbox row
 // included), returning the message the API would publish.
 func Queued(ctx context.Context, store Store, force bool) (Send, error) {
-	g, err := gift.New(gift.NewGift{Amount: 1000}, time.Now())
+	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 1000}, time.Now())
 	if err != nil {
 		return Send{}, err
 	}

@@ -25,7 +25,7 @@ import (
 // status change and the outbox row (with the span's trace context) in one transaction, due at once.
 func accept(t *testing.T, ctx context.Context, store *postgres.Store) queue.Message {
 	t.Helper()
-	g, err := gift.New(gift.NewGift{Amount: 700}, time.Now())
+	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 700}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
