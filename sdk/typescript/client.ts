@@ -9,6 +9,8 @@ import type { components, operations, paths } from "./schema.js";
 export type CreateGiftRequest = components["schemas"]["CreateGiftRequest"];
 export type CreatedGift = components["schemas"]["CreatedGift"];
 export type Gift = components["schemas"]["Gift"];
+export type GiftList = components["schemas"]["GiftList"];
+export type ListGiftsQuery = NonNullable<operations["listGifts"]["parameters"]["query"]>;
 export type GiftStatus = components["schemas"]["GiftStatus"];
 export type SendAccepted = components["schemas"]["SendAccepted"];
 export type Health = components["schemas"]["Health"];
@@ -33,9 +35,18 @@ export class ApiError extends Error {
   get code(): ErrorCode {
     return this.envelope.error.code;
   }
+
+  /** Seconds to wait before retrying, when the answer says (429 RATE_LIMITED). */
+  get retryAfterSeconds(): number | undefined {
+    return "retry_after_seconds" in this.envelope ? this.envelope.retry_after_seconds : undefined;
+  }
 }
 
-/** What a caller may retry: the server or its database was briefly unavailable. */
+/**
+ * What a caller may retry: the server or its database was briefly unavailable, or the client's
+ * rate limit was reached (wait `retryAfterSeconds` first). A 401 is not retryable: the key is
+ * missing, wrong or revoked.
+ */
 export function isRetryable(err: unknown): boolean {
   if (!(err instanceof ApiError)) {
     return false;
@@ -43,7 +54,10 @@ export function isRetryable(err: unknown): boolean {
   switch (err.code) {
     case "SERVICE_UNAVAILABLE":
     case "INTERNAL_ERROR":
+    case "RATE_LIMITED":
       return true;
+    case "UNAUTHENTICATED":
+    case "API_KEY_INVALID":
     case "VALIDATION_ERROR":
     case "NOT_FOUND":
     case "METHOD_NOT_ALLOWED":
@@ -67,9 +81,16 @@ function fail(response: Response, error: ErrorEnvelope | undefined): never {
   throw new ApiError(response.status, error);
 }
 
-/** One function per operation of openapi.yaml, named by its operationId. */
-export function giftClient(baseUrl: string, fetchImpl?: (request: Request) => Promise<Response>) {
-  const api = createClient<paths>({ baseUrl, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) });
+/**
+ * One function per operation of openapi.yaml, named by its operationId. apiKey is the client's
+ * key (`gk_...`), sent as `Authorization: Bearer <key>` with every request (the probes ignore it).
+ */
+export function giftClient(baseUrl: string, apiKey: string, fetchImpl?: (request: Request) => Promise<Response>) {
+  const api = createClient<paths>({
+    baseUrl,
+    headers: { Authorization: `Bearer ${apiKey}` },
+    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+  });
 
   // `satisfies`: every operation of openapi.yaml has a function here, and nothing else does, so a
   // new operation in the spec fails the type check until the example covers it.
@@ -89,6 +110,15 @@ export function giftClient(baseUrl: string, fetchImpl?: (request: Request) => Pr
       });
       const created = data ?? fail(response, error);
       return { replay: response.headers.get("Idempotent-Replayed") === "true", created };
+    },
+
+    /**
+     * A page of the caller's gifts, newest first. Pass the page's `next_cursor` as `cursor` (with
+     * the same filters) for the next page, until it is null.
+     */
+    async listGifts(query: ListGiftsQuery = {}): Promise<GiftList> {
+      const { data, error, response } = await api.GET("/gifts", { params: { query } });
+      return data ?? fail(response, error);
     },
 
     async getGift(giftId: string): Promise<Gift> {
@@ -150,7 +180,8 @@ async function retried<T>(call: () => Promise<T>, retry: { attempts: number; del
       if (attempt >= retry.attempts || !(isRetryable(err) || err instanceof TypeError)) {
         throw err;
       }
-      await new Promise((resolve) => setTimeout(resolve, retry.delayMs));
+      const waitMs = err instanceof ApiError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : retry.delayMs;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
 }

@@ -11,7 +11,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List the caller's gifts
+         * @description The caller's gifts, newest first, a page at a time. To read every gift, ask again with
+         *     `cursor` set to the `next_cursor` of the page before (and the same filters) until
+         *     `next_cursor` is `null`. Paging never skips a gift nor returns one twice, even while gifts
+         *     are being created: a walk returns every gift created before it started exactly once (gifts
+         *     created during the walk are newer than its first page and appear in the next walk).
+         */
+        get: operations["listGifts"];
         put?: never;
         /**
          * Create a gift
@@ -207,6 +215,12 @@ export interface components {
              */
             updated_at: string;
         };
+        GiftList: {
+            /** @description The gifts of the page, newest first. */
+            data: components["schemas"]["Gift"][];
+            /** @description The `cursor` of the next page, or `null` when this page is the last. */
+            next_cursor: string | null;
+        };
         /**
          * @description `CREATED`: not yet sent. `QUEUED`: accepted for sending. `SENT`: delivered (final).
          *     `FAILED`: every delivery attempt failed (final).
@@ -233,13 +247,15 @@ export interface components {
                  * @description Machine-readable error kind.
                  * @enum {string}
                  */
-                code: "VALIDATION_ERROR" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+                code: "VALIDATION_ERROR" | "UNAUTHENTICATED" | "API_KEY_INVALID" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
                 /** @description Human-readable explanation. */
                 message: string;
             };
             /** @description The request's `Idempotency-Key` when it carried a valid one, else `null`. */
             request_id: string | null;
             correlation_id?: components["schemas"]["CorrelationId"];
+            /** @description With `RATE_LIMITED` only, the same as the `Retry-After` header. */
+            retry_after_seconds?: number;
         };
         /**
          * @description The error envelope of a `422`: the same shape as `Error`, with its own code. (A schema of
@@ -303,7 +319,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description No gift has this id. */
+        /** @description No gift of the caller has this id (another client's gift is not found either). */
         NotFound: {
             headers: {
                 "Correlation-Id": components["headers"]["CorrelationId"];
@@ -317,6 +333,52 @@ export interface components {
                  *         "message": "gift not found"
                  *       },
                  *       "request_id": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description The request has no API key (`UNAUTHENTICATED`), or its key is malformed, unknown or revoked
+         *     (`API_KEY_INVALID`).
+         */
+        Unauthorized: {
+            headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
+                /** @description The scheme to use (RFC 6750), with `error="invalid_token"` for a bad key. */
+                "WWW-Authenticate": string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "API_KEY_INVALID",
+                 *         "message": "the API key is not valid"
+                 *       },
+                 *       "request_id": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The client sent more requests than its limit allows; retry after `Retry-After` seconds. */
+        RateLimited: {
+            headers: {
+                "Correlation-Id": components["headers"]["CorrelationId"];
+                /** @description Seconds to wait before the next request is allowed. */
+                "Retry-After": number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "RATE_LIMITED",
+                 *         "message": "too many requests for this client; retry after 1 s"
+                 *       },
+                 *       "request_id": null,
+                 *       "retry_after_seconds": 1
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
@@ -436,15 +498,84 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listGifts: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The most gifts in the page.
+                 * @example 50
+                 */
+                limit?: number;
+                /**
+                 * @description The `next_cursor` of the previous page (opaque; do not build or change it).
+                 * @example AZNvnlpLfB2OLzpLXG1-jw
+                 */
+                cursor?: string;
+                /**
+                 * @description Only gifts in this status.
+                 * @example QUEUED
+                 */
+                status?: components["schemas"]["GiftStatus"];
+                /**
+                 * @description Only gifts created at or after this time (RFC 3339).
+                 * @example 2026-11-28T00:00:00Z
+                 */
+                created_since?: string;
+                /**
+                 * @description Only gifts created before this time (RFC 3339).
+                 * @example 2026-11-29T00:00:00Z
+                 */
+                created_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the caller's gifts. */
+            200: {
+                headers: {
+                    "Correlation-Id": components["headers"]["CorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "gift_id": "01936f9e-5a4b-7c1d-8e2f-3a4b5c6d7e8f",
+                     *           "code": "6f1c2d3e-4b5a-4c6d-9e8f-7a6b5c4d3e2f",
+                     *           "amount": 3000,
+                     *           "message": null,
+                     *           "status": "QUEUED",
+                     *           "last_error": null,
+                     *           "created_at": "2026-11-28T09:00:00.123456Z",
+                     *           "updated_at": "2026-11-28T09:00:00.234567Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": "AZNvnlpLfB2OLzpLXG1-jw"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["GiftList"];
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     createGift: {
         parameters: {
             query?: never;
             header?: {
                 /**
                  * @description Client-chosen key of this create request, 1-255 visible ASCII characters
-                 *     (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
-                 *     global (not per client) and kept for at least 7 days after the first request; after
-                 *     that a request with the key may create a new gift. The quoted form of the IETF draft
+                 *     (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are the
+                 *     client's own (two clients may use the same key) and kept for at least 7 days after the
+                 *     first request; after that a request with the key may create a new gift. The quoted form of the IETF draft
                  *     (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
                  *     quoted form the key must not contain `"` or `\`.
                  * @example 7c4a1f2e-9b3d-4e8a-a5c6-0d1e2f3a4b5c
@@ -488,6 +619,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /**
@@ -512,6 +644,7 @@ export interface operations {
                     "application/json": components["schemas"]["IdempotencyKeyReusedError"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -559,7 +692,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -637,6 +772,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             /**
              * @description The gift cannot be sent under this key: it is `SENT` or `FAILED`, or it is `QUEUED`
@@ -660,6 +796,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -35,12 +35,15 @@ func (e CreatedGiftStatus) Valid() bool {
 
 // Defines values for ErrorErrorCode.
 const (
+	APIKEYINVALID        ErrorErrorCode = "API_KEY_INVALID"
 	CONFLICT             ErrorErrorCode = "CONFLICT"
 	INTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	METHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorErrorCode = "NOT_FOUND"
 	PAYLOADTOOLARGE      ErrorErrorCode = "PAYLOAD_TOO_LARGE"
+	RATELIMITED          ErrorErrorCode = "RATE_LIMITED"
 	SERVICEUNAVAILABLE   ErrorErrorCode = "SERVICE_UNAVAILABLE"
+	UNAUTHENTICATED      ErrorErrorCode = "UNAUTHENTICATED"
 	UNSUPPORTEDMEDIATYPE ErrorErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	VALIDATIONERROR      ErrorErrorCode = "VALIDATION_ERROR"
 )
@@ -48,6 +51,8 @@ const (
 // Valid indicates whether the value is a known member of the ErrorErrorCode enum.
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
+	case APIKEYINVALID:
+		return true
 	case CONFLICT:
 		return true
 	case INTERNALERROR:
@@ -58,7 +63,11 @@ func (e ErrorErrorCode) Valid() bool {
 		return true
 	case PAYLOADTOOLARGE:
 		return true
+	case RATELIMITED:
+		return true
 	case SERVICEUNAVAILABLE:
+		return true
+	case UNAUTHENTICATED:
 		return true
 	case UNSUPPORTEDMEDIATYPE:
 		return true
@@ -215,6 +224,9 @@ type Error struct {
 
 	// RequestId The request's `Idempotency-Key` when it carried a valid one, else `null`.
 	RequestId *string `json:"request_id"`
+
+	// RetryAfterSeconds With `RATE_LIMITED` only, the same as the `Retry-After` header.
+	RetryAfterSeconds *int `json:"retry_after_seconds,omitempty"`
 }
 
 // ErrorErrorCode Machine-readable error kind.
@@ -246,6 +258,15 @@ type Gift struct {
 
 	// UpdatedAt When the gift last changed (RFC 3339, UTC).
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// GiftList defines model for GiftList.
+type GiftList struct {
+	// Data The gifts of the page, newest first.
+	Data []Gift `json:"data"`
+
+	// NextCursor The `cursor` of the next page, or `null` when this page is the last.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // GiftStatus `CREATED`: not yet sent. `QUEUED`: accepted for sending. `SENT`: delivered (final).
@@ -325,8 +346,14 @@ type NotFound = Error
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = Error
 
+// RateLimited defines model for RateLimited.
+type RateLimited = Error
+
 // ServiceUnavailable defines model for ServiceUnavailable.
 type ServiceUnavailable = Error
+
+// Unauthorized defines model for Unauthorized.
+type Unauthorized = Error
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Error
@@ -334,12 +361,30 @@ type UnsupportedMediaType = Error
 // ValidationError defines model for ValidationError.
 type ValidationError = Error
 
+// ListGiftsParams defines parameters for ListGifts.
+type ListGiftsParams struct {
+	// Limit The most gifts in the page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page (opaque; do not build or change it).
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only gifts in this status.
+	Status *GiftStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CreatedSince Only gifts created at or after this time (RFC 3339).
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedBefore Only gifts created before this time (RFC 3339).
+	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+}
+
 // CreateGiftParams defines parameters for CreateGift.
 type CreateGiftParams struct {
 	// IdempotencyKey Client-chosen key of this create request, 1-255 visible ASCII characters
-	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
-	// global (not per client) and kept for at least 7 days after the first request; after
-	// that a request with the key may create a new gift. The quoted form of the IETF draft
+	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are the
+	// client's own (two clients may use the same key) and kept for at least 7 days after the
+	// first request; after that a request with the key may create a new gift. The quoted form of the IETF draft
 	// (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
 	// quoted form the key must not contain `"` or `\`.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
@@ -438,6 +483,17 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ListGifts List the caller's gifts
+	//
+	// The caller's gifts, newest first, a page at a time. To read every gift, ask again with
+	// `cursor` set to the `next_cursor` of the page before (and the same filters) until
+	// `next_cursor` is `null`. Paging never skips a gift nor returns one twice, even while gifts
+	// are being created: a walk returns every gift created before it started exactly once (gifts
+	// created during the walk are newer than its first page and appear in the next walk).
+	//
+	// Corresponds with GET /gifts (the `ListGifts` operationId).
+	ListGifts(ctx context.Context, params *ListGiftsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateGiftWithBody Create a gift
 	//
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
@@ -517,6 +573,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListGifts List the caller's gifts
+//
+// The caller's gifts, newest first, a page at a time. To read every gift, ask again with
+// `cursor` set to the `next_cursor` of the page before (and the same filters) until
+// `next_cursor` is `null`. Paging never skips a gift nor returns one twice, even while gifts
+// are being created: a walk returns every gift created before it started exactly once (gifts
+// created during the walk are newer than its first page and appear in the next walk).
+//
+// Corresponds with GET /gifts (the `ListGifts` operationId).
+func (c *Client) ListGifts(ctx context.Context, params *ListGiftsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListGiftsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // CreateGiftWithBody Create a gift
@@ -657,6 +734,108 @@ func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListGiftsRequest constructs an http.Request for the ListGifts method
+func NewListGiftsRequest(server string, params *ListGiftsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/gifts")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedSince != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_since", *params.CreatedSince, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_before", *params.CreatedBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewCreateGiftRequest calls the generic CreateGift builder with application/json body
@@ -904,6 +1083,19 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListGiftsWithResponse List the caller's gifts
+	//
+	// The caller's gifts, newest first, a page at a time. To read every gift, ask again with
+	// `cursor` set to the `next_cursor` of the page before (and the same filters) until
+	// `next_cursor` is `null`. Paging never skips a gift nor returns one twice, even while gifts
+	// are being created: a walk returns every gift created before it started exactly once (gifts
+	// created during the walk are newer than its first page and appear in the next walk).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /gifts (the `ListGifts` operationId).
+	ListGiftsWithResponse(ctx context.Context, params *ListGiftsParams, reqEditors ...RequestEditorFn) (*ListGiftsResponse, error)
+
 	// CreateGiftWithBodyWithResponse Create a gift
 	//
 	// Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
@@ -993,6 +1185,127 @@ type ClientWithResponsesInterface interface {
 	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
 }
 
+// ListGiftsResponse200Headers the declared response headers of an HTTP 200 response for ListGifts
+type ListGiftsResponse200Headers struct {
+	CorrelationId CorrelationId
+}
+
+// ListGiftsResponse400Headers the declared response headers of an HTTP 400 response for ListGifts
+type ListGiftsResponse400Headers struct {
+	CorrelationId CorrelationId
+}
+
+// ListGiftsResponse401Headers the declared response headers of an HTTP 401 response for ListGifts
+type ListGiftsResponse401Headers struct {
+	CorrelationId   CorrelationId
+	WWWAuthenticate string
+}
+
+// ListGiftsResponse429Headers the declared response headers of an HTTP 429 response for ListGifts
+type ListGiftsResponse429Headers struct {
+	CorrelationId CorrelationId
+	RetryAfter    int
+}
+
+// ListGiftsResponse500Headers the declared response headers of an HTTP 500 response for ListGifts
+type ListGiftsResponse500Headers struct {
+	CorrelationId CorrelationId
+}
+
+// ListGiftsResponse503Headers the declared response headers of an HTTP 503 response for ListGifts
+type ListGiftsResponse503Headers struct {
+	CorrelationId CorrelationId
+	RetryAfter    int
+}
+
+type ListGiftsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GiftList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ValidationError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListGiftsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListGiftsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListGiftsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListGiftsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListGiftsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListGiftsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListGiftsResponse) GetJSON200() *GiftList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListGiftsResponse) GetJSON400() *ValidationError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListGiftsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListGiftsResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListGiftsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListGiftsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListGiftsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListGiftsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListGiftsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListGiftsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateGiftResponse201Headers the declared response headers of an HTTP 201 response for CreateGift
 type CreateGiftResponse201Headers struct {
 	CorrelationId      CorrelationId
@@ -1003,6 +1316,12 @@ type CreateGiftResponse201Headers struct {
 // CreateGiftResponse400Headers the declared response headers of an HTTP 400 response for CreateGift
 type CreateGiftResponse400Headers struct {
 	CorrelationId CorrelationId
+}
+
+// CreateGiftResponse401Headers the declared response headers of an HTTP 401 response for CreateGift
+type CreateGiftResponse401Headers struct {
+	CorrelationId   CorrelationId
+	WWWAuthenticate string
 }
 
 // CreateGiftResponse413Headers the declared response headers of an HTTP 413 response for CreateGift
@@ -1018,6 +1337,12 @@ type CreateGiftResponse415Headers struct {
 // CreateGiftResponse422Headers the declared response headers of an HTTP 422 response for CreateGift
 type CreateGiftResponse422Headers struct {
 	CorrelationId CorrelationId
+}
+
+// CreateGiftResponse429Headers the declared response headers of an HTTP 429 response for CreateGift
+type CreateGiftResponse429Headers struct {
+	CorrelationId CorrelationId
+	RetryAfter    int
 }
 
 // CreateGiftResponse500Headers the declared response headers of an HTTP 500 response for CreateGift
@@ -1038,12 +1363,16 @@ type CreateGiftResponse struct {
 	JSON201 *CreatedGift
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ValidationError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *IdempotencyKeyReusedError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -1052,12 +1381,16 @@ type CreateGiftResponse struct {
 	Headers201 *CreateGiftResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateGiftResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateGiftResponse401Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateGiftResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
 	Headers415 *CreateGiftResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *CreateGiftResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateGiftResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *CreateGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1074,6 +1407,11 @@ func (r CreateGiftResponse) GetJSON400() *ValidationError {
 	return r.JSON400
 }
 
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateGiftResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateGiftResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
@@ -1087,6 +1425,11 @@ func (r CreateGiftResponse) GetJSON415() *UnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r CreateGiftResponse) GetJSON422() *IdempotencyKeyReusedError {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateGiftResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1139,9 +1482,21 @@ type GetGiftResponse400Headers struct {
 	CorrelationId CorrelationId
 }
 
+// GetGiftResponse401Headers the declared response headers of an HTTP 401 response for GetGift
+type GetGiftResponse401Headers struct {
+	CorrelationId   CorrelationId
+	WWWAuthenticate string
+}
+
 // GetGiftResponse404Headers the declared response headers of an HTTP 404 response for GetGift
 type GetGiftResponse404Headers struct {
 	CorrelationId CorrelationId
+}
+
+// GetGiftResponse429Headers the declared response headers of an HTTP 429 response for GetGift
+type GetGiftResponse429Headers struct {
+	CorrelationId CorrelationId
+	RetryAfter    int
 }
 
 // GetGiftResponse500Headers the declared response headers of an HTTP 500 response for GetGift
@@ -1162,8 +1517,12 @@ type GetGiftResponse struct {
 	JSON200 *Gift
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ValidationError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -1172,8 +1531,12 @@ type GetGiftResponse struct {
 	Headers200 *GetGiftResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *GetGiftResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetGiftResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetGiftResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetGiftResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1190,9 +1553,19 @@ func (r GetGiftResponse) GetJSON400() *ValidationError {
 	return r.JSON400
 }
 
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetGiftResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetGiftResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetGiftResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1254,6 +1627,12 @@ type SendGiftResponse400Headers struct {
 	CorrelationId CorrelationId
 }
 
+// SendGiftResponse401Headers the declared response headers of an HTTP 401 response for SendGift
+type SendGiftResponse401Headers struct {
+	CorrelationId   CorrelationId
+	WWWAuthenticate string
+}
+
 // SendGiftResponse404Headers the declared response headers of an HTTP 404 response for SendGift
 type SendGiftResponse404Headers struct {
 	CorrelationId CorrelationId
@@ -1262,6 +1641,12 @@ type SendGiftResponse404Headers struct {
 // SendGiftResponse409Headers the declared response headers of an HTTP 409 response for SendGift
 type SendGiftResponse409Headers struct {
 	CorrelationId CorrelationId
+}
+
+// SendGiftResponse429Headers the declared response headers of an HTTP 429 response for SendGift
+type SendGiftResponse429Headers struct {
+	CorrelationId CorrelationId
+	RetryAfter    int
 }
 
 // SendGiftResponse500Headers the declared response headers of an HTTP 500 response for SendGift
@@ -1284,10 +1669,14 @@ type SendGiftResponse struct {
 	JSON202 *SendAccepted
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ValidationError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -1298,10 +1687,14 @@ type SendGiftResponse struct {
 	Headers202 *SendGiftResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *SendGiftResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SendGiftResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *SendGiftResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *SendGiftResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SendGiftResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *SendGiftResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1323,6 +1716,11 @@ func (r SendGiftResponse) GetJSON400() *ValidationError {
 	return r.JSON400
 }
 
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendGiftResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r SendGiftResponse) GetJSON404() *NotFound {
 	return r.JSON404
@@ -1331,6 +1729,11 @@ func (r SendGiftResponse) GetJSON404() *NotFound {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r SendGiftResponse) GetJSON409() *Error {
 	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendGiftResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1482,6 +1885,25 @@ func (r GetReadyzResponse) ContentType() string {
 	return ""
 }
 
+// ListGiftsWithResponse List the caller's gifts
+//
+// The caller's gifts, newest first, a page at a time. To read every gift, ask again with
+// `cursor` set to the `next_cursor` of the page before (and the same filters) until
+// `next_cursor` is `null`. Paging never skips a gift nor returns one twice, even while gifts
+// are being created: a walk returns every gift created before it started exactly once (gifts
+// created during the walk are newer than its first page and appear in the next walk).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /gifts (the `ListGifts` operationId).
+func (c *ClientWithResponses) ListGiftsWithResponse(ctx context.Context, params *ListGiftsParams, reqEditors ...RequestEditorFn) (*ListGiftsResponse, error) {
+	rsp, err := c.ListGifts(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListGiftsResponse(rsp)
+}
+
 // CreateGiftWithBodyWithResponse Create a gift
 //
 // Creates a gift in status `CREATED` with a server-generated `code` (a random UUID).
@@ -1606,6 +2028,151 @@ func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEdit
 	return ParseGetReadyzResponse(rsp)
 }
 
+// ParseListGiftsResponse parses an HTTP response from a ListGiftsWithResponse call
+func ParseListGiftsResponse(rsp *http.Response) (*ListGiftsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListGiftsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GiftList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ValidationError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListGiftsResponse200Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListGiftsResponse400Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListGiftsResponse401Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListGiftsResponse429Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListGiftsResponse500Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListGiftsResponse503Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreateGiftResponse parses an HTTP response from a CreateGiftWithResponse call
 func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -1634,6 +2201,13 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1654,6 +2228,13 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -1706,6 +2287,23 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 			headers.CorrelationId = value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateGiftResponse401Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateGiftResponse413Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
@@ -1736,6 +2334,23 @@ func ParseCreateGiftResponse(rsp *http.Response) (*CreateGiftResponse, error) {
 			headers.CorrelationId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateGiftResponse429Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateGiftResponse500Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
@@ -1796,12 +2411,26 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -1847,6 +2476,23 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 			headers.CorrelationId = value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetGiftResponse401Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetGiftResponse404Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
@@ -1857,6 +2503,23 @@ func ParseGetGiftResponse(rsp *http.Response) (*GetGiftResponse, error) {
 			headers.CorrelationId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetGiftResponse429Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetGiftResponse500Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
@@ -1924,6 +2587,13 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1937,6 +2607,13 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -2020,6 +2697,23 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 			headers.CorrelationId = value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers SendGiftResponse401Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers SendGiftResponse404Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
@@ -2040,6 +2734,23 @@ func ParseSendGiftResponse(rsp *http.Response) (*SendGiftResponse, error) {
 			headers.CorrelationId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers SendGiftResponse429Headers
+		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {
+			var value CorrelationId
+			if err := runtime.BindStyledParameterWithOptions("simple", "Correlation-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CorrelationId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers SendGiftResponse500Headers
 		if values := rsp.Header.Values("Correlation-Id"); len(values) > 0 {

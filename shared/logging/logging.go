@@ -21,6 +21,9 @@ const (
 	KeyRequestID    = "request_id"
 	KeyErrorCode    = "error_code"
 	KeyErrorMessage = "error_message"
+	// KeyClient is the name of the API client whose key a request carried (the API's lines and
+	// spans; the client:<name> tag of the per-client metrics).
+	KeyClient = "client"
 	// KeyCorrelationID is the server's id of the API request a line belongs to (shared/correlation):
 	// added from the context by every logger New builds; the worker's lines of a send carry the id
 	// of the request that accepted it.

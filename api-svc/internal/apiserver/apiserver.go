@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/auth"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/httpapi"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/keyprune"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/outbox"
+	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/ratelimit"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/dogstatsd"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/envconfig"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
@@ -90,6 +92,8 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 		FailureInjection: cfg.FailureInjection,
 		Metrics:          metrics,
 		Traced:           cfg.Tracing.Enabled,
+		Keys:             auth.NewChecker(store, auth.Config{TTL: cfg.Keys.CacheTTL, Size: cfg.Keys.CacheSize}),
+		Limiter:          ratelimit.New(),
 	})
 	if err != nil {
 		return err

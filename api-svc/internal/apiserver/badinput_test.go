@@ -65,7 +65,7 @@ func TestBadInputGetsTheEnvelope(t *testing.T) {
 		{"unknown gift", "GET", "/gifts/" + uuid.NewString(), "", "", nil, 404, "NOT_FOUND", ""},
 		{"unknown path", "GET", "/nope", "", "", nil, 404, "NOT_FOUND", ""},
 		{"wrong method", "DELETE", giftPath, "", "", nil, 405, "METHOD_NOT_ALLOWED", ""},
-		{"GET on a POST-only path", "GET", "/gifts", "", "", nil, 405, "METHOD_NOT_ALLOWED", ""},
+		{"GET on a POST-only path", "GET", "/gifts/00000000-0000-7000-8000-000000000001/send", "", "", nil, 405, "METHOD_NOT_ALLOWED", ""},
 		{"send without Idempotency-Key", "POST", sendPath, "", "", nil, 400, "VALIDATION_ERROR", ""},
 		{"send with an empty key", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": ""}, 400, "VALIDATION_ERROR", ""},
 		{"send with a 256-character key", "POST", sendPath, "", "", map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, 400, "VALIDATION_ERROR", ""},
@@ -192,7 +192,7 @@ func TestOversizedBodyWrittenInFullGetsTheEnvelope(t *testing.T) {
 			if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			head := "POST /gifts HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\n" + tt.header + "\r\n"
+			head := "POST /gifts HTTP/1.1\r\nHost: " + u.Host + "\r\nAuthorization: Bearer " + s.Key + "\r\nContent-Type: application/json\r\n" + tt.header + "\r\n"
 			if _, err := io.WriteString(conn, head); err != nil {
 				t.Fatal(err)
 			}

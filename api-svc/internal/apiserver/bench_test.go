@@ -12,7 +12,7 @@ import (
 // The system-level figures (against pgbench) come from `make bench`.
 func BenchmarkCreateGift(b *testing.B) {
 	s := startStack(b, withEnv("LOG_LEVEL", "INFO"))
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	c := &http.Client{Transport: keyed(&http.Transport{MaxIdleConnsPerHost: 64}, s.Key)}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

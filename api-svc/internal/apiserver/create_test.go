@@ -167,7 +167,7 @@ func TestCreateRetriedAfterTheAnswerWasCutReturnsTheSameGift(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := faultproxy.Start(t).Proxy(t, "api", u.Host)
-	client := contracttest.HTTPClient(t)
+	client := &http.Client{Transport: keyed(&contracttest.Transport{T: t}, s.Key)}
 	post := func() (*http.Response, string, error) {
 		req, err := http.NewRequest(http.MethodPost, "http://"+proxy.Addr()+"/gifts", strings.NewReader(`{"amount": 1200}`))
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/queue"
@@ -186,12 +185,8 @@ func dbProxyStack(t *testing.T, opts ...stackOption) (*stack, *faultproxy.Proxy)
 	}
 	p := faultproxy.Start(t).Proxy(t, "postgres", u.Host)
 	u.Host = p.Addr()
-	opts = append([]stackOption{withEnv("DATABASE_URL", u.String())}, opts...)
-	s := startStack(t, opts...)
-	// startStack's pool used DATABASE_URL (the proxy): the test reads the database directly.
-	s.Pool.Close()
-	s.Pool = directPool(t, direct)
-	return s, p
+	opts = append([]stackOption{withDatabase(direct, u.String())}, opts...)
+	return startStack(t, opts...), p
 }
 
 // outcome is what one call of the client got: its status, or the error of a call that never got
@@ -375,14 +370,4 @@ func TestDatabaseFaultsGiveSuccessOr503AndNeverHang(t *testing.T) {
 			}
 		})
 	}
-}
-
-func directPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }

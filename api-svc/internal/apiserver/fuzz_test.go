@@ -53,7 +53,7 @@ func FuzzCreateGift(f *testing.F) {
 		f.Add(seed.contentType, []byte(seed.body))
 	}
 	s := startStack(f)
-	c := fuzzClient()
+	c := fuzzClient(s.Key)
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		if !sendableHeader(contentType) {
 			return // the HTTP layer refuses it before the API sees it
@@ -77,7 +77,10 @@ func FuzzCreateGift(f *testing.F) {
 
 // fuzzClient is the HTTP client of the fuzz targets. Its timeout is a guard against a hang (a
 // request the server never answers fails the input), not a measurement: answers take milliseconds.
-func fuzzClient() *http.Client { return &http.Client{Timeout: 30 * time.Second} }
+// It sends the stack's API key.
+func fuzzClient(key string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: keyed(http.DefaultTransport, key)}
+}
 
 // readsBack checks that a created gift reads back through GET as the create request asked.
 func readsBack(c *http.Client, base string, created exchange, v createVerdict) error {
@@ -160,8 +163,9 @@ func FuzzSendHeaders(f *testing.F) {
 		false: {stack: startStack(f)},
 		true:  {stack: startStack(f, withEnv("FAILURE_INJECTION_ENABLED", "true"))},
 	}
-	c := fuzzClient()
+	clients := map[bool]*http.Client{false: fuzzClient(stacks[false].stack.Key), true: fuzzClient(stacks[true].stack.Key)}
 	f.Fuzz(func(t *testing.T, key string, hasKey bool, force string, hasForce, inject bool) {
+		c := clients[inject]
 		if (hasKey && !sendableHeader(key)) || (hasForce && !sendableHeader(force)) {
 			return // the HTTP layer refuses it before the API sees it
 		}
@@ -275,4 +279,38 @@ func otherKey(k string) string {
 		return k + "2"
 	}
 	return k[:254]
+}
+
+// FuzzAuthorization: whatever the Authorization header, GET /gifts answers 200 only to the
+// client's key and otherwise the documented 401 (UNAUTHENTICATED without a bearer token,
+// API_KEY_INVALID with a bad one) with its challenge; never a 5xx, never another client's data.
+func FuzzAuthorization(f *testing.F) {
+	s := startStack(f)
+	for _, seed := range []string{
+		"", "Bearer", "Bearer ", "bearer " + s.Key, "Bearer " + s.Key, "Bearer  " + s.Key, "Bearer " + s.Key + " ",
+		"Basic " + s.Key, s.Key, "Bearer " + strings.ToUpper(s.Key), "Bearer " + s.Key[:len(s.Key)-1],
+		"Bearer gk_00000000_" + strings.Repeat("A", 43), "Bearer " + s.Key[:12] + strings.Repeat("_", 43), "Bearer \x00",
+	} {
+		f.Add(seed)
+	}
+	c := &http.Client{Timeout: 30 * time.Second}
+	f.Fuzz(func(t *testing.T, header string) {
+		if !sendableHeader(header) {
+			return // the HTTP layer refuses it before the API sees it
+		}
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/gifts", nil)
+		must(t, err)
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		x, err := do(c, req)
+		must(t, err)
+		allowed := []int{http.StatusUnauthorized}
+		if carriesKey(header, s.Key) {
+			allowed = []int{http.StatusOK}
+		}
+		if err := checkDocumented(x, allowed...); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

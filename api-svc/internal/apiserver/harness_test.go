@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -18,8 +19,10 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/apiserver"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
@@ -30,7 +33,11 @@ func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS:
 // stack is the real API process wiring (apiserver.Serve) on a test database and test queues, driven
 // through the generated client with every response checked against openapi.yaml.
 type stack struct {
-	URL    string
+	URL string
+	// Key is the API key of the stack's client, Client; HTTP and Client send it on every request
+	// that has no Authorization header of its own.
+	Key    string
+	Owner  gift.Client
 	Client *giftclient.ClientWithResponses
 	HTTP   *http.Client
 	Pool   *pgxpool.Pool
@@ -42,8 +49,9 @@ type stack struct {
 // stackOption sets an environment variable of the stack, or changes its configuration once read
 // (what no variable can say, such as a stand-in secret source).
 type stackOption struct {
-	env func(vars map[string]string)
-	cfg func(*config.Config)
+	env   func(vars map[string]string)
+	cfg   func(*config.Config)
+	admin string
 }
 
 func withEnv(name, value string) stackOption {
@@ -51,6 +59,12 @@ func withEnv(name, value string) stackOption {
 }
 
 func withConfig(change func(*config.Config)) stackOption { return stackOption{cfg: change} }
+
+// withDatabase runs the API on apiURL (DATABASE_URL) and gives the test's own pool adminURL, the
+// superuser of the same database, which it reads directly and issues keys with.
+func withDatabase(adminURL, apiURL string) stackOption {
+	return stackOption{env: func(vars map[string]string) { vars["DATABASE_URL"] = apiURL }, admin: adminURL}
+}
 
 // startStack runs apiserver.Serve until the test ends. Without options it gets its own database and
 // queue pair; options override environment variables.
@@ -71,6 +85,11 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	s := &stack{Logs: &testenv.LogBuffer{}}
 	poolURL := vars["DATABASE_URL"] // the test's own pool: the API's database, as the superuser
+	for _, o := range opts {
+		if o.admin != "" {
+			poolURL = o.admin
+		}
+	}
 	if _, ok := vars["DATABASE_URL"]; !ok {
 		poolURL = env.NewDatabase(t)
 		vars["DATABASE_URL"] = env.RoleURL(t, poolURL, testenv.RoleAPI) // as in production
@@ -122,10 +141,45 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 			t.Logf("API logs:\n%s", s.Logs.String())
 		}
 	})
-	s.HTTP = contracttest.HTTPClient(t)
-	s.Client = contracttest.NewClient(t, s.URL)
+	s.Key, s.Owner = s.newClient(t, "test")
+	s.HTTP = &http.Client{Transport: keyed(&contracttest.Transport{T: t}, s.Key)}
+	c, err := giftclient.NewClientWithResponses(s.URL, giftclient.WithHTTPClient(s.HTTP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Client = c
 	return s
 }
+
+// newClient makes an API client named name with a key, as giftctl does, and returns the key.
+func (s *stack) newClient(t testing.TB, name string) (string, gift.Client) {
+	t.Helper()
+	store := postgres.NewStore(s.Pool, 10*time.Second)
+	client, err := store.CreateClient(context.Background(), name, gift.RateLimit{PerSecond: 1e6, Burst: 1e6}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := store.IssueAPIKey(context.Background(), client.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, client
+}
+
+// keyed sends "Authorization: Bearer key" with every request that has no Authorization header.
+func keyed(base http.RoundTripper, key string) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Header.Get("Authorization") == "" {
+			req = req.Clone(req.Context())
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return base.RoundTrip(req)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // do sends a raw request (for malformed input the generated client cannot produce).
 func (s *stack) do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, []byte) {

@@ -34,8 +34,9 @@ func withSSLMode(t *testing.T, raw, mode string) string {
 func TestIAMAuthWithoutAWSCredentialsIsNotReady(t *testing.T) {
 	ctx := context.Background()
 	cause := errors.New("no EC2 IMDS role found")
+	db := env.NewDatabase(t)
 	s := startStack(t, withEnv("DB_AUTH", "iam"), withEnv("DB_USER", "gift_api"),
-		withEnv("DATABASE_URL", withSSLMode(t, env.NewDatabase(t), "require")), withEnv("DB_CONNECT_TIMEOUT", "500ms"),
+		withDatabase(db, withSSLMode(t, db, "require")), withEnv("DB_CONNECT_TIMEOUT", "500ms"),
 		withConfig(func(c *config.Config) {
 			c.Database.AWSCredentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 				return aws.Credentials{}, cause

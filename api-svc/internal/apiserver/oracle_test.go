@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/apikey"
 )
 
 // This file is the tests' own reading of openapi.yaml: for a request, which answers the contract
@@ -213,8 +214,9 @@ type errorEnvelope struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
-	RequestID     *string `json:"request_id"`
-	CorrelationID *string `json:"correlation_id"` // held to the Correlation-Id header by contracttest
+	RequestID         *string `json:"request_id"`
+	CorrelationID     *string `json:"correlation_id"` // held to the Correlation-Id header by contracttest
+	RetryAfterSeconds *int    `json:"retry_after_seconds"`
 }
 
 func decodeEnvelope(body []byte) (errorEnvelope, error) {
@@ -227,9 +229,30 @@ func decodeEnvelope(body []byte) (errorEnvelope, error) {
 	return e, nil
 }
 
+// codeFor is the error code the contract pairs with an error answer: by its status (wantCode),
+// and for a 401 by what the request carried: no bearer token is UNAUTHENTICATED, a bad one
+// API_KEY_INVALID. (An exchange records the headers the test set, not the ones a keyed client
+// adds.)
+func codeFor(x exchange) string {
+	if x.status == http.StatusUnauthorized {
+		if _, err := apikey.FromAuthorization(x.header.Get("Authorization")); errors.Is(err, apikey.ErrMissing) {
+			return "UNAUTHENTICATED"
+		}
+		return "API_KEY_INVALID"
+	}
+	return wantCode[x.status]
+}
+
+// carriesKey reports whether an Authorization header value carries key as RFC 6750 reads it:
+// the Bearer scheme in any case, then spaces, then the token.
+func carriesKey(header, key string) bool {
+	scheme, token, ok := strings.Cut(headerValue(header), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimLeft(token, " ") == key
+}
+
 // wantCode is the error code the contract pairs with each error status.
 var wantCode = map[int]string{
-	400: "VALIDATION_ERROR", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT",
+	400: "VALIDATION_ERROR", 404: "NOT_FOUND", 429: "RATE_LIMITED", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT",
 	422: "IDEMPOTENCY_KEY_REUSED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE",
 }
 
@@ -307,8 +330,27 @@ func checkDocumented(x exchange, allowed ...int) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, x)
 	}
-	if e.Error.Code != wantCode[x.status] {
+	if e.Error.Code != codeFor(x) {
 		return fmt.Errorf("code %s with status %d: %s", e.Error.Code, x.status, x)
+	}
+	switch x.status {
+	case http.StatusUnauthorized:
+		want := `Bearer realm="gift-api"`
+		if e.Error.Code == "API_KEY_INVALID" {
+			want += `, error="invalid_token"`
+		}
+		if got := x.respHeader.Get("WWW-Authenticate"); got != want {
+			return fmt.Errorf("WWW-Authenticate %q, want %q: %s", got, want, x)
+		}
+	case http.StatusTooManyRequests:
+		if e.RetryAfterSeconds == nil || x.respHeader.Get("Retry-After") != strconv.Itoa(*e.RetryAfterSeconds) || *e.RetryAfterSeconds < 1 {
+			return fmt.Errorf("Retry-After %q and retry_after_seconds %v, want the same whole seconds >= 1: %s",
+				x.respHeader.Get("Retry-After"), e.RetryAfterSeconds, x)
+		}
+	default:
+		if e.RetryAfterSeconds != nil {
+			return fmt.Errorf("retry_after_seconds on a %d: %s", x.status, x)
+		}
 	}
 	key, valid := keyOf(headerValue(x.header.Get("Idempotency-Key")))
 	switch {

@@ -45,10 +45,11 @@ func TestContractProperties(t *testing.T) {
 	})
 	spec, _, err := contracttest.Spec()
 	must(t, err)
+	s := startStack(t, withEnv("FAILURE_INJECTION_ENABLED", "true"))
 	p := &properties{
-		t: t, spec: spec, g: contracttest.NewGenerator(seed),
-		s: startStack(t, withEnv("FAILURE_INJECTION_ENABLED", "true")),
-		c: &http.Client{Timeout: 30 * time.Second}, // a guard against a hang, not a measurement
+		t: t, spec: spec, g: contracttest.NewGenerator(seed), s: s,
+		// The timeout is a guard against a hang, not a measurement.
+		c: &http.Client{Timeout: 30 * time.Second, Transport: keyed(http.DefaultTransport, s.Key)},
 	}
 	const rounds = 4 // each round draws new valid values around the same systematic variants
 	for range rounds {

@@ -21,6 +21,7 @@ type Config struct {
 
 	Outbox      Outbox
 	Idempotency Idempotency
+	Keys        Keys
 
 	Database platform.Database
 	Queue    platform.Queue
@@ -59,6 +60,17 @@ type Idempotency struct {
 	PruneBatch    int           // IDEMPOTENCY_PRUNE_BATCH: keys deleted per statement
 }
 
+// Keys is the cache of the API-key check (api-svc/internal/auth).
+type Keys struct {
+	// CacheTTL (API_KEY_CACHE_TTL): how long a key's lookup is reused, so how long a revoked key
+	// may still work. openapi.yaml promises 30 s at most.
+	CacheTTL  time.Duration
+	CacheSize int // API_KEY_CACHE_SIZE: the most key ids cached
+}
+
+// MaxKeyCacheTTL is the longest a revoked key may keep working, as openapi.yaml publishes it.
+const MaxKeyCacheTTL = 30 * time.Second
+
 // MinKeyRetention is the retention of create keys that openapi.yaml publishes.
 const MinKeyRetention = 7 * 24 * time.Hour
 
@@ -85,6 +97,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			PruneInterval: r.Duration("IDEMPOTENCY_PRUNE_INTERVAL", 10*time.Minute, 10*time.Millisecond),
 			PruneBatch:    r.Int("IDEMPOTENCY_PRUNE_BATCH", 1000, 1, 10000),
 		},
+		Keys: Keys{
+			CacheTTL:  r.Duration("API_KEY_CACHE_TTL", MaxKeyCacheTTL, 0),
+			CacheSize: r.Int("API_KEY_CACHE_SIZE", 10000, 1, 1000000),
+		},
 		Database: platform.ReadDatabase(r),
 		Queue:    platform.ReadQueue(r),
 	}
@@ -100,6 +116,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	r.Check(c.Outbox.ClaimLease <= dispatcherWorstCase,
 		"OUTBOX_CLAIM_LEASE (%s) must be longer than DB_QUERY_TIMEOUT + OUTBOX_PUBLISH_TIMEOUT + DB_QUERY_TIMEOUT (%s): the lease must hold the send transaction, the publish and the outbox delete",
 		c.Outbox.ClaimLease, dispatcherWorstCase)
+	r.Check(c.Keys.CacheTTL > MaxKeyCacheTTL,
+		"API_KEY_CACHE_TTL (%s) must be at most %s: openapi.yaml promises that a revoked key stops working within it",
+		c.Keys.CacheTTL, MaxKeyCacheTTL)
 	_, relayDelaySet := lookup("OUTBOX_RELAY_DELAY")
 	r.Check(relayDelaySet,
 		"OUTBOX_RELAY_DELAY was removed: the dispatcher now holds a lease of OUTBOX_CLAIM_LEASE on the rows it publishes, so the relay needs no delay; unset OUTBOX_RELAY_DELAY")

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,12 +41,15 @@ func (e CreatedGiftStatus) Valid() bool {
 
 // Defines values for ErrorErrorCode.
 const (
+	APIKEYINVALID        ErrorErrorCode = "API_KEY_INVALID"
 	CONFLICT             ErrorErrorCode = "CONFLICT"
 	INTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	METHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorErrorCode = "NOT_FOUND"
 	PAYLOADTOOLARGE      ErrorErrorCode = "PAYLOAD_TOO_LARGE"
+	RATELIMITED          ErrorErrorCode = "RATE_LIMITED"
 	SERVICEUNAVAILABLE   ErrorErrorCode = "SERVICE_UNAVAILABLE"
+	UNAUTHENTICATED      ErrorErrorCode = "UNAUTHENTICATED"
 	UNSUPPORTEDMEDIATYPE ErrorErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	VALIDATIONERROR      ErrorErrorCode = "VALIDATION_ERROR"
 )
@@ -53,6 +57,8 @@ const (
 // Valid indicates whether the value is a known member of the ErrorErrorCode enum.
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
+	case APIKEYINVALID:
+		return true
 	case CONFLICT:
 		return true
 	case INTERNALERROR:
@@ -63,7 +69,11 @@ func (e ErrorErrorCode) Valid() bool {
 		return true
 	case PAYLOADTOOLARGE:
 		return true
+	case RATELIMITED:
+		return true
 	case SERVICEUNAVAILABLE:
+		return true
+	case UNAUTHENTICATED:
 		return true
 	case UNSUPPORTEDMEDIATYPE:
 		return true
@@ -220,6 +230,9 @@ type Error struct {
 
 	// RequestId The request's `Idempotency-Key` when it carried a valid one, else `null`.
 	RequestId *string `json:"request_id"`
+
+	// RetryAfterSeconds With `RATE_LIMITED` only, the same as the `Retry-After` header.
+	RetryAfterSeconds *int `json:"retry_after_seconds,omitempty"`
 }
 
 // ErrorErrorCode Machine-readable error kind.
@@ -251,6 +264,15 @@ type Gift struct {
 
 	// UpdatedAt When the gift last changed (RFC 3339, UTC).
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// GiftList defines model for GiftList.
+type GiftList struct {
+	// Data The gifts of the page, newest first.
+	Data []Gift `json:"data"`
+
+	// NextCursor The `cursor` of the next page, or `null` when this page is the last.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // GiftStatus `CREATED`: not yet sent. `QUEUED`: accepted for sending. `SENT`: delivered (final).
@@ -330,8 +352,14 @@ type NotFound = Error
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = Error
 
+// RateLimited defines model for RateLimited.
+type RateLimited = Error
+
 // ServiceUnavailable defines model for ServiceUnavailable.
 type ServiceUnavailable = Error
+
+// Unauthorized defines model for Unauthorized.
+type Unauthorized = Error
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Error
@@ -339,12 +367,30 @@ type UnsupportedMediaType = Error
 // ValidationError defines model for ValidationError.
 type ValidationError = Error
 
+// ListGiftsParams defines parameters for ListGifts.
+type ListGiftsParams struct {
+	// Limit The most gifts in the page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page (opaque; do not build or change it).
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only gifts in this status.
+	Status *GiftStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CreatedSince Only gifts created at or after this time (RFC 3339).
+	CreatedSince *time.Time `form:"created_since,omitempty" json:"created_since,omitempty"`
+
+	// CreatedBefore Only gifts created before this time (RFC 3339).
+	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+}
+
 // CreateGiftParams defines parameters for CreateGift.
 type CreateGiftParams struct {
 	// IdempotencyKey Client-chosen key of this create request, 1-255 visible ASCII characters
-	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are
-	// global (not per client) and kept for at least 7 days after the first request; after
-	// that a request with the key may create a new gift. The quoted form of the IETF draft
+	// (0x21-0x7E, no spaces), for example a UUID, unique per gift to create. Keys are the
+	// client's own (two clients may use the same key) and kept for at least 7 days after the
+	// first request; after that a request with the key may create a new gift. The quoted form of the IETF draft
 	// (`"abc"`, a structured-field String) is the same key as the bare form (`abc`); in the
 	// quoted form the key must not contain `"` or `\`.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
@@ -371,6 +417,9 @@ type CreateGiftJSONRequestBody = CreateGiftRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListGifts List the caller's gifts
+	// (GET /gifts)
+	ListGifts(w http.ResponseWriter, r *http.Request, params ListGiftsParams)
 	// CreateGift Create a gift
 	// (POST /gifts)
 	CreateGift(w http.ResponseWriter, r *http.Request, params CreateGiftParams)
@@ -396,6 +445,91 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListGifts operation middleware
+func (siw *ServerInterfaceWrapper) ListGifts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListGiftsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "created_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_since", r.URL.Query(), &params.CreatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "created_since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "created_since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "created_before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_before", r.URL.Query(), &params.CreatedBefore, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "created_before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "created_before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListGifts(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // CreateGift operation middleware
 func (siw *ServerInterfaceWrapper) CreateGift(w http.ResponseWriter, r *http.Request) {
@@ -685,6 +819,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 		ErrorHandlerFunc:   options.ErrorHandlerFunc,
 	}
 
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/gifts", wrapper.ListGifts)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/gifts", wrapper.CreateGift)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/gifts/{gift_id}", wrapper.GetGift)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/gifts/{gift_id}/send", wrapper.SendGift)
@@ -721,6 +856,16 @@ type PayloadTooLargeJSONResponse struct {
 	Headers PayloadTooLargeResponseHeaders
 }
 
+type RateLimitedResponseHeaders struct {
+	CorrelationId CorrelationId
+	RetryAfter    int
+}
+type RateLimitedJSONResponse struct {
+	Body Error
+
+	Headers RateLimitedResponseHeaders
+}
+
 type ServiceUnavailableResponseHeaders struct {
 	CorrelationId CorrelationId
 	RetryAfter    int
@@ -729,6 +874,16 @@ type ServiceUnavailableJSONResponse struct {
 	Body Error
 
 	Headers ServiceUnavailableResponseHeaders
+}
+
+type UnauthorizedResponseHeaders struct {
+	CorrelationId   CorrelationId
+	WWWAuthenticate string
+}
+type UnauthorizedJSONResponse struct {
+	Body Error
+
+	Headers UnauthorizedResponseHeaders
 }
 
 type UnsupportedMediaTypeResponseHeaders struct {
@@ -747,6 +902,114 @@ type ValidationErrorJSONResponse struct {
 	Body Error
 
 	Headers ValidationErrorResponseHeaders
+}
+
+type ListGiftsRequestObject struct {
+	Params ListGiftsParams
+}
+
+type ListGiftsResponseObject interface {
+	VisitListGiftsResponse(w http.ResponseWriter) error
+}
+
+type ListGifts200ResponseHeaders struct {
+	CorrelationId CorrelationId
+}
+
+type ListGifts200JSONResponse struct {
+	Body    GiftList
+	Headers ListGifts200ResponseHeaders
+}
+
+func (response ListGifts200JSONResponse) VisitListGiftsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGifts400JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response ListGifts400JSONResponse) VisitListGiftsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGifts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListGifts401JSONResponse) VisitListGiftsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGifts429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListGifts429JSONResponse) VisitListGiftsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGifts500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListGifts500JSONResponse) VisitListGiftsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGifts503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListGifts503JSONResponse) VisitListGiftsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateGiftRequestObject struct {
@@ -801,6 +1064,22 @@ func (response CreateGift400JSONResponse) VisitCreateGiftResponse(w http.Respons
 	return err
 }
 
+type CreateGift401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateGift401JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateGift413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateGift413JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
@@ -851,6 +1130,22 @@ func (response CreateGift422JSONResponse) VisitCreateGiftResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGift429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CreateGift429JSONResponse) VisitCreateGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -935,6 +1230,22 @@ func (response GetGift400JSONResponse) VisitGetGiftResponse(w http.ResponseWrite
 	return err
 }
 
+type GetGift401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetGift401JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGift404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetGift404JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
@@ -946,6 +1257,22 @@ func (response GetGift404JSONResponse) VisitGetGiftResponse(w http.ResponseWrite
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGift429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response GetGift429JSONResponse) VisitGetGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1061,6 +1388,22 @@ func (response SendGift400JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 	return err
 }
 
+type SendGift401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SendGift401JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SendGift404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response SendGift404JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
@@ -1094,6 +1437,22 @@ func (response SendGift409JSONResponse) VisitSendGiftResponse(w http.ResponseWri
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendGift429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response SendGift429JSONResponse) VisitSendGiftResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Correlation-Id", fmt.Sprint(response.Headers.CorrelationId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1211,6 +1570,9 @@ func (response GetReadyz503JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListGifts List the caller's gifts
+	// (GET /gifts)
+	ListGifts(ctx context.Context, request ListGiftsRequestObject) (ListGiftsResponseObject, error)
 	// CreateGift Create a gift
 	// (POST /gifts)
 	CreateGift(ctx context.Context, request CreateGiftRequestObject) (CreateGiftResponseObject, error)
@@ -1265,6 +1627,32 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListGifts operation middleware
+func (sh *strictHandler) ListGifts(w http.ResponseWriter, r *http.Request, params ListGiftsParams) {
+	var request ListGiftsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListGifts(ctx, request.(ListGiftsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListGifts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListGiftsResponseObject); ok {
+		if err := validResponse.VisitListGiftsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // CreateGift operation middleware
@@ -1406,92 +1794,115 @@ func (sh *strictHandler) GetReadyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5HzNciM5cv+r5L/+G7FibJEiqa9uKnzgqNkz8mgkjT5mPTvVVoFVSRGrIsABUFLTbTmiffBhz3b46JPD",
-	"Dj+D36YjbN/8Co4EUMUiWfpqqXe96xtVBRQSmYn8+GVCH4JETqZSoDA66H0IxshSVPbnnlQKM2a4FPsp",
-	"PUhRJ4pP6UHQC87GCBrVNapfauApyBGYMdeg8OcctQlB4A2MpAK8RjUrHrdgYP/M5CVkXKCbhsXrSCRM",
-	"KY4auAGmIU7mRFzwNA6BiRS0hFSithP1lImlj+zaZZkAliQ4NZiCRpGGkbDz7Mgbqa4s4USDdvOZseNa",
-	"8H0uDRIBRoLOp1OpTAvOFDLjqaIVp+znHEEbxcVlJOQImIGJ1Aa2NyEZM8USg0rDmpEpmwGD8/P9N9c7",
-	"IdHOUw1aKgPDGRg+wUYrEkEYEPVcYRr0jMoxDHQyxgkjxv9C4SjoBf9/fS6rdfdWry9K6fY2DL7mI3Mg",
-	"E+bkVCe2KTPjgmeXfGR2QSFLaXPEOHoqc5PISSkdy5d7ScT3bDLNMOgF6/RFvd7uvN7YHr3G5hbbHDZ3",
-	"kk7afIXdUXODbQ63ku10B1+NgjAwsylNcny05O+nOJlKg8Kc4DRjM6zRvZiWj+FmjMIpHRP6BhUoO8Mr",
-	"hpEK0+INCUgAMpVxO84qCtxwM3aD2QQjEZdrJ7PmtziLYU1IM+biEm6YhoRUAFOQCn7OMcfUCrCi841d",
-	"YEONwoA0Y1Q3XKMT7Zw7RHiwwDiRT4LeT+7FuzqGnKJIT9CoWX9kUK0y4xQTKVINjF7DzZgnYytPIruQ",
-	"MKzFhUrEDeCaDoAZAze9ynGAXOcsy2aRID3L0KAGZmVvGcWF/YsWI3Zyo/0BYyLBXWAwYjwjjhuDk6kB",
-	"yxejOD0i0iLRafv5mng4kQof0vyScZ2SM1wYvEQV3BJvpkyxCRpvsUjz99/U6zxxwRmqNXcYQzrJCk2u",
-	"hJNkfHx0egZOfeNGa0Fsj9RmTqvR6QrCQLAJzaTPXfD03l2OpJowE/SCPLcjl3XglibrqRQa7T73hUEl",
-	"WDZQSlqFSKSgA0M/2XSacSfp9d9qZwHKfXwIcD4lpTX2D88GJ4f9g4vBycnRSRAGE9SaXRaMplXAzbl1",
-	"O0Btt9MTeZbdPtZIOULtRhYl0xeQC3w/xYQOll1o12pkiobxTANTCFx4I+SdTSYvdQhCGhijQhJUvddq",
-	"OrdVR5ifsGI9b8PgUJq3Mhfp8/h6eHR28fbo/PDNAkvtUSTCR3aFL8LSQ+lO/JhpZ5x4+tIsOmazTLL0",
-	"TMoDpi7xeZw67v94cNR/c3F2dHRx0D/5erDAscJSD2U6I4uS0YLko5iAzvbGq00YzgzqL8PKs3lMcQcB",
-	"8C3/6qW5e4rqmid4Ltg14xkbZs9k8Ong5If9vcHF+WH/h/7+Qf+rg0UWa7cekNWWiimezSCvLP7FWJsy",
-	"w4ZMI7E1FwpZMqYFd63bmEHGyJ+taUSIrf9rWgfoTPNLMTwMKp++27caCTeMGxjiSCp0BHJx2XqG87oN",
-	"g3Phw0tMv8OUszM76DmyPj88PT8+Pjo5G7y5+G7wZr9/cfbj8aK499zHm7QYTHJSbYSVZX5v54msYby8",
-	"fPzSZ+oHlvHUPnkBn/lD/2D/Tf9s/+iwxmtW99cDNpG5MHM2C/AaAEM0N4gCOjaj6XY2dzZfbWxv7nx5",
-	"znMNE5ZRzOFi2aFCdkWRnsoz9OfNbrnld/WyJ85S5wn+vDRTCpxnmUX0DsyF/fEicTE4MlpwKA0NiEQ8",
-	"Z2/cc3kffZG7+UnGUVCkeIUzKxqFU2Q21lVSFyGtXo7rKUBknWG3mWykm80d3Bo1X7FtChVfpa+xPeqw",
-	"7pD0hL0/QHFpxkFvezMMJlwUf3ZWwr4w2LMJB0W1J45kq6xpymlzLDtWcorKcAoKRyzTGAbTyqMPgdO+",
-	"VZ727fMQGEyl5oZfI9yMZYYg8smQbG6Ry87VMoRjqc2lwtPvD4CCxq8HJ4sx8ka73Q7noSwXZqPrdswn",
-	"lOJUvkX7dg9rLGPlMC3TfTR1Gwc/IiyT7q12eyHrPhecDmvlmQsYbbDQaAFp1eH5QSTKAbB2/qt2u91u",
-	"FEaJZZm8wXRZ0J8+/u6//u0f/vPv/+k//vGfP3383ae//fjp4798+vivnz7+3X//+8dFEW8RR1YTurnH",
-	"+KkQ0Tzxk8PfYmLm0k9J/E+Uu7NTd2VBQK9J+IqJVE5sMgSXKFDZ7NbmtMWZW8yCtkedpJtuYHNzuMWa",
-	"m8l22nyNr0bNHbY93Eo20w3s1uT0YeAT5wtWo4u/djm8J62aZq+dvN2DjY2N1yGcn+1ZZSu1K2UGm4ZP",
-	"sG65IuW6Pw9c+F594hUG2jCT65oTlN2wmYZ472TQPxu8iR3iZCEvWsCyzSf2fkh9bl9VhXmmaOVXLr7A",
-	"vzpFKV3ak1Skiqs9EWQK5y7x2Vr5HUvGXGBTIUsp+nNJIFxxhzgVXKzxudUU67vB2TdHby7oUf/g4OjX",
-	"A3q4d3T49mB/7ywIa5OMO2OllZy4LoJ+V6Mtdxqub/IJE5Utvp9mTFh2toKH1MIrQ/HtOgWoxgsf7vb8",
-	"v9SwinBZDI0bcLhrCgyuKVYilxgCZhohphDERmT0w+UjLtS9n3CnIwvU1RH/GfbtLr9Ge3XvFg536Yru",
-	"9TqPMJqtPy3jljFtLsqTvEy5cwM0BlLMuEXtHcIXgkZTgK9+b1xD/La/fzB4E+8+UW3uOTe0p9LXS+W/",
-	"6ZYWFLQRSy/5NYpHrTO35vcZO1LIUzfyNgzyafpI8VpWJWMmLj9fvg+5BK/5c5ZVvERFnAtaubCHu07g",
-	"6R2OrvRwPRsUzdAWSUwL4u/PB+f2eVllIR+oUaSUGEN8Ojg8i3uF7hBLRlywrNGKRKEpPV8bKvWrgI49",
-	"kjyfUeNPw8BRYO3zIRl599Vay/wNsowisieZmYecv7yKqy5KXj3s4/0n66RQsczf4uwEc43p4zz76plx",
-	"PhTFNWZyaqs4DOLNbjfuzfMlPWZTmzXFdpU4dNUQbjTIG+HsHaz1wR0LkKNIFO+0dGmTn2nLaNrQMjRL",
-	"h74I4VIpyjZnoG+4ScYgr1EBvh+zXFPakc3CSGhD3GS25HfDdKthxf3HHa7svxl8d3x0Njjc+/Hi28GP",
-	"FyeD89M7VPOPMGj4YrHAiS1bodZPlJVCpuuKnYUX6x/vF2kd8XMGa1OFrlAnspnzJ7GQ5sK+dXjHo3OB",
-	"2E2aO0RaLWHCpVAFH3VVPewMYmKx5LMsxymKtO+N8BMZ94LRxEP6tBp6LlbtnUkhh144lNbnZGTeLXlg",
-	"yA4uS9jlUtPcVEIXURWNdypPyNZKB3yvctN8LkaygB5ZYgMKXyUkFwzTjBliMxhkE3LbKgt6wdiYqe6t",
-	"r/s0vJXIia1RNovhwQra55ADuzsdAtNXRV1/AkbC0DLDAL5niclmIEWCrq9iJLNM3riBuTA8o58zW4Mj",
-	"FwtSRcI52RacOkdPx4rpmUjGSgqZ695CGXX9g2fT7TrxP3Z1cz3nPa3KfPm5WnbmZhemMssg/nqw+rF4",
-	"uU+hFYlIHPARJrMkw14lL29Gebu9gaVezB/Y+AT+ugxbYc0/IprKh7T3MgqJhGtecTZ/7BFH600LX9uD",
-	"+EPkzF0U9OBDZE1xFIQQFdY4Cm7pr7m2REEYiWjJx0XBLbnkMSqEKmJZ4JRPyukiUZ/UObEvN9kUS6x0",
-	"95SrtiKHozt/34N4OT2PYW2z3W6EEJdZun20SY9Wk3X7bqsRRiIuknb76DUNX8nd6VVng17Vp/D2vfta",
-	"vR+mAd2uG7CQ68ewtuXIrkn57cuNRgv6sPX+fZGXgKAYFuyR5kJDUTWPhC9hV/SmKOJD0eS0DFaH9Xz3",
-	"CHVhvdZc89Eu+N6iSLjmokZt61LP9vVwW8Va0JuiBUuHNugziiVI+hAut09FwvZPPdw41V9F362l8ZCi",
-	"iwcLR0zxLTAdCXrFPc6a8QSFxoplJBemOBqmZveaRD9Tr08rE27DwHCTlRa2f7wfhME1Ku0MZafVabVp",
-	"lJyiYFMe9IKNVru1QfEnM2PrZpzxoV9TqWuSQGdsNbDCmxReZ26EbGDNvFybc6g1puMTw9oCFEuGhvyl",
-	"LZAVhaPVCpkznR7+9oVo0rSKMSBFcXFACAoTOZmgSDFt9JwzZKLGdLiKh1Gzxd4ouMJZJOhl+cTS53qO",
-	"mG1jk7kBi4JmRFIihcDERqsWbR9xpU2pwolnWuEIIrEWd9uduLFL823ht7ZHq6zKLJKxRp6DqaLTyEFY",
-	"llm9SOgpS8hT0TQf/cxAqhQVpNKq4oTyTtXwvWIVq25pKsTnKpYpCsMTltlSQiToqNCvSiFq3mnlrOu8",
-	"oa1ZdLT1wDawOfNb8MK3mll2RaLcrV895aMRKnuafOVU4cieITvAZndwl71rgS8g6UjY4WRO6OP28JIx",
-	"ukYw8hLNGBVM2BXaESSZnoeBiK2Sjrytgxf+10mViTQSrvcOuGnBtzhznTtXOHVjmYEMmTawAymFabbK",
-	"SB9w1Tkr9lLgY6kddWMyD0NEAQon8hpT0FwktlTnsPZiSpWNFRQefs3NWPpYz63kEAeidlER3el1RohU",
-	"pKxHVopwwWK/2U8rlsDat2ZC9Au7gaIn1q0yL1p2mt2tLbjmmlNm1z/d29+vlKoisdZ+3+002+93BiEI",
-	"CaTBqBvOMHujB0UXWy74zznCFJUzQEb65eZyiMRlJocss+2MdqQzxQ3LuDuF5M6SWT68u0U7n1Oe1YNK",
-	"O6ec3++6KhCyBD+Tj7Jo0aQIK/YHZ28hVcwZgihgwyQK6HiANipPTK4wbY44Zimc2nC8UcYopVFwfw9t",
-	"wEafXovZMCGD4trHIlFdtyST7CsxxftviKMgtkhjFMXLpb+dZJN1Rl1svh5upM1NfMWabCvZbrbTDnZH",
-	"rhWwaAJ02jZvA1wytAstoJWKYXdra7kqPLXGib75lz/9v+bfvPvVL2qy/3dl9vGVTGdPa28o0HRXwJ13",
-	"MjxQ6Xx0U8JqFft2MZkiW7jc4thtd562C9+b8cgSZRW0D7rt7naz02l2X521X/fa7V673ep0Nza3tn8T",
-	"VAD3xzaBFhlqiVQ+kVOu4ntHE8dyIeFle6FqXNVD36hp174Ng8f3n1dLpl++vZyYutlu37WpUgXXlxuG",
-	"aF5n4+F5y62Rdt7Ww/NqW8Focrf7zAbfeiSyetCXbJPDYDIHlM0jjGoIUm1yWsZ+HmcmH30m7obF7zgh",
-	"Nenwk/bTgnNdOC0b9S6V9q1TeMnetK3H6ONiy7ed9QhtrGkltd1X+WRC6VGJFLnoh84Lu9QFuqWDdzR4",
-	"GXyxsCHWJEIntpe+Au6U9YQkV5bNPjGyOaa0gZxrU3ZgSzgvOLr2s5VQ7Gs0Pg5b8hXt53i8/z2eo1qQ",
-	"FXmWPcEbV9yOr4ZVC5c1hHZals6d3zz+KD7kl36PfbnHHr6/GfMMF6vQZV1S33MvhhtglxTvccqI/F0Y",
-	"WFu9CwMPXYXx1ckndP1+tv9pbz48r7y98Ac2LCfI0rvNykoiVbfafMi6v9hz+67GHllk2cIzn/fJ8A5c",
-	"53sHVbMKjmN1bKHKfShXGppJxZaRGJdETxlXsBZ7wuNw1VU1PL4w4qhtBl6tWnhgwKfc5c2rErWIu+1u",
-	"vAtMzO5FUCwVlTntAuCIRA3CAQXAQXnlPBW0QPLNmBkLfpp5scibeK496CdakehXPC0lXavYRft1fM9R",
-	"DguwnvIyD8xbDveXrnhaaNFSlEntgE+ui4uAxS0i4kF588AoJjSzMJXPIG09mrbgOjk8IMaSsUerbAUD",
-	"8BoF8FHlCe1YcRwtXp6oAxROUaTPgxOqWvGSYEILTuqhv2Wcz0OU92by8PREPhKPyeThcxJ5YjoNrOBS",
-	"5S696o45aYqDF50W4fspVytXOLvD12wn6WCzPbLx7RZrvhpuJ81O2sWN0SbbGm4/AQa4O+d5AVggvOPi",
-	"7IRdeXX23m7EeOabcYoenKqy2WvLToul0ra4rXCMTGl0+H2KLG1mSCTZ7K4F30ghSdplhV1hpbgBKhfa",
-	"SsB3A52fDC72D/98sOdqSIf9rw4Gb/7MUbuWSTJHNCWEFK8brsNs/k0P7c3tikc54812exnFcVyuFc5f",
-	"NN9KlWDzLeNZrhav6XrODqXMkIkCcXlOEPrk6HAhyXqkEpZBoS9rPzrWW+gpqLu46e9a+4vVRXq1aI7L",
-	"glWlYKBtRmB9VeOPALy4b/bCRfvViPW+qUt3ui2Du+3u/yUNOltuyqi2fpQ1nuVY4GVV5g8k6d9bBrDZ",
-	"fv089KjSQr90i5nPMZX5P0NYKgZUIZZlz3f7Oer4MhfhXD83E/ZCkG+GyUVqA1luL34VoeNq3GnbkPmC",
-	"Skbi/p2vts/9SUFIfd9exMryU8HTNV6a18Yd2NLY9uX+1Z2YUrfdriQGUyUT1NrFEBq+OTs7bsEeyzJN",
-	"gW2KUxQpcbkWOfrGL/Vcv10aRHn1eH30/cd3KGSxL3um+DW+/HXLUloH/Bptg+VcHk4GXiD2RD8kDxTV",
-	"24BFLsnIEPjsgQufviaSokfbcrTV3igKgJQw2f/gI6SJRCJzYVxTggvPSy/gRH/6/SmxJpU3wkI0M1eD",
-	"9tmAzM1Qvm/YENWwq+K/nvSP9yNhWxJGUNxwH7mzeyPzzMelLLV9EDI37LI2WfsazYljyYvpjWv4fLTq",
-	"zHtia7TH0mabfVZ6TV/Wvmw8bbNFQ25QZtqVC/7VqGLeAfsyDDksWnx3IXZExKDZTHv8b24j/B2DL3jU",
-	"5nTWnTUaalOhutT/oEh4YC223RgqF3Fjof+pt77e6e602q12q9N71X7VtlCWX+fDvQ2hNuoyY5yE7v8+",
-	"mTFyZZEba3kq/7hGB6spZGFBCmTE7ZFs2BB12RiSSZbCkGVMJKjs0MHeaeXrnhG3727/JwAA//8=",
+	"5HzdcuNGluar5GI7oslokiKpnypR0Re0ilXmWpZk/dhtG7VCEjgUswVm0siEJLpWG+G92Iu+3o293KuJ",
+	"mZhnmLdxxMzczStMnJMJECBBiaqSPe3piIooEUAiM0+ePD/f+RIfvFBNZ0qCNNrrffAmwCNI6M9DlSQQ",
+	"cyOUHEZ4IQIdJmKGF7yedzEBpiG5heT3momIqTEzE6FZAj+koE2DSbhjY5UwuIVknl1usQH9jNU1i4UE",
+	"2wyy274MeZII0EwYxjULwsUgrkQUNBiXEdOKRQo0NdQzLpdeckDdcsl4GMLMQMQ0yKjhS2pHT96p5IYG",
+	"jmPQtj039FyLfZUqAzgAo5hOZzOVmBa7SIAbNyrsccZ/SIFpkwh57Us1ZtywqdKG7e2wcMITHhpINKsZ",
+	"FfE54+zycvjm9lUDxy4izbRKDBvNmRFTqLd86TU8HL1IIPJ6Jkmh4elwAlOOgv9dAmOv5/3XrcVabdm7",
+	"equ8Sg8PDe+dGJsjFXK7TlXLNuNmksnsWozNAUuARzg5FBxeVakJ1TRfHZLLo0OEez6dxeD1vC18o95q",
+	"d/a398b70NzlO6Pmq7ATNV9Dd9zc5juj3XAvegWvx17DM/MZNrJypOEPI5jOlAFpzmAW8zlU6F6A3Qfs",
+	"bgLSKh2X+g4SllALpxhGJRBld3CBJAOexIKeI0Vhd8JM7MN8Cr4M8r7DefMLmAesJpWZCHnN7rhmIaoA",
+	"REwl7IcUUohoAQs6Xz9gfKRBGqbMBJI7ocEu7UI6OHCvJDiZTr3e9/bG+yqBnIOMzsAk8/7YQLIqjHMI",
+	"lYw043ib3U1EOKH1xGFnK8xqQaYSQZ0JjRvATJgwvcJ2YKlOeRzPfYl6FoMBzTitPQlKSPqFnaE4hdFu",
+	"g3EZwgHjbMxFjBI3BqYzw0guJhF4CYfmy07btdcow6lK4CnNzwXXySUjpIFrSLwHlM2MJ3wKxlks1Pzh",
+	"m2qdRylYQ1Wzm7GBOzkBkybSrmRwenJ+waz6BvVWadk21GaBveHu8hqe5FNsia+7EtGjsxyrZMqN1/PS",
+	"lJ5c1oEHbKxnSmqgeQ6lgUTyeJAkihQiVBI3DP7JZ7NY2JXe+rO2FiCfxwcPFk0i7GN4fDE4O+4fXQ3O",
+	"zk7OvIY3Ba35dSZo7IXZNg92BqBpOj2ZxvHDpkbKDpQmUl6ZvmSphPsZhLixqKMD0sgIDBexZjwBJqQz",
+	"Qs7ZxOpaN5hUhk0gAVyoaq/VtG6ramCuwYr1fGh4x8q8VamMPk2uxycXV29PLo/flERKWxEHPqYefhGR",
+	"Hiu7453pDnkcQ8ImXFtTRRtAkn1iYSxA4q6gBkIvhsZA4BP1lxbuKZ/HikcXSh3x5Bo+Tcan/W+PTvpv",
+	"ri5OTq6O+mfvBiVZZzZ+pKI5zi3GDtG7cck6e9uvd9hobkD/MotwsYhG1gyAfSE+e2npnnEDR2IqDHyi",
+	"9p71LwZXR8MvhxeDsgIbpdiUyzyc0y5iENop0wHZ/LlzRh1WKV+8YpL5FT105VyC1+u8jNztQBj5YfQx",
+	"i7GS6NFvxSgkxuNY3enyiAPytE1ytUHmrayXeqmVaniFPta7c6PYHReGjWCMk8C9LOHe5GqFUQ9OADaN",
+	"zCpdKMUXya0I4VLyWy5iPoo/cVueD86+Hh4Ori6P+1/3h0f9z47KG1Pb/hhGCSrhiYjnLC10/ottyIgb",
+	"PuIaUHSpTICHE+wwU4CYowLUNEBZC17UCH7c4tMAhbz+xJW+lDw1E5WIHz/VQPRPh1dfDL69Gh5/3T8a",
+	"LtmICbD+6ZDdwDzzKbc8FtEvb2nRyUmVd14LLo/7lxefD44vhof9i8GboN7AwBMtgBvclMcYfEHUYKm8",
+	"kepO4gMJ3KobiHxZC5YmGtRf2hZ88803zX5qJiANyh/WJNooBkC1SDWw2tnbQ7b3arddb9gUJqD1+aPv",
+	"CUmivjLqBqTvBTYTZiMe4Yw3TeE+A55QlsTj6R99ilqafCZ8r8HWdFQVtJLCufwZoi8hEvyCnvkUxbs8",
+	"Pr88PT05uxi8ufpy8GbYv7r49rRsXw7ty5vYGZum6IGBrXTzq7l91P9gufvgpV3/17gadOUFkgJS9f7F",
+	"8OS4Ii0ozq/H+FSl6GczMUvmTA4bgbkDkKxDkE23s/Nq5/X23s6rX17yxX2N23mUAL/BVDZJY3AGnqbc",
+	"crMKXjjOzafzkTiakrCA0TJ4gnGLawTlwQXMDqPFjpXBB3wZLMQb9CywhW8Utn0e9KMJxKVJYAackvlE",
+	"6Sxn18vABWbAvDPqNsPtaKf5CnbHzdd8D3Ph19E+tMcd3h2hnvD7I5DXZuL19nYa3lTI7GdnxUQ0vENC",
+	"VDBtP7NDJmWNIoGT4/FpomaQGIFZ75jHGhrerHDpg2e1b1WmfbreYJzNlBZG3AK7m6gYmEynI3TyGVi3",
+	"UMsGO1XaXCdw/tURw6z43eCsDAJst9vtxiJXF9Jsd+2MxTSder3Cu3De9mKFKy5spuVxn8zsxJl7opGj",
+	"irvtdglWvJQCN2vhms2IKaeptxhq1fHlkS/zB1jt8g/tdrtdz4xSFj0uLfTPP/3lX//x//7L//n///z/",
+	"/u7nn/7y8//66eef/v7nn/7h55/+97/900/lJd5FiawiVgsf8322RAtkS43+DKFZrH6Ey//Mdbd2ah3M",
+	"w/A2Ln7CZaSmhPawa5CQEHxHoF2258owz964E3ajbWjujHZ5cyfci5r78HrcfMX3RrvhTrQN3QrQsuE5",
+	"ZPCKV+jiNxakdEMr4ojkxre3t/cb7PLikJQt166IG2gaMYWq7jJM6XGgq/S+amSp4WnDTaordlB8x+ea",
+	"BYdnA4qcXCAh4Y46ILE55NI9Ug1eFlVhAYXR+uWdl+RXpSi5S3uWihQLB89E0RsLl/jJWvklDydCQjMB",
+	"HmG6YUModiMspJ5JscLnLkWvXqMi7C7iTF8OLj4/eXOFl/pHRyffUJPDk+O3R8PDC69RiZesjaeWIIAV",
+	"nLAqy3tfoWBrbd3n6ZTLglTuZzGXtAIt7ylNcvqTvbtKZ4ohxof1wcLvNVtF/amuIAyztaiIcZvAoBdt",
+	"MIg1sACjFgri8A+bM9t4ekUAlVDHipGgKL4o84ApGc8r3H8JoHC+33vc4yxJz+p2SURVEvwIu7zOH6PA",
+	"7b2SUcpd6KPecgNj3/rPZZRjrs1VboGWR27dFz7DIogFlVNt6aXBNJisKgY5qhu87Q+PBm+Cg2fr7trN",
+	"i3PKYxSVuHfariUGmyjSa3ELcqN+Fl7oMSONCnlun3xoeOks2nB5SVThhMvrj1/fp1yZ0/yFyArerbCc",
+	"Ja0szWHdDjwSz46KI274ejXUWWVgRosn4Q5zprFING1OYWC60UrgAN2IeZLwOf6WcG+uwjTRVZqLAwjs",
+	"zSAbAyGasyotIkwZ72R5C0pxA2VaWiiSRXlg6yR9viYUymOgHoXNc7DYcosFX10OLul6TjTAKEmDjIS8",
+	"brHgfHB8EfSyXYrKNxaSx/WWL7M92XP0iHwnZ9VTV0xdtKiIuBqeHQG542N08fatlY74c+AxxuzPUqWn",
+	"wkN1ExSDGHXzdBToXlm1CgVH/AXMzyDVEG0W+61qmo2yQN5CrGZEZOAs2Ol2g97CpeoJn5FjDaiXwKFp",
+	"AvfInbSehdX6Fn3jTI19md3TyibWriUxSTQV3bCVbrg6vE22NZvyOdN3woQTpm4hYXA/4anGxDSeN3yp",
+	"DUqTE+vljutWnZb7tx3QDt8Mvjw9uRgcH35LMevZ4PJ8jWr+BmPE51uiDaOuM2JugNbPXKsEuK7i+2Tx",
+	"Qv90mCX+KM85q80SsFwVGc+tzQ2kMld01yJiG2eLgW20CD2wt5BLm2TnBbiielALFGLW5SdZjnOQUd8Z",
+	"4WcK7gXjtqf0aTXTKBPXrEnB0ClzKK2PydmdW3K5Az2cs7jyrmapKQSJsrg0zqk8I5/PQ51HlRuHDmGa",
+	"CDM/p3qG1fGZ+ALm+NeIyg5vMylf31z5abu9HYqI/gf3U0OYgLGXvPUF4N/rrBDUYkOtHV0LV54blWhW",
+	"C3D8oYldLUinENQbTE+oCOQoTa6WPOHalxkUZ+4U4yGBijcw15bSZ0jdp+qWijQWKMH3Fqq3Ko4yHNYV",
+	"mFqs70v3Nz2tjZoRN+uGOGeWdLXdLtehbS3I6zl5LTRkYszMYuNCjlVWAuAhxY+OjoSBDpvF3KAyMwN8",
+	"imFoErvmure15eCwVqimRIZqZo97K6i7RfBsWNlgXN9kBMIpSmEEtggP9zw08ZyEagmcYxXH6s4+mEoj",
+	"YvxzTmQfDGSYSnxpQ5kWO7fhFNW79VyGk0RJlepeia+19cEp48MWanlgCXp6oeHYK3c8tyK/TZgDNlNx",
+	"zIJ3g9WXBcuEyJYvfXkkxhDOwxh6BXysaRUy332LCxQFsv+Rp2Gs5i7hmPKLOPc81vNloSQolGS1bqtd",
+	"z2JFq8N4eeQ28SxRI5wtv4ElkD+rhaICB31X/aXGPebKfHZX3cDcDjhgNVRrFit1w2JxAyzYZCcGB4W9",
+	"RbuJlrdOOk5LMIJYyWuqbS+GaE1elnwL02PV5CRL49Qs2GnvBETdE2PcdZGIfIlODe6FNi3WZ1OhNeqL",
+	"LW/krToBWykHHzAus7pvo1wzynalkuBL13y5FtxiA57HeFR85rl5TXBfEM3kgI1griTRa3HejpCKeflO",
+	"dz/w5RLsYwu6RZSnxb4hIbkMdpyoKeu07nssUqHeciFms9tqt6YRKY+lWNuwbOJwIwp4s3C4x4IPvo1I",
+	"fK/HPvgULfleg/lZwOR7D/hrYdB9r+FLfykM9b0HjJonkAArlp2ypO1ZKJsvq2E2azOWqeBZFysc9LzX",
+	"lm+LoTYk77FgGWMNWG2n3a43VjUDb3TwxvKauxu+DHLkla7t4MOrACzd28V7GQ5LV/bxygoci7c62/Ty",
+	"aliWHqC3VQfXeL/bxftllartdPfptWUUN2C1XTv9CjCXbm7j9mW79/cZ2MMkmiBGfkVIzTKOqC8dYbOg",
+	"fxlllWWU/uXKZaN6/Vy5MttJNUu1P2COSe9LS6WvVxL1e8RiF8ShKelfduBANyi/MwkPcS9GjeXDAr6k",
+	"0wJPHxPor5Ziyd25+pIzCy7mxlSWjDDeEq7oFosQpIaCe8ZoNRFgeDJ/1C+7lnprVmjw0PCMMHHu5vun",
+	"Q6/h3UKirbdGC9HGp9QMJJ8Jr+dtt9qtbUw1uZlQNGY9IMXFsAbItYxSZ5h1GUGikivqCTeM0+GGFrtQ",
+	"9niBdV7YyIYK/JoLSebOlzkupMFkDiIogDZBEbTKgqoamoXcto1FbCDRdRtQ+LLcHM2txT3ZKb9G/2A1",
+	"Wd+IGdptx8xNHCNckwqaO4ERC9yCxHw+dpGOL9FZjwDf4jxXD4MLHt/kzReTzZ2bG7UwGJMnxHcuBEas",
+	"5t6dPR6lScbgpzdjnyjqZEFjJJE7eWN8M5sBTzK6NEFr2NKBR3nUMIy8nncktHlHS10m0X9fifRi2Gux",
+	"Q/dy7LNUOt1tO/b7DymQ7jqFJhdYOvAQwZinsfF63XaheN5pt5+qYVRmVJU6ksCtUKmDD3P7ESlbIU9F",
+	"TC7e+lMmzBLXv//d8a2MZ0fjz7onRz/Ojv70rtP8851XPT+HKRYn+CgFYsYNWkyv5/337/vN73jzx3Zz",
+	"/6r5/g+/qwI0VvgBmKoXFkJol9+VZ5CjglUjznO1zRg3RdD90QFleovmO3FsWhohWoEF7L4k7G67u9fs",
+	"dJrd1xftdo/+fbdO1A4510KG5TM0mwH4G4w9z9Y2Hvb+xsO2737+uN8vHf7ottvPY3fZcsD3i+qcJbI4",
+	"rteGlIdiMa20aPt29q1Od3tndw+FkAMqm56aKZa7LD08BwTtzwzwWCh2sfhTORwazavvPBRfqSqxbns/",
+	"PGdDUFGm6jiLNTmloxeZo3xpxt+O1YOqVrm+bC3TAqld5+l2JaYwNuruP92oePzgoeHtbjLA8lEmarX9",
+	"dKsKyjqhS+l0ioGQdW8Va4Dbi1/rDLzS3vuHhjdTuiLSsdBGHhoImSFpi5SfMjXuAtjmgmAU4NYKWK1E",
+	"QEIvjB6LaKEZXXKVF2oduUOa3CkRDKkL2RN6NIttNlgCoZpOQUYQ1XsW4OOyIteyPD+TzMtHHjFJ9mUp",
+	"jKLxWettAziVWoPOYhxSqKSEkBB44pjZECSL1UMntAx28WUt6LY7Qf0A2xO/vvLoZc5FLA+jhovPk+wA",
+	"oWVhWPDCl3rGQwyQsJlDdOdMJREkmaefkq+t5yhA/nIaU7Z8lqcbWbAlJgKdLzEnwL8K/IvFAUqbji7O",
+	"qTazg6o9RudSbb6aycKdICVx+TKfres9EuMxJJQ2OL5wAmNKFiwOsNPtBmvTvRZztEntS3ocg1Z8OWUp",
+	"mHURHHkNBKhM+Q3QE7gyPVdTRbEqzG3ouEGGdtlV5TLypT1Sy4RpsS9gbg/k3cDMPssNi4Frw16xiM+1",
+	"5dbiC6zdomXPF3yitB0doakjAMkSmKpbiBi5dEL4CDjNmhTFWOCesW+EmSgHfdmebLyNoy0rot29VQHw",
+	"gnr6VAR8SIlcM8TxS5pAdtTd9rKg6naa3d1ddiu0GMXA+ueHw2GBoOnLWvu+22m2718NGkwqhhoMum4z",
+	"UOewWXY4NZXihxTYDBJrgIxy3RXWgdi+OU6m7iSrmTtVKjqmGkq7rE5CXbuAWdiGW6C4sw/yO5TYrWxi",
+	"lAp25yRSXCy0Ej9gok7V8WnmHIeDi7csSrg1Er7HR6Hv4dZh2iRpaNIEouZYQByxcwqF6jngkxsM+3tE",
+	"0Cm+uhbwUYjGxmYpviz2mw8TbS+aBwdisMD3AmIf+H6wTIZ9Fe7wzrgLzf3RdtTcgde8yXfDvWY76kB3",
+	"bOOYLO6zmrgI/JaM8Locobu7+1iS8F+a/7M6OXifV1s+U9H8eSFhORJccPuf4P5uHCOt8rofysUjtJMP",
+	"K4Ft53mz+OuJYPMANWNmPFNSlgO95ljDMkXtZY+jVbixp95R8YWGh4a3+ScniiTiX/6LEr9+rNzZIIJd",
+	"PghN7XY36aziRBUF6N1P/BBANV2jaB2WDJotVMeWTbAIWYoxTfGs0HKBfDPbuvFGWs8dWrOtKgoSz5pP",
+	"i11qWFR6bcxYcHwvek7w4TeYgx1mscC1DbKWM6+Hhrdcb12LO585WHVB2c2IWmGa0NK47IwQfcJThS3J",
+	"2fpqY8GZtSe/VuLBd2BcMPhpaMtvEGR5+shP7t8czfAJ+KWzgF+eg6o85gB/xTPYp44XZRH/EpE6J3zq",
+	"R765I4wrbQhMy9x3dlht9Ts77KnP7NQLhI/NTnj/uo6uvfN0o/xzKr9BC3YGPFpvv1bSxqreFo9sua8T",
+	"PbyvMHzEWsERf+Qr16FYX1kaDC+gVqTMJZ7ysVo5tIy6vIw79VzlRySOO2U/yLbiR+sOTRkLsGW0Iu/M",
+	"wSAOYMg/H7VganTbXeJlzB/Fi2gUhTbtDM7xZQWewzI4Jyst2u6JZ3A34YYqgWZB93O+RGhXy5UtX/YL",
+	"YYD7eMASUtPeDx6xGY2MCISZpiP9WKbP0nfqqGJMI4qVtvVsKvPQ18yyTyGhDPLPWZiES80JlHM5MTGK",
+	"cQquxmXhPx5OHDZH7Chb1xTjwhWccSJgXP4iRxV8cg4y+jTwpKgVLwmdtNhZNdC5jGo6QPZRbII9H5rw",
+	"5SbYBPsYaAKFTpzDBQqXz9Kp7kSgplgw1WoR3M9EsvIduu5on78KO9Bsjyn43uXN16O9sNmJurA93uG7",
+	"o71nABvrs7gXADoaa77+N83Zbs6tjrmIXeE9O0VRVDYiai44aiGXLIEJ8ESDpWVEwKNmDDgkyldb7HMl",
+	"Fa52zpF2VE4L+bMklTojMOCWvjwbXA2P/9vg0FKMjvufHQ3e/NGOthYrNEfYpMEiuK3b01iLdzogc2FX",
+	"HKYb7LTby7iUlXLl4vyp+VYlITTfchGnS/VGJ9mRUjFw+RK1xWeHoaUMcEMlXC7/bRxUlljhleU6h27b",
+	"r0NmuV/ZHOc8pEJ5RFPqQb6q/huAYx5rXfpa6Gpo/FjTpQ9TkoC77e7fkgZdLNPqi+T9vKK1HAu8rMr8",
+	"B630X3mq0d7/NDyscG5+6fuNYoESLT4Du1QTKYJGy+7y4WN0+GW+kGP5aJwI0xk7P5VRxtS5gXkWb64G",
+	"q+7TWUU99uXjM189NfU3D4r13RkJnlf1snWoidyO19egZRM6wvnjWpSs224XMpBZokLQ2gYrmn1+cXHa",
+	"Yoc8jukjaRHMQEa4MpVY2Oeuq08NEHLLq24212F3VHWNEmfzon0obuHlv93kDil5ve/fl0klt0An8xar",
+	"Y1fELQ/ZhKdWB2TxQ0NZCssZscYyAMhmzaHCoJWI8Lvt7aySinkaff1cKuPLUKXSWOaHzQpy52MV4fyr",
+	"cxRUZIvDE0LthcmSEJWakbqvU2Rs+E3GN+2fDn1JvI8xy77WOLa7/06lsQuHeURkE5Uafl2ZI74Dc2ZF",
+	"8mJaZE8KbqxIi8OUFbpEYyPq+MohxZe0UM5ubD7Z7CSnlyf4hY9VFoOZxdHJlxHIcXY29IAFdhAB03yu",
+	"Hb65sBjucPqvtvEWo67aeeWGiwOF37/H/MamalXQxFGWkLFaQNyYJJXBQZ6Mo597N3x7ceWOgAS4aYIW",
+	"pXFb7uhgC+RtUC8x9XtbW53uq1a71W51eq/br9uEzrlRf3j0/BwFkmYC04YlzJsJiITAKLJxhQ+Ka281",
+	"K86sUwb2WIllR8MyZk+seMRGPOYyhIQeHRyeF97uxPrw/uHfAwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

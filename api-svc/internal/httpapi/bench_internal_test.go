@@ -24,11 +24,11 @@ func (discardMetrics) Distribution(string, float64, ...string) {}
 // exercises them (the database's share is measured there, against the hand-written peer).
 func BenchmarkCreateGift(b *testing.B) {
 	log := logging.New(io.Discard, "api", slog.LevelInfo)
-	h, err := NewHandler(Options{
+	h, err := NewHandler(withTestAuth(Options{
 		Gifts: gifts.NewService(createStore{}, nil, log),
 		Ready: func(context.Context) error { return nil }, Log: log,
 		MaxBodyBytes: 16 << 10, Metrics: discardMetrics{},
-	})
+	}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,6 +36,7 @@ func BenchmarkCreateGift(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "/gifts", strings.NewReader(body))
+		authorize(r)
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -30,6 +31,9 @@ func (e *apiError) Error() string { return e.message }
 // the two together.
 var statusByCode = map[ErrorErrorCode]int{
 	VALIDATIONERROR:      http.StatusBadRequest,
+	UNAUTHENTICATED:      http.StatusUnauthorized,
+	APIKEYINVALID:        http.StatusUnauthorized,
+	RATELIMITED:          http.StatusTooManyRequests,
 	NOTFOUND:             http.StatusNotFound,
 	METHODNOTALLOWED:     http.StatusMethodNotAllowed,
 	CONFLICT:             http.StatusConflict,
@@ -196,6 +200,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ae.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	var limited *rateLimitedError
+	if errors.As(err, &limited) {
+		body.RetryAfterSeconds = &limited.retryAfter
+		w.Header().Set("Retry-After", strconv.Itoa(limited.retryAfter))
 	}
 	if ae.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", s.allowedMethods(r))

@@ -101,10 +101,10 @@ func TestErrorsRenderThroughTheTable(t *testing.T) {
 // not application/json is refused with it, on the one operation that reads a body.
 func TestUnsupportedMediaTypeIsOurOwnCheck(t *testing.T) {
 	log := logging.New(&strings.Builder{}, "api", 0)
-	h, err := NewHandler(Options{
+	h, err := NewHandler(withTestAuth(Options{
 		Gifts: gifts.NewService(createStore{}, nil, log),
 		Ready: func(context.Context) error { return nil }, Log: log, MaxBodyBytes: 16 << 10,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +116,7 @@ func TestUnsupportedMediaTypeIsOurOwnCheck(t *testing.T) {
 		{"application/json", 201}, {"application/json; charset=utf-8", 201},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/gifts", strings.NewReader(`{"amount":1}`))
+		authorize(r)
 		if tc.contentType != "" {
 			r.Header.Set("Content-Type", tc.contentType)
 		}

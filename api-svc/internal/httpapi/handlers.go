@@ -97,14 +97,7 @@ func (s *server) GetGift(ctx context.Context, req GetGiftRequestObject) (GetGift
 		retryAfter := pollAfterSeconds
 		headers.RetryAfter = &retryAfter
 	}
-	return GetGift200JSONResponse{
-		Body: Gift{
-			GiftId: g.ID, Code: g.Code, Amount: g.Amount, Message: g.Message,
-			Status: GiftStatus(g.Status), LastError: g.LastError,
-			CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
-		},
-		Headers: headers,
-	}, nil
+	return GetGift200JSONResponse{Body: giftBody(g), Headers: headers}, nil
 }
 
 // SendGift implements POST /gifts/{gift_id}/send.

@@ -114,6 +114,9 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			if theirs := r.Header.Get(correlation.Header); correlation.Plausible(theirs) {
 				attrs = append(attrs, slog.String(keyClientCorrelationID, theirs))
 			}
+			if f.client.Name != "" {
+				attrs = append(attrs, slog.String(logging.KeyClient, f.client.Name))
+			}
 			if f.giftID != [16]byte{} {
 				attrs = append(attrs, slog.String(logging.KeyGiftID, f.giftID.String()))
 			}

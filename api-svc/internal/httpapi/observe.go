@@ -11,6 +11,7 @@ import (
 	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
@@ -28,6 +29,7 @@ const fastWithin = 300 * time.Millisecond
 // operations names each route pattern of the generated router by its OpenAPI operation, the
 // operation tag of the metrics (Datadog lower-cases tags, so snake_case rather than operationId).
 var operations = map[string]string{
+	"GET /gifts":                 "list_gifts",
 	"POST /gifts":                "create_gift",
 	"GET /gifts/{gift_id}":       "get_gift",
 	"POST /gifts/{gift_id}/send": "send_gift",
@@ -100,6 +102,9 @@ func (s *server) observeRequest(r *http.Request, f *requestFields, code int, too
 		if id := correlation.From(r.Context()); id != "" {
 			span.SetTag(correlation.Key, id)
 		}
+		if f.client.Name != "" {
+			span.SetTag(logging.KeyClient, f.client.Name)
+		}
 	}
 	if s.metrics == nil {
 		return
@@ -114,6 +119,13 @@ func (s *server) observeRequest(r *http.Request, f *requestFields, code int, too
 	}
 	s.metrics.Count("gift.api.requests", 1, tags.requests[class][fast]...)
 	s.metrics.Distribution("gift.api.request.duration", took.Seconds(), tags.duration[class]...)
+	switch ErrorErrorCode(f.errorCode) {
+	case UNAUTHENTICATED, APIKEYINVALID:
+		// No client: the key named none (or a revoked one).
+		s.metrics.Count("gift.api.auth.rejected", 1, tags.operation, "error_code:"+f.errorCode)
+	case RATELIMITED:
+		s.metrics.Count("gift.api.rate_limited", 1, tags.operation, "client:"+f.client.Name)
+	}
 }
 
 // statusClasses are the values of the status_class tag.
@@ -122,12 +134,13 @@ var statusClasses = [...]string{"2xx", "3xx", "4xx", "5xx"}
 // operationTags are the request metrics' tags of one operation, built once rather than per
 // request: by status class (statusClasses) and, for gift.api.requests, fast false or true.
 type operationTags struct {
-	requests [len(statusClasses)][2][]string
+	operation string // operation:<op>
+	requests  [len(statusClasses)][2][]string
 	duration [len(statusClasses)][]string
 }
 
 func newOperationTags(op string) *operationTags {
-	t := &operationTags{}
+	t := &operationTags{operation: "operation:" + op}
 	for i, class := range statusClasses {
 		for j, fast := range []string{"false", "true"} {
 			t.requests[i][j] = []string{"operation:" + op, "status_class:" + class, "fast:" + fast}

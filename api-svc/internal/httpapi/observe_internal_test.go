@@ -88,11 +88,11 @@ func TestRequestSpansRecordStatusAndServerErrors(t *testing.T) {
 			defer mt.Stop()
 			var logs bytes.Buffer
 			metrics := &countedRequests{}
-			h, err := NewHandler(Options{
+			h, err := NewHandler(withTestAuth(Options{
 				Gifts: gifts.NewService(tc.store, nil, logging.New(&logs, "api", 0)),
 				Ready: func(context.Context) error { return nil }, Log: logging.New(&logs, "api", 0),
 				MaxBodyBytes: 1 << 20, Metrics: metrics, Traced: true,
-			})
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,6 +101,7 @@ func TestRequestSpansRecordStatusAndServerErrors(t *testing.T) {
 				method = http.MethodGet
 			}
 			r := httptest.NewRequest(method, tc.path, body)
+			authorize(r)
 			r.Header.Set("Content-Type", "application/json")
 			h.ServeHTTP(httptest.NewRecorder(), r)
 
@@ -160,16 +161,17 @@ func TestEveryAnswerCarriesItsCorrelationID(t *testing.T) {
 			defer mt.Stop()
 			var logs bytes.Buffer
 			log := logging.New(&logs, "api", -4) // DEBUG: the probes' lines too
-			h, err := NewHandler(Options{
+			h, err := NewHandler(withTestAuth(Options{
 				Gifts: gifts.NewService(tc.store, nil, log), Log: log,
 				Ready: func(context.Context) error { return nil }, MaxBodyBytes: 1 << 20, Traced: true,
-			})
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			var ids []string
 			for range 2 {
 				r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+				authorize(r)
 				if tc.contentType != "" {
 					r.Header.Set("Content-Type", tc.contentType)
 				}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
@@ -30,6 +31,10 @@ type Options struct {
 	Metrics Metrics
 	// Traced puts every request in an APM span (tracing on).
 	Traced bool
+	// Keys checks the API key of every operation but the probes; Limiter takes a token of the
+	// client's rate limit.
+	Keys    KeyChecker
+	Limiter RateLimiter
 }
 
 type server struct {
@@ -40,10 +45,14 @@ type server struct {
 	failureInjection bool
 	router           routers.Router
 	metrics          Metrics
+	keys             KeyChecker
+	limiter          RateLimiter
+	secured          map[string]bool // operation id -> needs an API key
 }
 
 // NewHandler returns the API's http.Handler: (APM span) -> access log and metrics -> recover ->
-// the operation found in the spec (once) -> body limit -> OpenAPI request validation (bodies by
+// the operation found in the spec (once) -> API key and rate limit -> body limit -> OpenAPI
+// request validation (bodies by
 // our own checks, parsed once) -> generated routing and binding -> strict handlers.
 // The access log is outside the recovery so that a panic's 500 is logged, counted and put on the
 // span like any other answer.
@@ -54,12 +63,16 @@ func NewHandler(opts Options) (http.Handler, error) {
 	}
 	// Route by path only: the spec's servers list is documentation, not a Host filter.
 	spec.Servers = nil
+	secured := takeSecurity(spec)
 	router, err := gorillamux.NewRouter(spec)
 	if err != nil {
 		return nil, fmt.Errorf("build OpenAPI router: %w", err)
 	}
 	s := &server{gifts: opts.Gifts, ready: opts.Ready, log: opts.Log, maxBody: opts.MaxBodyBytes,
-		failureInjection: opts.FailureInjection, router: router, metrics: opts.Metrics}
+		failureInjection: opts.FailureInjection, router: router, metrics: opts.Metrics, keys: opts.Keys, limiter: opts.Limiter, secured: secured}
+	if s.keys == nil || s.limiter == nil {
+		return nil, fmt.Errorf("httpapi: Options.Keys and Options.Limiter are required")
+	}
 
 	strict := NewStrictHandlerWithOptions(s, nil, StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.writeBodyError,
@@ -69,7 +82,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		BaseRouter:       http.NewServeMux(),
 		ErrorHandlerFunc: s.writeError,
 	})
-	h := s.accessLog(s.recoverPanics(s.findOperation(s.limitBody(s.validateRequest(recordRoute(routes))))))
+	h := s.accessLog(s.recoverPanics(s.findOperation(s.authenticate(s.limitBody(s.validateRequest(recordRoute(routes)))))))
 	if opts.Traced {
 		h = traced(h)
 	}
@@ -88,4 +101,23 @@ func (s *server) allowedMethods(r *http.Request) string {
 		}
 	}
 	return strings.Join(allowed, ", ")
+}
+
+// takeSecurity returns which operations need an API key (by operation id) and removes the
+// security requirements from the spec the validator reads: the key is authenticate's to check,
+// and kin-openapi would otherwise want an authentication function (and read the body for it).
+func takeSecurity(spec *openapi3.T) map[string]bool {
+	secured := make(map[string]bool)
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			sec := op.Security
+			if sec == nil {
+				sec = &spec.Security
+			}
+			secured[op.OperationID] = len(*sec) > 0
+			op.Security = nil
+		}
+	}
+	spec.Security = nil
+	return secured
 }
