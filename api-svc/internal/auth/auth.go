@@ -51,7 +51,9 @@ type entry struct {
 }
 
 // NewChecker returns a checker over store.
-func NewChecker(store KeyStore, cfg Config) *Checker { return NewCheckerWithClock(store, cfg, time.Now) }
+func NewChecker(store KeyStore, cfg Config) *Checker {
+	return NewCheckerWithClock(store, cfg, time.Now)
+}
 
 // NewCheckerWithClock returns a checker over store reading time from now.
 func NewCheckerWithClock(store KeyStore, cfg Config, now func() time.Time) *Checker {

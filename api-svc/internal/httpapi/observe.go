@@ -136,7 +136,7 @@ var statusClasses = [...]string{"2xx", "3xx", "4xx", "5xx"}
 type operationTags struct {
 	operation string // operation:<op>
 	requests  [len(statusClasses)][2][]string
-	duration [len(statusClasses)][]string
+	duration  [len(statusClasses)][]string
 }
 
 func newOperationTags(op string) *operationTags {
