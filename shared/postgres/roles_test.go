@@ -79,6 +79,29 @@ var refusedToEveryRole = []string{
 	`UPDATE create_requests SET response_body = ''`,
 }
 
+// What neither service may do to clients, keys and their audit: only giftctl administers them.
+var refusedToAPIAndWorker = []string{
+	`INSERT INTO api_clients (id, name, created_by) VALUES (gen_random_uuid(), 'intruder', 'x')`,
+	`UPDATE api_clients SET rate_per_second = 1000000`,
+	`UPDATE api_clients SET burst = 1000000`,
+	`DELETE FROM api_clients`,
+	`INSERT INTO api_keys (id, client_id, secret_hash, slot, created_by) SELECT '0badf00d', id, sha256(''), 1, 'x' FROM api_clients`,
+	`UPDATE api_keys SET revoked_at = NULL, revoked_by = NULL`,
+	`UPDATE api_keys SET secret_hash = sha256('x')`,
+	`DELETE FROM api_keys`,
+	`SELECT * FROM api_client_events`,
+	`INSERT INTO api_client_events (client_id, action, actor) SELECT id, 'client.create', 'x' FROM api_clients`,
+}
+
+// refusedByStore wants the store call refused for lack of privilege.
+func refusedByStore(t *testing.T, what string, call func() error) {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	if err := call(); !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("%s: %v; want it refused with SQLSTATE 42501", what, err)
+	}
+}
+
 func must(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil {
@@ -146,7 +169,27 @@ func TestRoleAPI(t *testing.T) {
 		t.Fatalf("outbox backlog: %+v, %v", b, err)
 	}
 
+	// The key check of every request: a key and its client, read only.
+	client, err := db.admin.CreateClient(ctx, "shop-web", gift.DefaultRateLimit, "alice")
+	must(t, "create a client", err)
+	_, key, err := db.admin.IssueAPIKey(ctx, client.ID, "alice")
+	must(t, "issue a key", err)
+	if k, err := s.LookupAPIKey(ctx, key.ID); err != nil || k.Client != client || len(k.SecretHash) != 32 {
+		t.Fatalf("lookup API key: %+v, %v", k, err)
+	}
+	refusedByStore(t, "create a client", func() error {
+		_, err := s.CreateClient(ctx, "intruder", gift.DefaultRateLimit, "api")
+		return err
+	})
+	refusedByStore(t, "issue a key", func() error { _, _, err := s.IssueAPIKey(ctx, client.ID, "api"); return err })
+	refusedByStore(t, "revoke a key", func() error { _, err := s.RevokeAPIKey(ctx, key.ID, "api"); return err })
+	refusedByStore(t, "set limits", func() error {
+		_, err := s.SetClientLimits(ctx, client.ID, gift.RateLimit{PerSecond: 1e6, Burst: 1e6}, "api")
+		return err
+	})
+
 	db.mustRefuse(t, refusedToEveryRole...)
+	db.mustRefuse(t, refusedToAPIAndWorker...)
 	db.mustRefuse(t,
 		`SELECT * FROM gift_events`,
 		`SELECT * FROM dlq_settled`,
@@ -212,7 +255,12 @@ func TestRoleWorker(t *testing.T) {
 	}
 
 	db.mustRefuse(t, refusedToEveryRole...)
+	db.mustRefuse(t, refusedToAPIAndWorker...)
 	db.mustRefuse(t,
+		`SELECT * FROM api_keys`,
+		`SELECT secret_hash FROM api_keys`,
+		`SELECT * FROM api_clients`,
+		`SELECT * FROM api_client_events`,
 		`SELECT * FROM gift_events`,
 		`SELECT * FROM create_requests`,
 		`SELECT body FROM outbox_messages`,
@@ -268,8 +316,41 @@ func TestRoleOperator(t *testing.T) {
 		t.Fatalf("outbox backlog: %v", err)
 	}
 
+	// Clients and keys (giftctl client, giftctl key), each change in the audit.
+	client, err := s.CreateClient(ctx, "shop-web", gift.DefaultRateLimit, "alice")
+	must(t, "create a client", err)
+	if c, err := s.ClientByName(ctx, "shop-web"); err != nil || c != client {
+		t.Fatalf("client by name: %+v, %v", c, err)
+	}
+	if list, err := s.ListClients(ctx); err != nil || len(list) != 2 {
+		t.Fatalf("list clients: %+v, %v", list, err)
+	}
+	_, err = s.SetClientLimits(ctx, client.ID, gift.RateLimit{PerSecond: 5, Burst: 5}, "alice")
+	must(t, "set limits", err)
+	_, key, err := s.IssueAPIKey(ctx, client.ID, "alice")
+	must(t, "issue a key", err)
+	if k, err := s.LookupAPIKey(ctx, key.ID); err != nil || !k.Active() {
+		t.Fatalf("lookup API key: %+v, %v", k, err)
+	}
+	if keys, err := s.ListAPIKeys(ctx, client.ID); err != nil || len(keys) != 1 {
+		t.Fatalf("list keys: %+v, %v", keys, err)
+	}
+	if k, err := s.RevokeAPIKey(ctx, key.ID, "alice"); err != nil || k.Active() {
+		t.Fatalf("revoke: %+v, %v", k, err)
+	}
+	if events, err := s.ClientEvents(ctx, client.ID); err != nil || len(events) != 4 {
+		t.Fatalf("client audit: %+v, %v", events, err)
+	}
+
 	db.mustRefuse(t, refusedToEveryRole...)
 	db.mustRefuse(t,
+		`UPDATE api_keys SET secret_hash = sha256('x')`,
+		`UPDATE api_keys SET client_id = client_id`,
+		`DELETE FROM api_keys`,
+		`UPDATE api_clients SET name = 'renamed'`,
+		`DELETE FROM api_clients`,
+		`UPDATE api_client_events SET actor = 'someone else'`,
+		`DELETE FROM api_client_events`,
 		`SELECT * FROM create_requests`,
 		`INSERT INTO gifts (id, code, amount) VALUES (gen_random_uuid(), 'c', 1)`,
 		`INSERT INTO send_requests (gift_id, request_id, response_body) SELECT id, 'x', '' FROM gifts LIMIT 1`,

@@ -1,7 +1,8 @@
 // Package giftctl is the operator's command line (api-svc/cmd/giftctl, docs/runbook.md): one
 // screen of system status, gifts for demos and smoke checks, the DLQ, an operator's retry of a
-// FAILED gift, and the re-enqueue of gifts whose message was lost. It reads the same environment
-// variables as the services (shared/platform) plus API_URL, and builds on the generated API client
+// FAILED gift, the re-enqueue of gifts whose message was lost, and the API's clients and their
+// keys. It reads the same environment variables as the services (shared/platform) plus API_URL
+// and GIFT_API_KEY, and builds on the generated API client
 // and on the store and queues it is given (the interfaces of ports.go, opened by giftctl/connect),
 // so it changes gifts only the way the services do: one transaction per change, recorded in the
 // gift's history, queued through the outbox.
@@ -49,11 +50,23 @@ const usage = `usage: giftctl COMMAND [flags]
   reconcile [--apply] [--older-than 1h] [--ignore-queue-depth] [--actor NAME]
                                   re-enqueue QUEUED gifts whose message is nowhere (dry run by default;
                                   --apply refuses while the send queue holds messages)
+  client create NAME [--rate 50] [--burst 100] [--actor NAME]
+                                  a new API client (a team calling the API) and its rate limit
+  client list [--json]            every client, its limit and how many keys it has active
+  client show NAME [--json]       a client, its keys and its audit (who did what)
+  client limits NAME [--rate N] [--burst N] [--yes] [--actor NAME]
+                                  change a client's rate limit (the API applies it within 30 s)
+  key issue CLIENT [--json] [--actor NAME]
+                                  a new key for a client (at most two active): printed once, never again
+  key list CLIENT [--json]        a client's keys, active and revoked, newest first
+  key revoke KEY_ID [--yes] [--actor NAME]
+                                  revoke a key (the API refuses it within 30 s)
 
 The history records who acted: the AWS caller ARN (STS), or os:USER locally; --actor adds a name.
 
 Configuration: the services' environment (DATABASE_URL or PG*, DB_SECRET_ARN, SQS_ENDPOINT,
-SQS_QUEUE_URL or SQS_QUEUE_NAME, SQS_DLQ_URL, AWS_REGION) and API_URL (default ` + DefaultAPIURL + `).
+SQS_QUEUE_URL or SQS_QUEUE_NAME, SQS_DLQ_URL, AWS_REGION), API_URL (default ` + DefaultAPIURL + `)
+and GIFT_API_KEY (the key the gift commands call the API with: "Authorization: Bearer <key>").
 `
 
 // CLI runs giftctl commands. Its fields are the process's environment, injected for tests.
@@ -103,7 +116,7 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	defer d.close()
 
 	cmd, rest := args[0], args[1:]
-	if cmd == "gift" || cmd == "dlq" {
+	if cmd == "gift" || cmd == "dlq" || cmd == "client" || cmd == "key" {
 		if len(rest) == 0 {
 			fmt.Fprintf(c.Stderr, "giftctl %s: a subcommand is missing\n%s", cmd, usage)
 			return ExitUsage
@@ -111,15 +124,22 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	run, ok := map[string]func(context.Context, *deps, []string) int{
-		"status":      c.status,
-		"gift create": c.giftCreate,
-		"gift send":   c.giftSend,
-		"gift get":    c.giftGet,
-		"gift wait":   c.giftWait,
-		"dlq list":    c.dlqList,
-		"dlq redrive": c.dlqRedrive,
-		"retry":       c.retry,
-		"reconcile":   c.reconcile,
+		"status":        c.status,
+		"gift create":   c.giftCreate,
+		"gift send":     c.giftSend,
+		"gift get":      c.giftGet,
+		"gift wait":     c.giftWait,
+		"dlq list":      c.dlqList,
+		"dlq redrive":   c.dlqRedrive,
+		"retry":         c.retry,
+		"reconcile":     c.reconcile,
+		"client create": c.clientCreate,
+		"client list":   c.clientList,
+		"client show":   c.clientShow,
+		"client limits": c.clientLimits,
+		"key issue":     c.keyIssue,
+		"key list":      c.keyList,
+		"key revoke":    c.keyRevoke,
 	}[cmd]
 	if !ok {
 		fmt.Fprintf(c.Stderr, "giftctl: unknown command %q\n%s", cmd, usage)
@@ -142,7 +162,15 @@ func (c *CLI) open(ctx context.Context, cfg Config) (*deps, error) {
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	api, err := giftclient.NewClientWithResponses(cfg.APIURL, giftclient.WithHTTPClient(httpClient))
+	opts := []giftclient.ClientOption{giftclient.WithHTTPClient(httpClient)}
+	if cfg.APIKey != "" {
+		key := cfg.APIKey
+		opts = append(opts, giftclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+key)
+			return nil
+		}))
+	}
+	api, err := giftclient.NewClientWithResponses(cfg.APIURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("API client for %s: %w", cfg.APIURL, err)
 	}

@@ -31,12 +31,14 @@ var env *testenv.Env
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Needs{Postgres: true, SQS: true}, &env) }
 
 // system is a test's own database, queue pair and API (apiserver.Serve, with its outbox relay), and
-// giftctl's environment pointing at them, as `make run` would set it.
+// giftctl's environment pointing at them, as `make run` would set it: GIFT_API_KEY is a key of
+// client, which owns the gifts the test makes.
 type system struct {
 	vars   map[string]string
 	pool   *pgxpool.Pool
 	store  *postgres.Store
 	queues testenv.Queues
+	client gift.Client
 }
 
 func newSystem(t *testing.T) *system {
@@ -61,6 +63,13 @@ func newSystem(t *testing.T) *system {
 	}
 	t.Cleanup(s.pool.Close)
 	s.store = postgres.NewStore(s.pool, 10*time.Second)
+	s.client, err = s.store.CreateClient(context.Background(), "giftctl-test", gift.RateLimit{PerSecond: 1e5, Burst: 1e5}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.vars["GIFT_API_KEY"], _, err = s.store.IssueAPIKey(context.Background(), s.client.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
 	apiVars := maps.Clone(s.vars)
 	apiVars["DATABASE_URL"] = env.RoleURL(t, db, testenv.RoleAPI)
 	s.vars["API_URL"] = startAPI(t, apiVars)
@@ -110,7 +119,7 @@ func (s *system) run(t *testing.T, stdin string, args ...string) result {
 func (s *system) sendWithMessage(t *testing.T, force bool) (uuid.UUID, string) {
 	t.Helper()
 	ctx := context.Background()
-	g, err := gift.New(uuid.Nil, gift.NewGift{Amount: 100}, time.Now())
+	g, err := gift.New(s.client.ID, gift.NewGift{Amount: 100}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

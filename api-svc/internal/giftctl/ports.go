@@ -22,6 +22,18 @@ type Store interface {
 	Reenqueue(ctx context.Context, giftID uuid.UUID, actorName, reason string) (int64, error)
 	Overview(ctx context.Context, stuckAfter time.Duration) (gift.Overview, error)
 	OutboxBacklog(ctx context.Context) (gift.OutboxBacklog, error)
+
+	// Clients and their keys (client and key commands); every change records its actor in the
+	// client's audit.
+	CreateClient(ctx context.Context, name string, limit gift.RateLimit, actor string) (gift.Client, error)
+	ClientByName(ctx context.Context, name string) (gift.Client, error)
+	ListClients(ctx context.Context) ([]gift.ClientSummary, error)
+	SetClientLimits(ctx context.Context, clientID uuid.UUID, limit gift.RateLimit, actor string) (gift.Client, error)
+	ClientEvents(ctx context.Context, clientID uuid.UUID) ([]gift.ClientEvent, error)
+	IssueAPIKey(ctx context.Context, clientID uuid.UUID, actor string) (string, gift.StoredKey, error)
+	ListAPIKeys(ctx context.Context, clientID uuid.UUID) ([]gift.StoredKey, error)
+	LookupAPIKey(ctx context.Context, id string) (gift.StoredKey, error)
+	RevokeAPIKey(ctx context.Context, id, actor string) (gift.StoredKey, error)
 }
 
 // DLQ is the dead-letter queue as the commands handle it (shared/sqs.Consumer): browsed, its

@@ -1,16 +1,21 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/apikey"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 )
 
 // One send is found by its correlation id across the whole system (`make run`: API, worker,
@@ -19,43 +24,11 @@ import (
 // the worker's "gift sent" line of that gift.
 func TestOneSendIsFoundByItsCorrelationID(t *testing.T) {
 	root, bin := buildDevstack(t)
-	ports := freePorts(t, 4)
-	cmd := exec.Command(bin)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(),
-		"DEVSTACK_STATE_DIR="+t.TempDir(),
-		fmt.Sprintf("DEVSTACK_PG_PORT=%d", ports[0]),
-		fmt.Sprintf("SQS_EMULATOR_PORT=%d", ports[1]),
-		fmt.Sprintf("API_PORT=%d", ports[2]),
-		fmt.Sprintf("WORKER_HEALTH_ADDR=127.0.0.1:%d", ports[3]),
-		"WORKER_FAILURE_RATE=0", // the first attempt sends it: the test waits for no retry
-	)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := &logLines{running: make(chan struct{})}
-	scanned := make(chan struct{})
-	go func() { defer close(scanned); lines.scan(stdout) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
-		<-scanned
-		_ = cmd.Wait()
-	})
-	select {
-	case <-lines.running:
-	case <-scanned:
-		t.Fatalf("devstack ended before the system was running:\n%s", lines)
-	case <-time.After(3 * time.Minute): // a guard against a hang, not a measurement
-		t.Fatalf("the system was not running after 3 minutes:\n%s", lines)
-	}
+	st := startDevstack(t, root, bin, "WORKER_FAILURE_RATE=0") // the first attempt sends it: the test waits for no retry
+	lines := st.lines
+	key := localAPIKey(t, st)
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", ports[2])
+	base := fmt.Sprintf("http://127.0.0.1:%d", st.ports[2])
 	client := &http.Client{Timeout: 30 * time.Second} // a guard against a hang
 	// "system running" means the services were started: wait until the API answers.
 	ready := time.Now().Add(time.Minute) // a guard against a hang, not a measurement
@@ -72,14 +45,15 @@ func TestOneSendIsFoundByItsCorrelationID(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling readiness, with the deadline above
 	}
-	resp, body := post(t, client, base+"/gifts", `{"amount": 500}`, nil)
+	bearer := map[string]string{"Authorization": "Bearer " + key}
+	resp, body := post(t, client, base+"/gifts", `{"amount": 500}`, bearer)
 	var created struct {
 		GiftID string `json:"gift_id"`
 	}
 	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &created) != nil {
 		t.Fatalf("create: %d %s", resp.StatusCode, body)
 	}
-	resp, body = post(t, client, base+"/gifts/"+created.GiftID+"/send", "", map[string]string{"Idempotency-Key": "corr-e2e"})
+	resp, body = post(t, client, base+"/gifts/"+created.GiftID+"/send", "", map[string]string{"Idempotency-Key": "corr-e2e", "Authorization": "Bearer " + key})
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("send: %d %s", resp.StatusCode, body)
 	}
@@ -106,6 +80,46 @@ func TestOneSendIsFoundByItsCorrelationID(t *testing.T) {
 			t.Errorf("%s line %v, want correlation_id %s", name, line, id)
 		}
 	}
+}
+
+// localAPIKey reads the key `make run` wrote for giftctl and curl (GIFT_API_KEY in giftctl.env,
+// readable by the user alone), and checks it is a key of the client "local" that the database
+// knows, active.
+func localAPIKey(t *testing.T, st *stack) string {
+	t.Helper()
+	path := filepath.Join(st.state, "giftctl.env")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600: it holds a key and a password", path, info.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		vars[k] = v
+	}
+	text := vars["GIFT_API_KEY"]
+	key, err := apikey.Parse(text)
+	if err != nil {
+		t.Fatalf("GIFT_API_KEY=%q in %s: %v\n%s", text, path, err, b)
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, vars["DATABASE_URL"]) // as giftctl: gift_operator
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	stored, err := postgres.NewStore(pool, 10*time.Second).LookupAPIKey(ctx, key.ID)
+	if err != nil || !key.Matches(stored.SecretHash) || !stored.Active() || stored.Client.Name != "local" {
+		t.Fatalf("GIFT_API_KEY's key %s as stored: %+v, %v; want an active key of client local that matches", key.ID, stored, err)
+	}
+	return text
 }
 
 func post(t *testing.T, c *http.Client, url, body string, header map[string]string) (*http.Response, []byte) {

@@ -2,9 +2,11 @@
 // PostgreSQL (unless DATABASE_URL is set), the SQS emulator (unless SQS_ENDPOINT is set), the
 // queue pair with production's redrive settings, the migrations, then the API and the worker with
 // JSON logs on stdout, each connected as its own database role (gift_api, gift_worker; giftctl's
-// settings as gift_operator). It builds api, worker and giftctl into .local/bin first (giftctl
-// for the operator: `env $(cat .local/giftctl.env) .local/bin/giftctl status`). Ctrl-C or
-// SIGTERM stops everything it started and exits 0.
+// settings as gift_operator). It builds api, worker and giftctl into .local/bin first, and makes
+// the API client "local" with a key of its own (GIFT_API_KEY in .local/giftctl.env, for giftctl
+// and for curl: `set -a; . .local/giftctl.env; set +a`, then `.local/bin/giftctl status` or
+// `curl -H "Authorization: Bearer $GIFT_API_KEY" ...`). Ctrl-C or SIGTERM stops everything it
+// started and exits 0.
 //
 // DEVSTACK_SQS_LATENCY (a duration, off by default) rehearses a slow SQS: the API then reaches the
 // emulator through a fault proxy (testkit/faultproxy) that holds every request back that long, so
@@ -91,10 +93,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := writeGiftctlEnv(filepath.Join(state, "giftctl.env"), deps.RoleEnv(devstack.RoleOperator), apiPort); err != nil {
+	// Every API call but the probes needs a key: one of the client "local" (made on the first
+	// run; with a DATABASE_URL kept between runs, its oldest key is revoked once it has two).
+	key, err := deps.IssueAPIKey(ctx, "local")
+	if err != nil {
 		return err
 	}
-	log.Info("giftctl: env $(cat .local/giftctl.env) .local/bin/giftctl status", logging.KeyStatus, "ready")
+	envFile := filepath.Join(state, "giftctl.env")
+	if err := writeGiftctlEnv(envFile, deps.RoleEnv(devstack.RoleOperator), apiPort, key); err != nil {
+		return err
+	}
+	log.Info("giftctl and curl: set -a; . "+envFile+"; set +a; then .local/bin/giftctl status, or curl -H \"Authorization: Bearer $GIFT_API_KEY\"",
+		logging.KeyStatus, "ready", "env_file", envFile)
 	// Each program as its own database role (docs/architecture.md, "Database roles").
 	apiEnv, workerEnv := deps.RoleEnv(devstack.RoleAPI), deps.RoleEnv(devstack.RoleWorker)
 	if sqsLatency > 0 {
@@ -110,9 +120,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return runServices(ctx, log, service{apiEnv, []string{bin.API, "serve"}}, service{workerEnv, []string{bin.Worker, "run"}})
 }
 
-// writeGiftctlEnv writes the connection settings of the running stack, one VAR=value a line, so
-// giftctl can be pointed at it: `env $(cat .local/giftctl.env) .local/bin/giftctl status`.
-func writeGiftctlEnv(path string, env []string, apiPort int) error {
+// writeGiftctlEnv writes the connection settings of the running stack and the API key of the
+// local client, one VAR=value a line (unquoted), readable by the user alone, so
+// giftctl and curl can be pointed at it: `set -a; . .local/giftctl.env; set +a`, or
+// `env $(cat .local/giftctl.env) .local/bin/giftctl status`.
+func writeGiftctlEnv(path string, env []string, apiPort int, apiKey string) error {
 	var b strings.Builder
 	for _, name := range []string{"DATABASE_URL=", "SQS_ENDPOINT=", "SQS_QUEUE_URL=", "SQS_DLQ_URL=", "AWS_REGION="} {
 		// The last value, as a process started with env would see it.
@@ -124,6 +136,7 @@ func writeGiftctlEnv(path string, env []string, apiPort int) error {
 		}
 	}
 	fmt.Fprintf(&b, "API_URL=http://127.0.0.1:%d\n", apiPort)
+	fmt.Fprintf(&b, "GIFT_API_KEY=%s\n", apiKey)
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

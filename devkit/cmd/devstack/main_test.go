@@ -36,58 +36,94 @@ func TestStopExitsZeroAndLeavesNothingRunning(t *testing.T) {
 		{"SIGTERM to devstack", func(pid int) error { return syscall.Kill(pid, syscall.SIGTERM) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ports := freePorts(t, 4)
-			cmd := exec.Command(bin)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(),
-				"DEVSTACK_STATE_DIR="+t.TempDir(),
-				fmt.Sprintf("DEVSTACK_PG_PORT=%d", ports[0]),
-				fmt.Sprintf("SQS_EMULATOR_PORT=%d", ports[1]),
-				fmt.Sprintf("API_PORT=%d", ports[2]),
-				fmt.Sprintf("WORKER_HEALTH_ADDR=127.0.0.1:%d", ports[3]),
-			)
-			cmd.Stderr = os.Stderr
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-
-			lines := &logLines{running: make(chan struct{})}
-			scanned := make(chan struct{})
-			go func() { defer close(scanned); lines.scan(stdout) }()
-			select {
-			case <-lines.running:
-			case <-scanned:
-				t.Fatalf("devstack ended before the system was running:\n%s", lines)
-			case <-time.After(3 * time.Minute): // a guard against a hang, not a measurement
-				t.Fatalf("the system was not running after 3 minutes:\n%s", lines)
-			}
-
+			st := startDevstack(t, root, bin)
 			stopAt := time.Now()
-			if err := tt.stop(cmd.Process.Pid); err != nil {
+			if err := tt.stop(st.cmd.Process.Pid); err != nil {
 				t.Fatal(err)
 			}
-			<-scanned
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("devstack: %v, want exit 0:\n%s", err, lines)
+			<-st.exited
+			if st.err != nil {
+				t.Fatalf("devstack: %v, want exit 0:\n%s", st.err, st.lines)
 			}
 			t.Logf("stopped in %s", time.Since(stopAt).Round(time.Millisecond)) // a figure, not a check
-			if !lines.has("stopped") {
-				t.Fatalf("want a clean stop in the log:\n%s", lines)
+			if !st.lines.has("stopped") {
+				t.Fatalf("want a clean stop in the log:\n%s", st.lines)
 			}
 			for i, name := range []string{"postgres", "sqs emulator", "api", "worker health"} {
-				if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[i])); err == nil {
+				if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", st.ports[i])); err == nil {
 					_ = conn.Close()
-					t.Errorf("%s still listens on %d after devstack exited", name, ports[i])
+					t.Errorf("%s still listens on %d after devstack exited", name, st.ports[i])
 				}
 			}
 		})
 	}
+}
+
+// stack is a running devstack (`make run`) of a test's own.
+type stack struct {
+	cmd   *exec.Cmd
+	lines *logLines
+	// ports are postgres, the SQS emulator, the API and the worker's health endpoint.
+	ports []int
+	state string // DEVSTACK_STATE_DIR
+	// exited is closed once devstack has exited, with err its exit.
+	exited chan struct{}
+	err    error
+}
+
+// startDevstack starts bin (buildDevstack) in root on free ports, with a state directory of its
+// own and env added to the test's environment, and waits until it logs "system running". Unless
+// the test stopped it, it is stopped with SIGTERM when the test ends.
+func startDevstack(t *testing.T, root, bin string, env ...string) *stack {
+	t.Helper()
+	st := &stack{lines: &logLines{running: make(chan struct{})}, ports: freePorts(t, 4), state: t.TempDir(), exited: make(chan struct{})}
+	st.cmd = exec.Command(bin)
+	st.cmd.Dir = root
+	st.cmd.Env = append(os.Environ(),
+		"DEVSTACK_STATE_DIR="+st.state,
+		fmt.Sprintf("DEVSTACK_PG_PORT=%d", st.ports[0]),
+		fmt.Sprintf("SQS_EMULATOR_PORT=%d", st.ports[1]),
+		fmt.Sprintf("API_PORT=%d", st.ports[2]),
+		fmt.Sprintf("WORKER_HEALTH_ADDR=127.0.0.1:%d", st.ports[3]),
+	)
+	st.cmd.Env = append(st.cmd.Env, env...)
+	st.cmd.Stderr = os.Stderr
+	// The group's leader is devstack, as make's recipe is in a terminal's foreground group.
+	st.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := st.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		st.lines.scan(stdout)
+		st.err = st.cmd.Wait() // after the last read of stdout
+		close(st.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-st.exited:
+			return
+		default:
+		}
+		_ = syscall.Kill(st.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-st.exited:
+		case <-time.After(time.Minute): // a guard against a hang
+			_ = syscall.Kill(-st.cmd.Process.Pid, syscall.SIGKILL)
+			<-st.exited
+		}
+	})
+	select {
+	case <-st.lines.running:
+	case <-st.exited:
+		t.Fatalf("devstack ended before the system was running (%v):\n%s", st.err, st.lines)
+	case <-time.After(3 * time.Minute): // a guard against a hang, not a measurement
+		t.Fatalf("the system was not running after 3 minutes:\n%s", st.lines)
+	}
+	return st
 }
 
 // buildDevstack builds devstack from the working tree; it returns the repository root and the binary.
