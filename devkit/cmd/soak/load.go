@@ -107,6 +107,7 @@ func (l *load) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / l.cfg.rate))
 	defer tick.Stop()
+	started := 0 // flows started: the clients take turns
 	for n := uint64(0); ; n++ {
 		select {
 		case <-ctx.Done():
@@ -120,12 +121,14 @@ func (l *load) run(ctx context.Context) {
 			l.missed.Add(1)
 			continue
 		}
+		c := started % len(l.clients)
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
 			// Flows finish even after the load's time is up: a send in progress is followed through.
-			l.flow(context.WithoutCancel(ctx), int(n%uint64(len(l.clients))), rand.New(rand.NewPCG(l.cfg.seed, n))) //nolint:gosec // G404: traffic shape, reproducible from a seed
+			l.flow(context.WithoutCancel(ctx), c, rand.New(rand.NewPCG(l.cfg.seed, n))) //nolint:gosec // G404: traffic shape, reproducible from a seed
 		}()
 	}
 }
