@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -238,7 +239,7 @@ func (s *stack) audit(ctx context.Context, l *load, faults []fault) (auditResult
 		if p := envelopeProblem(e); p != "" {
 			envelope = "not the documented envelope: " + p
 		}
-		a.violations = append(a.violations, fmt.Sprintf("%s answered %d at %s (%s): %s", e.op, e.status, e.at.UTC().Format("15:04:05.000"), envelope, e.body))
+		a.violations = append(a.violations, fmt.Sprintf("%s answered %d at %s (%s): %s", e.op, e.status, e.at.UTC().Format("15:04:05.000"), envelope, bytes.TrimSpace(e.body)))
 	}
 	for _, f := range faults {
 		if f.err != nil {
@@ -343,11 +344,11 @@ func otherRead(ctx context.Context, client *giftclient.ClientWithResponses, id u
 		case a.status == http.StatusNotFound:
 			return envelopeProblem(a)
 		case a.status != 0 && a.status < 500:
-			return fmt.Sprintf("%d %s, want 404", a.status, a.body)
+			return notFoundWanted(a)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	return fmt.Sprintf("no answer but %d %s after 5 attempts, want 404", a.status, a.body)
+	return fmt.Sprintf("no answer but %d %s after 5 attempts, want 404", a.status, bytes.TrimSpace(a.body))
 }
 
 // finalTransitionLines are the worker's log messages written once a gift's final status was stored

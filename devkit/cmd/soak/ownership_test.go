@@ -99,7 +99,7 @@ func TestOwnershipAudit(t *testing.T) {
 	})
 	t.Run("reads that leak", func(t *testing.T) {
 		details, violations := audit(t, true, map[uuid.UUID]int{ids[0]: 0, ids[1]: 0, ids[2]: 1})
-		if len(violations) != 3 || !contains(violations, "soak-a read gift "+ids[2].String()+" of soak-b: 200") ||
+		if len(violations) != 3 || !contains(violations, "soak-a read gift "+ids[2].String()+" of soak-b: 200 with the gift, want 404") ||
 			!contains(details, "0 answered 404, 3 did not") {
 			t.Fatalf("details %q, violations %q", details, violations)
 		}
