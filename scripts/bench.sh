@@ -4,10 +4,12 @@
 #   1. giftbench: the API (POST /gifts, POST send) against the pgbench ceiling, latency at half the
 #      saturated rate, peak RSS; tracing and metrics off, on as deployed and on keeping every trace,
 #      side by side (POST /gifts, against a local fake Datadog Agent, docs/observability.md
-#      "Overhead"); POST /gifts against a hand-written net/http + pgx peer doing the same database
-#      work (devkit/cmd/giftpeer), 16 connections, api/peer with tracing off, as deployed and
-#      without an Agent; and the end-to-end send -> SENT latency with the worker. Arguments go to
-#      giftbench (-cpuprofile FILE: a CPU profile of the API under load).
+#      "Overhead"); POST /gifts against a hand-written net/http + pgx peer doing the same key check
+#      and database work (devkit/cmd/giftpeer), 16 connections, api/peer with tracing off, as
+#      deployed and without an Agent, and the auth cost (the peer with its key check vs without);
+#      and the end-to-end send -> SENT latency with the worker. Every API call carries the key of a
+#      client "giftbench" made at the start. Arguments go to giftbench (-cpuprofile FILE: a CPU
+#      profile of the API under load).
 #   2. BenchmarkDrain (worker-svc/internal/drainbench): the worker's drain rate against the
 #      emulator's raw receive+delete rate, median of five rounds.
 # Saturation is measured with wrk (Debian package) when it is installed; as root this script

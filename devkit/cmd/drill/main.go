@@ -3,7 +3,8 @@
 // stack (the same as `make run`, on free ports, so it runs beside anything else), causes the
 // failure, prints what the operator sees at each step (`giftctl status`, the lines the scenario's
 // Datadog monitor watches) and the runbook step it applies, verifies recovery, and ends with PASS
-// or FAIL and exit code 0 or 1. Every wait is a poll with a deadline.
+// or FAIL and exit code 0 or 1. Every wait is a poll with a deadline. The drill is an API client
+// of its own ("drill", a key issued on its stack): its calls and giftctl's carry that key.
 package main
 
 import (

@@ -35,6 +35,7 @@ type rehearsal struct {
 	deps    *devstack.Deps
 	env     []string
 	apiURL  string
+	apiKey  string // the drill client's key: every API call of the drill and of giftctl carries it
 	api     *devstack.Service
 	workers []*devstack.Service
 	client  *giftclient.ClientWithResponses
@@ -68,6 +69,9 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 	if err != nil {
 		return r, err
 	}
+	if r.apiKey, err = r.deps.IssueAPIKey(ctx, "drill"); err != nil {
+		return r, err
+	}
 	// Chosen once PostgreSQL and the emulator listen, so that neither can take it.
 	apiPort, err := servers.FreePort()
 	if err != nil {
@@ -84,7 +88,8 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 	if r.api, err = r.start("api", r.roleEnv(devstack.RoleAPI), r.bin.API, "serve"); err != nil {
 		return r, err
 	}
-	if r.client, err = giftclient.NewClientWithResponses(r.apiURL, giftclient.WithHTTPClient(&http.Client{Timeout: 5 * time.Second})); err != nil {
+	if r.client, err = giftclient.NewClientWithResponses(r.apiURL, giftclient.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}),
+		giftclient.WithRequestEditorFn(bearer(r.apiKey))); err != nil {
 		return r, err
 	}
 	err = r.poll(ctx, "the API ready", 30*time.Second, func() (bool, string) {
@@ -96,6 +101,16 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 	})
 	r.startup = time.Since(r.began)
 	return r, err
+}
+
+// bearer sends key with every API call but the probes, which need none.
+func bearer(key string) giftclient.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return nil
+	}
 }
 
 // roleEnv is the setting that connects a program to the database as role, as in production
@@ -174,7 +189,8 @@ func (r *rehearsal) giftctl(ctx context.Context, args ...string) (string, int) {
 
 func (r *rehearsal) giftctlQuiet(ctx context.Context, args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, r.bin.Giftctl, args...) //nolint:gosec // our own binary
-	cmd.Env = append(append([]string{}, r.env...), r.roleEnv(devstack.RoleOperator)...)
+	// giftctl's gift commands call the API as the drill's client (GIFT_API_KEY).
+	cmd.Env = append(append(append([]string{}, r.env...), r.roleEnv(devstack.RoleOperator)...), "GIFT_API_KEY="+r.apiKey)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

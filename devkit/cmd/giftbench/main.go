@@ -10,6 +10,10 @@
 //     count, on the same database in the same run, and the ratio API / pgbench;
 //   - the API's peak RSS (VmHWM).
 //
+// Every API call but the readiness probe carries "Authorization: Bearer <key>", a key of the
+// client "giftbench" issued at the start (devstack.IssueAPIKey; its rate limit far above any
+// figure here); the gifts it prepares in the database belong to that client.
+//
 // Then, with the worker running (failure rate 0), the end-to-end latency from accepting a send to
 // the gift being SENT, measured from the database's own timestamps.
 package main
@@ -37,9 +41,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/servers"
@@ -81,6 +87,8 @@ type bench struct {
 	sqsEndpoint        string
 	queueURL, dlqURL   string
 	duration           time.Duration
+	authorization      string    // "Bearer <key>" of the bench's client
+	clientID           uuid.UUID // that client: the owner of the gifts prepared in the database
 }
 
 // options are giftbench's flags.
@@ -149,6 +157,9 @@ func run(ctx context.Context, o options) error {
 	if out, err := b.command(ctx, "api", nil, "migrate").CombinedOutput(); err != nil {
 		return fmt.Errorf("migrate: %w\n%s", err, out)
 	}
+	if err := b.issueKey(ctx); err != nil {
+		return err
+	}
 
 	b.wrk, _ = exec.LookPath("wrk")
 	generator := "wrk (C, like pgbench's own client)"
@@ -188,6 +199,44 @@ func run(ctx context.Context, o options) error {
 	return b.endToEnd(ctx)
 }
 
+// benchClient is the client whose key every API call of the bench carries.
+const benchClient = "giftbench"
+
+// issueKey makes the bench's client and a key of it.
+func (b *bench) issueKey(ctx context.Context) error {
+	key, err := devstack.IssueAPIKey(ctx, b.pg.URL, benchClient, benchClient)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, b.pg.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, `SELECT id FROM api_clients WHERE name = $1`, benchClient).Scan(&b.clientID); err != nil {
+		return fmt.Errorf("read client %s: %w", benchClient, err)
+	}
+	b.authorization = "Bearer " + key
+	return nil
+}
+
+// headers are the headers of an API call: the key's, and name-value pairs of kv.
+func (b *bench) headers(kv ...string) map[string]string {
+	h := map[string]string{"Authorization": b.authorization}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h[kv[i]] = kv[i+1]
+	}
+	return h
+}
+
+// createGifts is POST /gifts as the bench's client, for the load generators.
+func (b *bench) createGifts(httpc *http.Client, base string) func(context.Context, int) error {
+	h := b.headers()
+	return func(ctx context.Context, _ int) error {
+		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, h, http.StatusCreated)
+	}
+}
+
 // level measures one concurrency level with a fresh api process.
 func (b *bench) level(ctx context.Context, conns int) error {
 	api, base, err := b.startAPI(ctx, conns)
@@ -197,15 +246,13 @@ func (b *bench) level(ctx context.Context, conns int) error {
 	defer api.stop()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns, MaxConnsPerHost: 0}, Timeout: 10 * time.Second}
 
-	create := func(ctx context.Context, _ int) error {
-		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, nil, http.StatusCreated)
-	}
+	create := b.createGifts(httpc, base)
 	cr, err := b.saturate(ctx, conns, base, nil, create)
 	if err != nil {
 		return err
 	}
 	crHalf := openLoop(ctx, cr.rate/2, b.duration, 4*conns, create)
-	crPG, err := b.pgbenchTPS(ctx, conns, createSQL, nil)
+	crPG, err := b.pgbenchTPS(ctx, conns, createSQL, []string{"-D", "client=" + b.clientID.String()})
 	if err != nil {
 		return err
 	}
@@ -223,7 +270,7 @@ func (b *bench) level(ctx context.Context, conns int) error {
 		if int(i) >= len(ids) {
 			return errors.New("ran out of prepared gifts")
 		}
-		return post(ctx, httpc, base+"/gifts/"+ids[i]+"/send", "", map[string]string{"Idempotency-Key": "bench-" + ids[i]}, http.StatusAccepted)
+		return post(ctx, httpc, base+"/gifts/"+ids[i]+"/send", "", b.headers("Idempotency-Key", "bench-"+ids[i]), http.StatusAccepted)
 	}
 	sd, err := b.saturate(ctx, conns, base, ids, send)
 	if err != nil {
@@ -235,7 +282,7 @@ func (b *bench) level(ctx context.Context, conns int) error {
 	if err := b.prepareSendGifts(ctx, pgbenchGifts); err != nil {
 		return err
 	}
-	sdPG, err := b.pgbenchTPS(ctx, conns, sendSQL, []string{"-D", "ngifts=" + strconv.Itoa(pgbenchGifts)})
+	sdPG, err := b.pgbenchTPS(ctx, conns, sendSQL, []string{"-D", "ngifts=" + strconv.Itoa(pgbenchGifts), "-D", "client=" + b.clientID.String()})
 	if err != nil {
 		return err
 	}
@@ -245,8 +292,9 @@ func (b *bench) level(ctx context.Context, conns int) error {
 }
 
 // The pgbench scripts run the statements the store runs (shared/postgres/store.go), on the same
-// database and with the same connection count as the API.
-const createSQL = `INSERT INTO gifts (id, code, amount, message, status, created_at, updated_at) VALUES (gen_random_uuid(), gen_random_uuid()::text, 1000, 'bench', 'CREATED', now(), now());
+// database and with the same connection count as the API; :client is the bench's client, the
+// owner the store writes and the send's lock checks.
+const createSQL = `INSERT INTO gifts (id, client_id, code, amount, message, status, created_at, updated_at) VALUES (gen_random_uuid(), CAST(:client AS uuid), gen_random_uuid()::text, 1000, 'bench', 'CREATED', now(), now());
 `
 
 const pgbenchGifts = 200000
@@ -254,7 +302,7 @@ const pgbenchGifts = 200000
 const sendSQL = `\set g random(1, :ngifts)
 \set r random(1, 1000000000000)
 BEGIN;
-SELECT status FROM gifts WHERE id = md5('pgbench-' || :g)::uuid FOR UPDATE;
+SELECT status FROM gifts WHERE id = md5('pgbench-' || :g)::uuid AND (CAST(:client AS uuid) IS NULL OR client_id = CAST(:client AS uuid)) FOR UPDATE;
 SELECT response_body FROM send_requests WHERE gift_id = md5('pgbench-' || :g)::uuid AND request_id = 'k' || :r;
 INSERT INTO send_requests (gift_id, request_id, force_failure, response_body) VALUES (md5('pgbench-' || :g)::uuid, 'k' || :r, false, '\x7b7d'::bytea);
 UPDATE gifts SET status = 'QUEUED', updated_at = now() WHERE id = md5('pgbench-' || :g)::uuid;
@@ -288,14 +336,16 @@ func (b *bench) pgbenchTPS(ctx context.Context, conns int, script string, extra 
 	return strconv.ParseFloat(string(m[1]), 64)
 }
 
-// createdGifts inserts n CREATED gifts for the send measurement and returns their ids.
+// createdGifts inserts n CREATED gifts of the bench's client for the send measurement and returns
+// their ids.
 func (b *bench) createdGifts(ctx context.Context, n int) ([]string, error) {
 	conn, err := pgx.Connect(ctx, b.pg.URL)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `INSERT INTO gifts (id, code, amount, status) SELECT gen_random_uuid(), gen_random_uuid()::text, 1000, 'CREATED' FROM generate_series(1, $1) RETURNING id::text`, n)
+	rows, err := conn.Query(ctx, `INSERT INTO gifts (id, client_id, code, amount, status)
+		SELECT gen_random_uuid(), $2, gen_random_uuid()::text, 1000, 'CREATED' FROM generate_series(1, $1) RETURNING id::text`, n, b.clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -309,9 +359,9 @@ func (b *bench) prepareSendGifts(ctx context.Context, n int) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `INSERT INTO gifts (id, code, amount, status)
-		SELECT md5('pgbench-' || g)::uuid, 'pgbench-' || g, 1000, 'CREATED' FROM generate_series(1, $1) g
-		ON CONFLICT (id) DO NOTHING`, n)
+	_, err = conn.Exec(ctx, `INSERT INTO gifts (id, client_id, code, amount, status)
+		SELECT md5('pgbench-' || g)::uuid, $2, 'pgbench-' || g, 1000, 'CREATED' FROM generate_series(1, $1) g
+		ON CONFLICT (id) DO NOTHING`, n, b.clientID)
 	return err
 }
 
@@ -349,7 +399,7 @@ func (b *bench) endToEnd(ctx context.Context) error {
 	const rate = 20.0
 	res := openLoop(ctx, rate, b.duration, 4, func(ctx context.Context, _ int) error {
 		i := next.Add(1) - 1
-		return post(ctx, httpc, base+"/gifts/"+ids[i]+"/send", "", map[string]string{"Idempotency-Key": "e2e"}, http.StatusAccepted)
+		return post(ctx, httpc, base+"/gifts/"+ids[i]+"/send", "", b.headers("Idempotency-Key", "e2e"), http.StatusAccepted)
 	})
 	sent := int(next.Load())
 	pool, err := pgxpool.New(ctx, b.pg.URL)
@@ -431,17 +481,17 @@ func (b *bench) startAPI(ctx context.Context, conns int) (*process, string, erro
 
 // startAPIWith starts the api with extra environment variables and waits until it is ready.
 func (b *bench) startAPIWith(ctx context.Context, conns int, extraEnv []string) (*process, string, error) {
-	return b.startServer(ctx, "api", conns, extraEnv)
+	return b.startServer(ctx, "api", conns, extraEnv, "serve")
 }
 
-// startServer starts the api or the peer (name) with extra environment variables and waits until
-// it is ready.
-func (b *bench) startServer(ctx context.Context, name string, conns int, extraEnv []string) (*process, string, error) {
+// startServer starts the api or the peer (name) with extra environment variables and arguments,
+// and waits until it is ready.
+func (b *bench) startServer(ctx context.Context, name string, conns int, extraEnv []string, args ...string) (*process, string, error) {
 	port, err := servers.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := b.start(ctx, name, append([]string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, extraEnv...), "serve")
+	p, err := b.start(ctx, name, append([]string{"API_PORT=" + strconv.Itoa(port), "DB_MAX_CONNS=" + strconv.Itoa(conns)}, extraEnv...), args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -483,7 +533,7 @@ func (b *bench) saturate(ctx context.Context, conns int, base string, ids []stri
 	}
 	target := base + "/gifts" // the send script sets each request's path itself
 	cmd := exec.CommandContext(ctx, b.wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(b.duration.Seconds()))+"s", "-s", script, target)
-	cmd.Env = append(os.Environ(), "GIFTBENCH_IDS="+filepath.Join(dir, "ids"))
+	cmd.Env = append(os.Environ(), "GIFTBENCH_IDS="+filepath.Join(dir, "ids"), "GIFTBENCH_AUTHORIZATION="+b.authorization)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
@@ -500,18 +550,21 @@ func (b *bench) saturate(ctx context.Context, conns int, base string, ids []stri
 	}, nil
 }
 
-// wrk scripts: one thread (-t1), so one Lua state walks the ids in order.
+// wrk scripts: one thread (-t1), so one Lua state walks the ids in order. Every request carries
+// the bench's key (GIFTBENCH_AUTHORIZATION: "Bearer <key>").
 const wrkCreate = `wrk.method = "POST"
 wrk.body = '{"amount":1000,"message":"bench"}'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = os.getenv("GIFTBENCH_AUTHORIZATION")
 `
 
 const wrkSend = `local ids = {}
 for line in io.lines(os.getenv("GIFTBENCH_IDS")) do ids[#ids + 1] = line end
+local auth = os.getenv("GIFTBENCH_AUTHORIZATION")
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("POST", "/gifts/" .. ids[i] .. "/send", { ["Idempotency-Key"] = "bench-" .. ids[i] }, "")
+  return wrk.format("POST", "/gifts/" .. ids[i] .. "/send", { ["Idempotency-Key"] = "bench-" .. ids[i], ["Authorization"] = auth }, "")
 end
 `
 

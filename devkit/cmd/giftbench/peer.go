@@ -18,15 +18,20 @@ import (
 type peerMode struct {
 	name, about string
 	bin         string   // "api" or "giftpeer"
+	args        []string // the server's arguments
 	env         []string // added to the bench's environment
 }
 
 // peerComparison measures POST /gifts on the API and on the hand-written peer doing the same
-// database work, one right after the other in rounds, on the same PostgreSQL with the same
-// connection count; each round is judged by its own ratios (robust to the load of a shared
-// machine), and the median round is the figure. The API runs with tracing and metrics off, on as
-// deployed (to the local fake Agent, its default sampling), and on with no Agent listening (as
-// under `make run`).
+// authentication and database work, one right after the other in rounds, on the same PostgreSQL
+// with the same connection count; each round is judged by its own ratios (robust to the load of a
+// shared machine), and the median round is the figure. The API runs with tracing and metrics off,
+// on as deployed (to the local fake Agent, its default sampling), and on with no Agent listening
+// (as under `make run`).
+//
+// The API cannot run without authentication, so what authentication costs is measured on the
+// peer: with its key check (as the API: parse the Bearer key, the cached stored key, the hash
+// compared) against the same peer without it (-auth=false), in the same rounds.
 func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 	const service, env = "gift-api", "bench"
 	agent, err := startFakeAgent(service, env)
@@ -39,12 +44,14 @@ func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 		return err
 	}
 	traced := []string{"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1", "DD_SERVICE=" + service, "DD_ENV=" + env}
+	serve := []string{"serve"}
 	modes := []peerMode{
-		{"peer", "hand-written net/http + pgx handler, same statement (devkit/cmd/giftpeer)", "giftpeer", nil},
-		{"off", "the API, tracing and metrics off", "api", []string{"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="}},
-		{"on", "the API, tracing and metrics on as deployed (fake Agent, its default sampling)", "api",
+		{"peer", "hand-written net/http + pgx handler, same key check and statement (devkit/cmd/giftpeer)", "giftpeer", nil, nil},
+		{"anon", "the same peer without the key check (-auth=false): the baseline of the auth cost", "giftpeer", []string{"-auth=false"}, nil},
+		{"off", "the API, tracing and metrics off", "api", serve, []string{"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="}},
+		{"on", "the API, tracing and metrics on as deployed (fake Agent, its default sampling)", "api", serve,
 			append(slices.Clone(traced), "DD_TRACE_AGENT_PORT="+strconv.Itoa(agent.tracePort), "DD_DOGSTATSD_PORT="+strconv.Itoa(agent.statsdPort))},
-		{"none", "the API, tracing on but no Agent listening (make run)", "api",
+		{"none", "the API, tracing on but no Agent listening (make run)", "api", serve,
 			append(slices.Clone(traced), "DD_TRACE_AGENT_PORT="+strconv.Itoa(noAgent), "DD_DOGSTATSD_PORT="+strconv.Itoa(noAgent))},
 	}
 	fmt.Printf("\nAPI vs hand-written peer: POST /gifts, %d connections, %d rounds of %s, one PostgreSQL\n", conns, rounds, b.duration)
@@ -64,7 +71,10 @@ func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 			fmt.Printf("%-5d %-4s %10.0f %9.2f %9.2f %11.0f\n", round, m.name, sat.rate, sat.p50, sat.p99, perReq)
 		}
 	}
-	for _, m := range modes[1:] {
+	for _, m := range modes {
+		if m.bin != "api" {
+			continue
+		}
 		ratios, cpuRatios := make([]float64, rounds), make([]float64, rounds)
 		for i := range ratios {
 			ratios[i] = rate[m.name][i] / rate["peer"][i]
@@ -78,21 +88,37 @@ func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 		fmt.Printf("          CPU per request %.0f vs %.0f µs: peer/api %.2f (median round; rounds %s)\n",
 			median(cpu[m.name]), median(cpu["peer"]), median(cpuRatios), fmtRatios(cpuRatios))
 	}
+	cost, cpuCost := authCost(rate["peer"], rate["anon"], cpu["peer"], cpu["anon"])
+	fmt.Printf("auth cost %.1f %% (target < 3 %%): the peer's throughput with the key check vs without it (median round; rounds %s)\n",
+		median(cost), pcts(cost))
+	fmt.Printf("          CPU per request %.0f vs %.0f µs: %+.1f %% (median round; rounds %s)\n",
+		median(cpu["peer"]), median(cpu["anon"]), median(cpuCost), pcts(cpuCost))
 	fmt.Println("(throughput ratios move with the load of the shared machine; the CPU ratio is the steadier figure)")
 	return nil
 }
 
+// authCost is, per round, what the key check costs in per cent: the throughput lost (rate with
+// the check vs without) and the CPU per request added.
+func authCost(rateWith, rateWithout, cpuWith, cpuWithout []float64) (throughput, cpu []float64) {
+	throughput, cpu = make([]float64, len(rateWith)), make([]float64, len(cpuWith))
+	for i := range throughput {
+		throughput[i] = 100 * (1 - rateWith[i]/rateWithout[i])
+	}
+	for i := range cpu {
+		cpu[i] = 100 * (cpuWith[i]/cpuWithout[i] - 1)
+	}
+	return throughput, cpu
+}
+
 // peerRun starts one mode's server, saturates it and returns the result and its CPU per request.
 func (b *bench) peerRun(ctx context.Context, conns int, m peerMode) (result, float64, error) {
-	p, base, err := b.startServer(ctx, m.bin, conns, m.env)
+	p, base, err := b.startServer(ctx, m.bin, conns, m.env, m.args...)
 	if err != nil {
 		return result{}, 0, err
 	}
 	defer p.stop()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
-	create := func(ctx context.Context, _ int) error {
-		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, nil, http.StatusCreated)
-	}
+	create := b.createGifts(httpc, base)
 	cpu0 := cpuTime(p.cmd.Process.Pid)
 	sat, err := b.saturate(ctx, conns, base, nil, create)
 	if err != nil {
@@ -132,7 +158,7 @@ func (b *bench) profileAPI(ctx context.Context, conns int, path string) error {
 	}
 	p, base, err := b.startServer(ctx, "api", conns, []string{"DD_TRACE_ENABLED=true", "DD_AGENT_HOST=127.0.0.1",
 		"DD_TRACE_AGENT_PORT=" + strconv.Itoa(agent.tracePort), "DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort),
-		"DD_SERVICE=" + service, "DD_ENV=" + env, "API_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(pprofPort)})
+		"DD_SERVICE=" + service, "DD_ENV=" + env, "API_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(pprofPort)}, "serve")
 	if err != nil {
 		return err
 	}
@@ -143,9 +169,7 @@ func (b *bench) profileAPI(ctx context.Context, conns int, path string) error {
 		profile <- fetchTo(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", pprofPort, seconds), path)
 	}()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
-	sat, err := b.saturate(ctx, conns, base, nil, func(ctx context.Context, _ int) error {
-		return post(ctx, httpc, base+"/gifts", `{"amount":1000,"message":"bench"}`, nil, http.StatusCreated)
-	})
+	sat, err := b.saturate(ctx, conns, base, nil, b.createGifts(httpc, base))
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,8 @@
 // It is a scenario, not a test: it asserts nothing and exits non-zero only when it cannot run.
 // The stack runs on free ports with its state in a temporary directory, so it does not collide
 // with a `make run` already running; the worker never fails a send (WORKER_FAILURE_RATE=0) so
-// every redelivery it counts is a duplicate publication.
+// every redelivery it counts is a duplicate publication. Its API calls carry the key of a client
+// "slowsqs" it makes on the stack's database at the start.
 //
 //	go run ./devkit/cmd/slowsqs [-sends 300] [-latency 700ms] [-timeout 3m]
 package main
@@ -40,6 +41,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/sqs"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/repo"
@@ -124,8 +126,12 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 	}
 	defer pool.Close()
 
+	key, err := devstack.IssueAPIKey(ctx, pgURL, "slowsqs", "slowsqs")
+	if err != nil {
+		return err
+	}
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: sends}}
-	client, err := giftclient.NewClientWithResponses(apiURL, giftclient.WithHTTPClient(httpClient))
+	client, err := giftclient.NewClientWithResponses(apiURL, giftclient.WithHTTPClient(httpClient), giftclient.WithRequestEditorFn(bearer(key)))
 	if err != nil {
 		return err
 	}
@@ -198,6 +204,16 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 		published, float64(published)/float64(sends), multi, most)
 	fmt.Printf("  outbox left          %d rows (settled: %t)\n", pending, settled)
 	return nil
+}
+
+// bearer sends key with every API call but the probes, which need none.
+func bearer(key string) giftclient.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return nil
+	}
 }
 
 // waitReady polls /readyz until the API answers 200.

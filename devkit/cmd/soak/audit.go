@@ -2,18 +2,25 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
+
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 )
 
 // queueDepth is every message a queue holds: visible, in flight and delayed.
@@ -220,12 +227,128 @@ func (s *stack) audit(ctx context.Context, l *load, faults []fault) (auditResult
 	}
 	a.details = append(a.details, fmt.Sprintf("5xx answers: %d inside database outages, %d outside, %d not the documented envelope",
 		inside, outside, badEnvelope))
+	// No 401 or 429: every request carries its client's valid key, and the clients' limits are
+	// far above the soak's rate.
+	a.details = append(a.details, fmt.Sprintf("401 and 429 answers: %d (want none)", len(l.authErrs)))
+	for i, e := range l.authErrs {
+		if i == maxListed {
+			a.violations = append(a.violations, fmt.Sprintf("... and %d more 401 or 429 answers", len(l.authErrs)-maxListed))
+			break
+		}
+		envelope := "the documented envelope"
+		if p := envelopeProblem(e); p != "" {
+			envelope = "not the documented envelope: " + p
+		}
+		a.violations = append(a.violations, fmt.Sprintf("%s answered %d at %s (%s): %s", e.op, e.status, e.at.UTC().Format("15:04:05.000"), envelope, bytes.TrimSpace(e.body)))
+	}
 	for _, f := range faults {
 		if f.err != nil {
 			a.violations = append(a.violations, fmt.Sprintf("fault %q could not be injected or undone: %v", f.name, f.err))
 		}
 	}
 	return a, nil
+}
+
+// maxListed is how many violations of one kind are listed one by one.
+const maxListed = 10
+
+// ownership checks, once the system has settled, that every gift the load created belongs to the
+// client that created it: its client_id in the database, and through the API, where the other
+// client's read of it is the 404 envelope.
+func (s *stack) ownership(ctx context.Context, l *load) (details, violations []string, err error) {
+	l.mu.Lock()
+	owner := maps.Clone(l.owner)
+	l.mu.Unlock()
+	ids := slices.Collect(maps.Keys(owner))
+	listed := map[string]int{}
+	violate := func(kind, format string, args ...any) {
+		if listed[kind]++; listed[kind] <= maxListed {
+			violations = append(violations, fmt.Sprintf(format, args...))
+		}
+	}
+
+	rows, err := s.db.Query(ctx, `SELECT id, client_id FROM gifts WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the gifts' owners: %w", err)
+	}
+	stored := map[uuid.UUID]uuid.UUID{}
+	for rows.Next() {
+		var id, client uuid.UUID
+		if err := rows.Scan(&id, &client); err != nil {
+			return nil, nil, fmt.Errorf("read the gifts' owners: %w", err)
+		}
+		stored[id] = client
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read the gifts' owners: %w", err)
+	}
+	for _, id := range ids {
+		want := s.clients[owner[id]]
+		switch got, ok := stored[id]; {
+		case !ok:
+			violate("owner", "gift %s created by %s is not in the database", id, want.name)
+		case got != want.id:
+			violate("owner", "gift %s created by %s belongs to client %s in the database", id, want.name, got)
+		}
+	}
+
+	var mu sync.Mutex
+	var hidden int
+	work := make(chan uuid.UUID)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for id := range work {
+				c := (owner[id] + 1) % len(l.clients)
+				problem := otherRead(ctx, l.clients[c], id)
+				mu.Lock()
+				if problem == "" {
+					hidden++
+				} else {
+					violate("read", "%s read gift %s of %s: %s", s.clients[c].name, id, s.clients[owner[id]].name, problem)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+
+	details = append(details, fmt.Sprintf("ownership: %d gifts of %d clients; in the database %d with another owner; read by the other client: %d answered 404, %d did not",
+		len(ids), len(s.clients), listed["owner"], hidden, len(ids)-hidden))
+	for kind, n := range listed {
+		if n > maxListed {
+			violations = append(violations, fmt.Sprintf("... and %d more of the same (%s)", n-maxListed, kind))
+		}
+	}
+	return details, violations, nil
+}
+
+// otherRead reads gift id as a client that does not own it and says what is wrong with the
+// answer, "" for the 404 envelope. The system has settled: an unanswered or 5xx read is retried
+// a few times, then reported.
+func otherRead(ctx context.Context, client *giftclient.ClientWithResponses, id uuid.UUID) string {
+	var a answer
+	for attempt := 0; attempt < 5; attempt++ {
+		resp, err := client.GetGiftWithResponse(ctx, id)
+		a = answer{op: "other", at: time.Now()}
+		if err != nil {
+			a.body = []byte(err.Error())
+		} else {
+			a.status, a.body, a.header = resp.StatusCode(), resp.Body, resp.HTTPResponse.Header
+		}
+		switch {
+		case a.status == http.StatusNotFound:
+			return envelopeProblem(a)
+		case a.status != 0 && a.status < 500:
+			return notFoundWanted(a)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Sprintf("no answer but %d %s after 5 attempts, want 404", a.status, bytes.TrimSpace(a.body))
 }
 
 // finalTransitionLines are the worker's log messages written once a gift's final status was stored

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ type loadConfig struct {
 	forced     float64 // send with X-Force-Failure: true (must end FAILED)
 	replayed   float64 // the accepted send repeated with its key (must be 200, same body)
 	concurrent float64 // two or three sends at once with different keys (one accepted, the rest 409)
-	read       float64 // the gift read back after the send
+	read       float64 // the gift read back after the send (and by the other client: 404)
 }
 
 // acceptance is a send the API accepted: 202, or 200 for a key whose earlier attempt went
@@ -49,30 +50,53 @@ type answer struct {
 	header  http.Header
 }
 
-// load runs gift flows against the APIs and records everything the audit needs.
+// load runs gift flows against the APIs and records everything the audit needs. The flows
+// alternate between two clients, each with its own key: a gift belongs to the client that created
+// it, and the other must never see it.
 type load struct {
-	cfg    loadConfig
-	client *giftclient.ClientWithResponses
+	cfg     loadConfig
+	clients []*giftclient.ClientWithResponses // one per soak client, each sending its key
 
 	mu         sync.Mutex
 	accepted   map[uuid.UUID]acceptance
 	unresolved map[uuid.UUID]string // sends never answered despite retries: outcome unknown
 	created    int
+	owner      map[uuid.UUID]int      // every gift created -> the index of its client
 	statuses   map[string]map[int]int // op -> status (0: transport error) -> count
 	latencies  map[string][]time.Duration
 	serverErrs []answer // every 5xx, judged against the outage windows at the end
+	authErrs   []answer // every 401 and 429: none is expected in a soak
 	violations []string
 	missed     atomic.Int64 // ticks skipped because every flow slot was busy
 }
 
-func newLoad(cfg loadConfig, backends []string) (*load, error) {
+// newLoad makes the generator: one API client per key of keys, all over one round-robin.
+func newLoad(cfg loadConfig, backends, keys []string) (*load, error) {
 	rr := &roundRobin{backends: backends, base: &http.Transport{MaxIdleConnsPerHost: cfg.concurrency * 3, IdleConnTimeout: 30 * time.Second}}
-	client, err := giftclient.NewClientWithResponses("http://api", giftclient.WithHTTPClient(&http.Client{Transport: rr, Timeout: 30 * time.Second}))
-	if err != nil {
-		return nil, fmt.Errorf("api client: %w", err)
+	httpc := &http.Client{Transport: rr, Timeout: 30 * time.Second}
+	l := &load{cfg: cfg, accepted: map[uuid.UUID]acceptance{}, unresolved: map[uuid.UUID]string{}, owner: map[uuid.UUID]int{},
+		statuses: map[string]map[int]int{}, latencies: map[string][]time.Duration{}}
+	for _, key := range keys {
+		client, err := giftclient.NewClientWithResponses("http://api", giftclient.WithHTTPClient(httpc), giftclient.WithRequestEditorFn(bearer(key)))
+		if err != nil {
+			return nil, fmt.Errorf("api client: %w", err)
+		}
+		l.clients = append(l.clients, client)
 	}
-	return &load{cfg: cfg, client: client, accepted: map[uuid.UUID]acceptance{}, unresolved: map[uuid.UUID]string{},
-		statuses: map[string]map[int]int{}, latencies: map[string][]time.Duration{}}, nil
+	if len(l.clients) < 2 {
+		return nil, errors.New("the soak needs two clients' keys")
+	}
+	return l, nil
+}
+
+// bearer sends key with every API call but the probes, which need none.
+func bearer(key string) giftclient.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return nil
+	}
 }
 
 // run starts cfg.rate flows per second for cfg.duration and waits for the last one.
@@ -83,6 +107,7 @@ func (l *load) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / l.cfg.rate))
 	defer tick.Stop()
+	started := 0 // flows started: the clients take turns
 	for n := uint64(0); ; n++ {
 		select {
 		case <-ctx.Done():
@@ -96,34 +121,37 @@ func (l *load) run(ctx context.Context) {
 			l.missed.Add(1)
 			continue
 		}
+		c := started % len(l.clients)
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
 			// Flows finish even after the load's time is up: a send in progress is followed through.
-			l.flow(context.WithoutCancel(ctx), rand.New(rand.NewPCG(l.cfg.seed, n))) //nolint:gosec // G404: traffic shape, reproducible from a seed
+			l.flow(context.WithoutCancel(ctx), c, rand.New(rand.NewPCG(l.cfg.seed, n))) //nolint:gosec // G404: traffic shape, reproducible from a seed
 		}()
 	}
 }
 
-// flow: create a gift, send it (sometimes with several keys at once, sometimes forced to fail),
-// sometimes replay the send and read the gift.
-func (l *load) flow(ctx context.Context, r *rand.Rand) {
-	id, ok := l.create(ctx)
+// flow: client c creates a gift, sends it (sometimes with several keys at once, sometimes forced
+// to fail), sometimes replays the send and reads the gift; the other client's read of it is then
+// 404.
+func (l *load) flow(ctx context.Context, c int, r *rand.Rand) {
+	id, ok := l.create(ctx, c)
 	if !ok {
 		return
 	}
 	forced := r.Float64() < l.cfg.forced
 	if r.Float64() < l.cfg.concurrent {
-		l.concurrentSends(ctx, id, 2+r.IntN(2), forced)
+		l.concurrentSends(ctx, c, id, 2+r.IntN(2), forced)
 	} else {
 		key := uuid.NewString()
-		status, body := l.send(ctx, id, key, forced)
+		status, body := l.send(ctx, c, id, key, forced)
 		switch status {
 		case http.StatusAccepted, http.StatusOK:
 			l.accept(id, key, forced)
 			if r.Float64() < l.cfg.replayed {
-				again, replay := l.send(ctx, id, key, forced)
+				again, replay := l.send(ctx, c, id, key, forced)
 				if again != http.StatusOK || !bytes.Equal(replay, body) {
 					l.violation("replay of gift %s key %s: %d %s, want 200 %s", id, key, again, replay, body)
 				}
@@ -134,12 +162,13 @@ func (l *load) flow(ctx context.Context, r *rand.Rand) {
 		}
 	}
 	if r.Float64() < l.cfg.read {
-		l.read(ctx, id)
+		l.read(ctx, c, id)
+		l.readOthers(ctx, (c+1)%len(l.clients), id)
 	}
 }
 
-// concurrentSends sends n different keys at once: exactly one may be accepted.
-func (l *load) concurrentSends(ctx context.Context, id uuid.UUID, n int, forced bool) {
+// concurrentSends sends n different keys at once as client c: exactly one may be accepted.
+func (l *load) concurrentSends(ctx context.Context, c int, id uuid.UUID, n int, forced bool) {
 	type result struct {
 		key    string
 		status int
@@ -151,7 +180,7 @@ func (l *load) concurrentSends(ctx context.Context, id uuid.UUID, n int, forced 
 		go func() {
 			defer wg.Done()
 			key := uuid.NewString()
-			status, _ := l.send(ctx, id, key, forced)
+			status, _ := l.send(ctx, c, id, key, forced)
 			results[i] = result{key, status}
 		}()
 	}
@@ -186,16 +215,17 @@ func (l *load) accept(id uuid.UUID, key string, forced bool) {
 	delete(l.unresolved, id)
 }
 
-// create posts a new gift, retrying while the API is unreachable or unavailable.
-func (l *load) create(ctx context.Context) (uuid.UUID, bool) {
+// create posts a new gift as client c, retrying while the API is unreachable or unavailable.
+func (l *load) create(ctx context.Context, c int) (uuid.UUID, bool) {
 	for attempt := 0; attempt < 60; attempt++ {
 		start := time.Now()
-		resp, err := l.client.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 1000})
+		resp, err := l.clients[c].CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 1000})
 		a := l.record("create", start, resp, err)
 		switch {
 		case a.status == http.StatusCreated && resp.JSON201 != nil:
 			l.mu.Lock()
 			l.created++
+			l.owner[resp.JSON201.GiftId] = c
 			l.mu.Unlock()
 			return resp.JSON201.GiftId, true
 		case a.status == 0 || a.status >= 500:
@@ -208,17 +238,17 @@ func (l *load) create(ctx context.Context) (uuid.UUID, bool) {
 	return uuid.Nil, false
 }
 
-// send asks for id to be sent under key, retrying with the same key while unanswered or 5xx (as
-// a client must). It returns the first definite answer; 200 for a key whose earlier attempt went
-// unanswered means that attempt was accepted. 0: never answered.
-func (l *load) send(ctx context.Context, id uuid.UUID, key string, forced bool) (int, []byte) {
+// send asks as client c for id to be sent under key, retrying with the same key while unanswered
+// or 5xx (as a client must). It returns the first definite answer; 200 for a key whose earlier
+// attempt went unanswered means that attempt was accepted. 0: never answered.
+func (l *load) send(ctx context.Context, c int, id uuid.UUID, key string, forced bool) (int, []byte) {
 	params := &giftclient.SendGiftParams{IdempotencyKey: key}
 	if forced {
 		params.XForceFailure = &forced
 	}
 	for attempt := 0; attempt < 60; attempt++ {
 		start := time.Now()
-		resp, err := l.client.SendGiftWithResponse(ctx, id, params)
+		resp, err := l.clients[c].SendGiftWithResponse(ctx, id, params)
 		a := l.record("send", start, resp, err)
 		if a.status != 0 && a.status < 500 {
 			return a.status, a.body
@@ -231,10 +261,11 @@ func (l *load) send(ctx context.Context, id uuid.UUID, key string, forced bool) 
 	return 0, nil
 }
 
-func (l *load) read(ctx context.Context, id uuid.UUID) {
+// read reads gift id back as client c, its owner.
+func (l *load) read(ctx context.Context, c int, id uuid.UUID) {
 	for attempt := 0; attempt < 20; attempt++ {
 		start := time.Now()
-		resp, err := l.client.GetGiftWithResponse(ctx, id)
+		resp, err := l.clients[c].GetGiftWithResponse(ctx, id)
 		a := l.record("read", start, resp, err)
 		switch {
 		case a.status == http.StatusOK:
@@ -246,6 +277,37 @@ func (l *load) read(ctx context.Context, id uuid.UUID) {
 			return
 		}
 	}
+}
+
+// readOthers reads gift id as client c, which does not own it: the answer must be the 404
+// envelope, as for a gift that does not exist, faults or not.
+func (l *load) readOthers(ctx context.Context, c int, id uuid.UUID) {
+	for attempt := 0; attempt < 20; attempt++ {
+		start := time.Now()
+		resp, err := l.clients[c].GetGiftWithResponse(ctx, id)
+		a := l.record("other", start, resp, err)
+		switch {
+		case a.status == http.StatusNotFound:
+			if p := envelopeProblem(a); p != "" {
+				l.violation("gift %s read by the client not owning it: %s", id, p)
+			}
+			return
+		case a.status == 0 || a.status >= 500:
+			time.Sleep(250 * time.Millisecond)
+		default:
+			l.violation("gift %s read by the client not owning it: %s", id, notFoundWanted(a))
+			return
+		}
+	}
+}
+
+// notFoundWanted describes an answer that should have been the 404 of another client's gift: a
+// 200 shows the gift, which says enough; anything else with its body.
+func notFoundWanted(a answer) string {
+	if a.status == http.StatusOK {
+		return "200 with the gift, want 404"
+	}
+	return fmt.Sprintf("%d %s, want 404", a.status, bytes.TrimSpace(a.body))
 }
 
 // response is what the generated client's responses have in common.
@@ -273,8 +335,11 @@ func (l *load) record(op string, start time.Time, resp response, err error) answ
 	if a.status != 0 {
 		l.latencies[op] = append(l.latencies[op], a.latency)
 	}
-	if a.status >= 500 {
+	switch {
+	case a.status >= 500:
 		l.serverErrs = append(l.serverErrs, a)
+	case a.status == http.StatusUnauthorized || a.status == http.StatusTooManyRequests:
+		l.authErrs = append(l.authErrs, a)
 	}
 	return a
 }
@@ -285,9 +350,14 @@ func (l *load) violation(format string, args ...any) {
 	l.violations = append(l.violations, fmt.Sprintf(format, args...))
 }
 
-// envelopeProblem says what is wrong with a 5xx answer, "" when it is the documented envelope
-// (openapi.yaml: INTERNAL_ERROR with 500, SERVICE_UNAVAILABLE with 503 and Retry-After, no
-// internal details, the request's Correlation-Id in the header and the body).
+// envelopeProblem says what is wrong with an error answer the soak judges, "" when it is the
+// documented envelope (openapi.yaml): INTERNAL_ERROR with 500 and SERVICE_UNAVAILABLE with 503
+// and Retry-After, no internal details; NOT_FOUND with 404 (another client's gift); and, so that a
+// stray one is reported as what it is, UNAUTHENTICATED or API_KEY_INVALID with 401 and a
+// WWW-Authenticate challenge, RATE_LIMITED with 429 and Retry-After. Each code only with its own
+// status, the request's Correlation-Id in the header and the body. (The audit counts any 401 or
+// 429 as a violation whatever its envelope: every request carries a valid key, and the soak's
+// clients have a limit far above its rate.)
 func envelopeProblem(a answer) string {
 	var e struct {
 		Error struct {
@@ -302,20 +372,31 @@ func envelopeProblem(a answer) string {
 	if err := dec.Decode(&e); err != nil {
 		return fmt.Sprintf("not the error envelope (%v): %s", err, a.body)
 	}
-	want := map[int]string{500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}[a.status]
+	want := errorCodes[a.status]
 	switch {
-	case want == "":
+	case want == nil:
 		return fmt.Sprintf("status %d is not documented", a.status)
-	case e.Error.Code != want:
+	case !slices.Contains(want, e.Error.Code):
 		return fmt.Sprintf("code %s with status %d", e.Error.Code, a.status)
 	case a.header.Get("Content-Type") != "application/json":
 		return "Content-Type " + a.header.Get("Content-Type")
-	case a.status == 503 && a.header.Get("Retry-After") == "":
-		return "503 without Retry-After"
+	case (a.status == 503 || a.status == 429) && a.header.Get("Retry-After") == "":
+		return fmt.Sprintf("%d without Retry-After", a.status)
+	case a.status == 401 && !strings.HasPrefix(a.header.Get("WWW-Authenticate"), "Bearer"):
+		return fmt.Sprintf("401 with WWW-Authenticate %q, want a Bearer challenge", a.header.Get("WWW-Authenticate"))
 	case e.CorrelationID == "" || e.CorrelationID != a.header.Get("Correlation-Id"):
 		return fmt.Sprintf("correlation_id %q, Correlation-Id header %q: want the same id", e.CorrelationID, a.header.Get("Correlation-Id"))
 	}
 	return ""
+}
+
+// errorCodes are the error codes the soak may meet, by status.
+var errorCodes = map[int][]string{
+	401: {"UNAUTHENTICATED", "API_KEY_INVALID"},
+	404: {"NOT_FOUND"},
+	429: {"RATE_LIMITED"},
+	500: {"INTERNAL_ERROR"},
+	503: {"SERVICE_UNAVAILABLE"},
 }
 
 // roundRobin spreads requests over the API processes as a load balancer would, and moves a

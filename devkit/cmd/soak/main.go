@@ -3,14 +3,16 @@
 //
 // It runs the real binaries on loopback: PostgreSQL, the SQS emulator behind an in-process
 // Toxiproxy (testkit/faultproxy), two API processes behind a client-side round-robin, one worker
-// (failure rate 20 %, its default). For -duration it drives gift flows at -rate per second
-// (creates, sends with a share forced to fail, repeated Idempotency-Keys, concurrent sends of one
-// gift under different keys, reads) while it injects faults one after another: PostgreSQL fast
+// (failure rate 20 %, its default). For -duration it drives gift flows at -rate per second, as two
+// API clients in turn, each with its own key (creates, sends with a share forced to fail, repeated
+// Idempotency-Keys, concurrent sends of one gift under different keys, reads by the owner and by
+// the other client, which must get 404) while it injects faults one after another: PostgreSQL fast
 // stop and crash with restart, SQS slow, refusing connections and resetting them, SIGKILL and
 // SIGTERM of the worker and of each API with restart (with -restart-emulator also a restart of the
 // emulator, which loses its messages, recovered by giftctl reconcile --apply after the load).
 // Then it waits for the system to settle and audits from the database, the history and the
-// queues. It prints throughput, latency percentiles and status counts, every violation, and last
+// queues, and checks ownership: every gift belongs to its creator in the database, and the other
+// client's read of it is 404. A 401 or 429 anywhere is a violation. It prints throughput, latency percentiles and status counts, every violation, and last
 // a line
 //
 //	soak audit: accepted=N sent=S failed=F dlq=D lost=L double_transitions=X faults=K
@@ -92,7 +94,7 @@ func run(ctx context.Context, cfg loadConfig, settle time.Duration, restartEmula
 	logf("stack up: PostgreSQL %s, SQS emulator %s behind proxy %s, APIs %s, worker", s.pg.URL, s.emu.Endpoint,
 		s.sqsProxy.Addr(), strings.Join(backends, " "))
 
-	l, err := newLoad(cfg, backends)
+	l, err := newLoad(cfg, backends, s.keys())
 	if err != nil {
 		return false, err
 	}
@@ -135,6 +137,11 @@ func run(ctx context.Context, cfg loadConfig, settle time.Duration, restartEmula
 	if !settled {
 		a.violations = append(a.violations, "the system did not settle within "+settle.String()+": "+state)
 	}
+	details, violations, err := s.ownership(ctx, l)
+	if err != nil {
+		return false, err
+	}
+	a.details, a.violations = append(a.details, details...), append(a.violations, violations...)
 	fmt.Println()
 	for _, line := range a.details {
 		fmt.Println(line)
@@ -162,8 +169,8 @@ func report(l *load, elapsed time.Duration) {
 	}
 	fmt.Printf("throughput: %d answered requests in %s = %.1f req/s; %d gifts created, %d sends accepted, %d ticks skipped (all flows busy)\n",
 		total, elapsed.Round(time.Second), float64(total)/elapsed.Seconds(), l.created, len(l.accepted), l.missed.Load())
-	fmt.Printf("%-7s %8s %8s %8s %8s  %s\n", "op", "answers", "p50 ms", "p95 ms", "p99 ms", "statuses (0 = no answer: connection refused or cut)")
-	for _, op := range []string{"create", "send", "read"} {
+	fmt.Printf("%-7s %8s %8s %8s %8s  %s\n", "op", "answers", "p50 ms", "p95 ms", "p99 ms", "statuses (0 = no answer: connection refused or cut; other = a read by the client not owning the gift)")
+	for _, op := range []string{"create", "send", "read", "other"} {
 		lat := sortedCopy(l.latencies[op])
 		var counts []string
 		for _, st := range sortedKeys(l.statuses[op]) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
@@ -38,6 +39,7 @@ type stack struct {
 	apis     []*service
 	worker   *service
 	env      []string // the services' environment, for giftctl
+	clients  []soakClient
 
 	// restartEmulator adds the emulator's restart to the faults; emulatorRestarted is when it
 	// happened (zero: it did not).
@@ -111,6 +113,9 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 	if err := devstack.SetRolePasswords(ctx, s.pg.URL); err != nil {
 		return s, err
 	}
+	if err := s.issueKeys(ctx); err != nil {
+		return s, err
+	}
 	// Two APIs and the worker's health port.
 	ports, err := servers.FreePorts(3)
 	if err != nil {
@@ -134,6 +139,42 @@ func startStack(ctx context.Context, dir string, restartEmulator bool) (*stack, 
 	return s, nil
 }
 
+// soakClient is one of the API clients the load alternates between.
+type soakClient struct {
+	name string
+	id   uuid.UUID
+	key  string // what it sends as "Authorization: Bearer <key>"
+}
+
+// soakClientNames are the soak's two clients: each gift belongs to one, and the other must never
+// see it.
+var soakClientNames = []string{"soak-a", "soak-b"}
+
+// issueKeys makes the soak's clients and a key of each (their rate limit far above the soak's).
+func (s *stack) issueKeys(ctx context.Context) error {
+	for _, name := range soakClientNames {
+		key, err := devstack.IssueAPIKey(ctx, s.pg.URL, name, "soak")
+		if err != nil {
+			return err
+		}
+		c := soakClient{name: name, key: key}
+		if err := s.db.QueryRow(ctx, `SELECT id FROM api_clients WHERE name = $1`, name).Scan(&c.id); err != nil {
+			return fmt.Errorf("read client %s: %w", name, err)
+		}
+		s.clients = append(s.clients, c)
+	}
+	return nil
+}
+
+// keys are the clients' keys, in the order of s.clients.
+func (s *stack) keys() []string {
+	keys := make([]string, len(s.clients))
+	for i, c := range s.clients {
+		keys[i] = c.key
+	}
+	return keys
+}
+
 // restartSQSEmulator stops the emulator and starts it again on the same port with empty queues:
 // every message it held is lost, as an accidental purge would lose them (SQS itself never does).
 func (s *stack) restartSQSEmulator(ctx context.Context) error {
@@ -153,7 +194,8 @@ func (s *stack) restartSQSEmulator(ctx context.Context) error {
 // giftctl runs the operator's command line against the stack and returns its output.
 func (s *stack) giftctl(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.dir, "giftctl"), args...)
-	cmd.Env = append(slices.Clone(s.env), "API_URL=http://"+s.apis[0].addr, "DATABASE_URL="+devstack.RoleURL(s.pg.URL, devstack.RoleOperator))
+	cmd.Env = append(slices.Clone(s.env), "API_URL=http://"+s.apis[0].addr, "DATABASE_URL="+devstack.RoleURL(s.pg.URL, devstack.RoleOperator),
+		"GIFT_API_KEY="+s.clients[0].key)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("giftctl %v: %w", args, err)

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestBearerSkipsTheProbes(t *testing.T) {
+	edit := bearer("k")
+	for path, want := range map[string]string{"/gifts": "Bearer k", "/gifts/x": "Bearer k", "/readyz": "", "/healthz": ""} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if err := edit(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Header.Get("Authorization"); got != want {
+			t.Errorf("%s: Authorization %q, want %q", path, got, want)
+		}
+	}
+}
