@@ -18,8 +18,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/contracttest"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
 )
 
@@ -48,11 +51,28 @@ func TestMain(m *testing.M) {
 }
 
 // apiEnv is the environment of an api process on a fresh database and queue pair.
-func apiEnv(t *testing.T, port string) []string {
+// The environment of `api serve` on a database and queues of its own, and an API key of a client
+// on that database.
+func apiEnv(t *testing.T, port string) ([]string, string) {
 	q := env.NewQueues(t, 5)
+	db := env.NewDatabase(t)
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store := postgres.NewStore(pool, 10*time.Second)
+	client, err := store.CreateClient(context.Background(), "test", gift.DefaultRateLimit, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := store.IssueAPIKey(context.Background(), client.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	return append(os.Environ(),
-		"DATABASE_URL="+env.RoleURL(t, env.NewDatabase(t), testenv.RoleAPI), "SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL="+q.URL,
-		"API_PORT="+port, "SHUTDOWN_TIMEOUT=5s", "AWS_REGION=ap-northeast-1")
+		"DATABASE_URL="+env.RoleURL(t, db, testenv.RoleAPI), "SQS_ENDPOINT="+env.SQSEndpoint, "SQS_QUEUE_URL="+q.URL,
+		"API_PORT="+port, "SHUTDOWN_TIMEOUT=5s", "AWS_REGION=ap-northeast-1"), key
 }
 
 // startAPI runs `api serve` and waits until it listens; its log lines arrive on the channel.
@@ -94,7 +114,8 @@ func startAPI(t *testing.T, environ []string) (*exec.Cmd, <-chan string) {
 func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
 	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cmd, lines := startAPI(t, apiEnv(t, port))
+	environ, key := apiEnv(t, port)
+	cmd, lines := startAPI(t, environ)
 
 	// A request in flight: headers sent, half the body still to come.
 	conn, err := net.Dial("tcp", addr)
@@ -103,7 +124,8 @@ func TestSIGTERMDrainsInFlightRequestsAndExitsZero(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"amount": 1200}`
-	fmt.Fprintf(conn, "POST /gifts HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:5])
+	fmt.Fprintf(conn, "POST /gifts HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		addr, key, len(body), body[:5])
 	time.Sleep(100 * time.Millisecond) // let the server start reading it (not a wait for a condition: an ordering of events)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -194,7 +216,8 @@ func TestHealthcheckCommand(t *testing.T) {
 	if err := check.Run(); err == nil {
 		t.Fatal("healthcheck passed with nothing listening")
 	}
-	startAPI(t, apiEnv(t, port))
+	environ, _ := apiEnv(t, port)
+	startAPI(t, environ)
 	check = exec.Command(apiBin, "healthcheck")
 	check.Env = append(os.Environ(), "API_PORT="+port)
 	if out, err := check.CombinedOutput(); err != nil {

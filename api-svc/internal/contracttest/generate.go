@@ -68,7 +68,7 @@ func (g *Generator) Valid(s *openapi3.Schema) (any, error) {
 	case s.Type.Is(openapi3.TypeString):
 		return g.validString(s, -1)
 	case s.Type.Is(openapi3.TypeArray):
-		var out []any
+		out := []any{} // an empty array, never null
 		for range g.r.IntN(3) {
 			v, err := g.Valid(s.Items.Value)
 			if err != nil {
