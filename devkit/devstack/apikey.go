@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,7 +37,7 @@ func IssueAPIKey(ctx context.Context, adminURL, name, actor string) (string, err
 	}
 	text, _, err := store.IssueAPIKey(ctx, client.ID, actor)
 	if errors.Is(err, gift.ErrTooManyKeys) {
-		if err := revokeOldestKey(ctx, pool, store, client, actor); err != nil {
+		if err := revokeOldestKey(ctx, store, client, actor); err != nil {
 			return "", err
 		}
 		text, _, err = store.IssueAPIKey(ctx, client.ID, actor)
@@ -47,14 +48,18 @@ func IssueAPIKey(ctx context.Context, adminURL, name, actor string) (string, err
 	return text, nil
 }
 
-func revokeOldestKey(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, client gift.Client, actor string) error {
-	var id string
-	if err := pool.QueryRow(ctx, `SELECT id FROM api_keys WHERE client_id = $1 AND revoked_at IS NULL ORDER BY created_at LIMIT 1`,
-		client.ID).Scan(&id); err != nil {
-		return fmt.Errorf("find the oldest key of client %s: %w", client.Name, err)
+func revokeOldestKey(ctx context.Context, store *postgres.Store, client gift.Client, actor string) error {
+	keys, err := store.ListAPIKeys(ctx, client.ID) // newest first
+	if err != nil {
+		return err
 	}
-	_, err := store.RevokeAPIKey(ctx, id, actor)
-	return err
+	for _, k := range slices.Backward(keys) {
+		if k.Active() {
+			_, err := store.RevokeAPIKey(ctx, k.ID, actor)
+			return err
+		}
+	}
+	return nil
 }
 
 // IssueAPIKey issues a key of client name on the stack's database (IssueAPIKey).
