@@ -215,8 +215,12 @@ func TestListingWhileCreatingReturnsEveryEarlierGiftOnce(t *testing.T) {
 	mine := map[uuid.UUID]bool{}
 	create := func(c *giftclient.ClientWithResponses, record bool) {
 		r, err := c.CreateGiftWithResponse(ctx, nil, giftclient.CreateGiftJSONRequestBody{Amount: 7})
-		if err != nil || r.JSON201 == nil {
-			t.Errorf("create: %v %d %s", err, r.StatusCode(), r.Body)
+		if err != nil {
+			t.Errorf("create: %v", err)
+			return
+		}
+		if r.JSON201 == nil {
+			t.Errorf("create: %d %s", r.StatusCode(), r.Body)
 			return
 		}
 		if record {
@@ -252,6 +256,8 @@ func TestListingWhileCreatingReturnsEveryEarlierGiftOnce(t *testing.T) {
 				}
 			}()
 		}
+		halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer halt() // also when the walk fails
 		seen := map[uuid.UUID]int{}
 		var last uuid.UUID
 		var cursor *string
@@ -277,10 +283,12 @@ func TestListingWhileCreatingReturnsEveryEarlierGiftOnce(t *testing.T) {
 			if r.JSON200.NextCursor == nil {
 				break
 			}
+			if pages > 10000 {
+				t.Fatalf("walk %d: more than 10000 pages: the cursor does not move on", walk)
+			}
 			cursor = r.JSON200.NextCursor
 		}
-		close(stop)
-		wg.Wait()
+		halt()
 		mu.Lock()
 		for id, n := range seen {
 			if !mine[id] {
