@@ -344,8 +344,8 @@ func checkDocumented(x exchange, allowed ...int) error {
 		}
 	case http.StatusTooManyRequests:
 		if e.RetryAfterSeconds == nil || x.respHeader.Get("Retry-After") != strconv.Itoa(*e.RetryAfterSeconds) || *e.RetryAfterSeconds < 1 {
-			return fmt.Errorf("Retry-After %q and retry_after_seconds %v, want the same whole seconds >= 1: %s",
-				x.respHeader.Get("Retry-After"), e.RetryAfterSeconds, x)
+			return fmt.Errorf("Retry-After %q, want the same whole seconds >= 1 as retry_after_seconds: %s",
+				x.respHeader.Get("Retry-After"), x)
 		}
 	default:
 		if e.RetryAfterSeconds != nil {
