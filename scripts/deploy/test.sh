@@ -2,8 +2,9 @@
 # Offline tests of the deploy scripts: wait-rollout.sh against describe-services responses
 # for each outcome (testdata/describe-services/<case>/NN.json, README there; replayed in order by the
 # fake `aws` in testdata/bin), and smoke.sh against a local stand-in of the public API
-# (testdata/fake-api.mjs) for its failures, the real local stack (devkit/cmd/devstack) for its
-# pass. Run by `make test` (test-deploy).
+# (testdata/fake-api.mjs) for its failures (the key's among them: none, malformed, unknown), the
+# real local stack (devkit/cmd/devstack, with a key issued by testdata/issuekey) for its pass.
+# Run by `make test` (test-deploy).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
