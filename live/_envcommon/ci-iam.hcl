@@ -96,6 +96,16 @@ dependency "logging" {
   mock_outputs_merge_strategy_with_state  = "shallow"
 }
 
+dependency "smoke_api_key" {
+  config_path = "../smoke-api-key"
+
+  mock_outputs = {
+    secret_arn = "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:mock/smoke-api-key-AbCdEf"
+  }
+  mock_outputs_allowed_terraform_commands = ["validate", "plan"]
+  mock_outputs_merge_strategy_with_state  = "shallow"
+}
+
 inputs = {
   name_prefix              = local.env.name_prefix
   github_repository        = local.env.github_repository
@@ -110,6 +120,7 @@ inputs = {
   migration_task_family    = dependency.migration.outputs.task_definition_family
   migration_log_group_arn  = dependency.logging.outputs.log_group_arns["migrate"]
   state_bucket_name        = local.env.state_bucket
+  smoke_api_key_secret_arn = dependency.smoke_api_key.outputs.secret_arn
 
   pass_role_arns = [
     dependency.api.outputs.task_role_arn,

@@ -164,6 +164,15 @@ data "aws_iam_policy_document" "deploy" {
     resources = var.ecs_service_arns
   }
 
+  # aws secretsmanager get-secret-value of the smoke check's API key (the smoke step), this one
+  # secret only: not the Datadog API key, not the database's. Encrypted with aws/secretsmanager,
+  # so no kms:Decrypt grant is needed (modules/smoke-api-key).
+  statement {
+    sid       = "SmokeApiKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.smoke_api_key_secret_arn]
+  }
+
   # Registering and running task definitions that name these roles.
   statement {
     sid       = "PassTaskRoles"

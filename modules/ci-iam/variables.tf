@@ -114,3 +114,13 @@ variable "state_bucket_name" {
   description = "S3 bucket of the Terraform state (created outside Terraform); the plan role may write and delete only the .tflock lock objects in it."
   type        = string
 }
+
+variable "smoke_api_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the smoke check's API key (modules/smoke-api-key output secret_arn): the deploy role may read this secret's value and no other's."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$", var.smoke_api_key_secret_arn))
+    error_message = "smoke_api_key_secret_arn must be the full ARN of one Secrets Manager secret (no wildcard)."
+  }
+}

@@ -3,9 +3,11 @@
 #   two SLO burn-rate alerts (API availability, worker freshness: page at 14.4x over 1 h / 5 min,
 #   warn without notifying at 6x), no healthy API target, 5xx the ALB answers itself, ECS tasks
 #   below desired, SQS backlog, worker failure logs (8.2 #6), and AWS metrics no longer arriving.
-# Three more are state on the dashboard and notify nobody: the latency burn rate (a weekly SLO
+# Five more are state on the dashboard and notify nobody: the latency burn rate (a weekly SLO
 # review item), the DLQ holding messages (each arrival already paged through its ERROR log line),
-# and the outbox backlog (its OUTBOX_STALE ERROR line pages through the failure-log monitor).
+# the outbox backlog (its OUTBOX_STALE ERROR line pages through the failure-log monitor), many 401
+# answers and one client refused with 429 for long (other callers are not hurt by either: see
+# their resources below).
 #
 # Each message links its own section of docs/runbook.md; `make lint` (tools/iaccheck) fails when a
 # linked heading does not exist or a monitor links none.
@@ -23,6 +25,13 @@ locals {
 
   # burn_rate() query of a 30-day SLO, as Datadog's SLO alert expects it.
   burn_query = "over(\"30d\").long_window(\"1h\").short_window(\"5m\") > ${local.t.burn_rate_fast}"
+
+  # The API's answers to callers without a valid key (401) and over their client's rate limit (429),
+  # by the error_code tag of gift.api.requests (its envelope's code; Datadog stores tag values in
+  # lower case). Boolean filter syntax, which cannot be mixed with the comma form of api_traffic;
+  # the probes never answer 401 or 429.
+  api_401 = "service:gift-api AND env:${var.env} AND error_code IN (unauthenticated, api_key_invalid)"
+  api_429 = "service:gift-api,env:${var.env},error_code:rate_limited"
 
   # A warning shows on the dashboard and in the monitor's state; only the alert (and its recovery)
   # notifies.
@@ -275,6 +284,59 @@ resource "datadog_monitor" "outbox_backlog" {
 
   monitor_thresholds {
     critical = local.t.outbox_oldest_age_seconds
+  }
+
+  require_full_window = true
+  notify_no_data      = false
+}
+
+# --- Authentication and rate limits (API 2.0): dashboard state, no notification -------------------
+
+# Dashboard state, no notification: 401s hurt only the caller that gets them. A client that lost or
+# mistyped its key, or still uses a revoked one after a rotation, fails alone (its own support
+# ticket); guessing keys is hopeless (256 random bits each) and costs the API only load, which the
+# availability and latency SLOs see if it ever matters. A count rather than a share of all
+# requests: at night a handful of requests would make any share look alarming. The default, 300 in
+# 10 minutes, is 0.5 per second sustained: far above a developer trying curl without a key, well
+# below a client whose every call fails at its normal rate.
+resource "datadog_monitor" "api_unauthenticated" {
+  name     = "[gift ${var.env}] API answers many 401s (no key, unknown or revoked key)"
+  type     = "query alert"
+  priority = 3
+  query    = "sum(last_10m):sum:gift.api.requests{${local.api_401}}.as_count() > ${local.t.unauthenticated_above}"
+  message  = <<-EOT
+    More than ${local.t.unauthenticated_above} requests in 10 minutes were answered 401 (error_code UNAUTHENTICATED: no bearer key; API_KEY_INVALID: a key the API does not know, or a revoked one): a client misconfigured or left on a revoked key, a leaked key tried after its revocation, or someone guessing keys. Notifies nobody: only the callers without a valid key are refused; the SLOs see any load it causes.
+    Runbook: ${var.runbook_url}#many-401s
+  EOT
+  tags     = concat(local.base, ["service:gift-api"])
+
+  monitor_thresholds {
+    critical = local.t.unauthenticated_above
+  }
+
+  require_full_window = false
+  notify_no_data      = false
+}
+
+# Dashboard state, no notification, one group per client (multi-alert by client): the rate limiter
+# refusing a client's excess is its job, and protects the other clients. Red when a client has had
+# more than rate_limited_percent of its requests refused in every minute of rate_limited_minutes:
+# not a burst, but a client that runs above its limit (its limit too low for what it was promised,
+# or retries that ignore Retry-After). Per minute (rollup sum 60) so that a minute without a 429
+# counts as 0 (default_zero) and breaks the streak; a minute without requests is no point at all.
+resource "datadog_monitor" "client_rate_limited" {
+  name     = "[gift ${var.env}] Client {{client.name}}: requests refused with 429 for ${local.t.rate_limited_minutes} minutes"
+  type     = "query alert"
+  priority = 3
+  query    = "min(last_${local.t.rate_limited_minutes}m):default_zero(sum:gift.api.requests{${local.api_429}} by {client}.as_count().rollup(sum, 60)) / sum:gift.api.requests{${local.api_scope}} by {client}.as_count().rollup(sum, 60) * 100 > ${local.t.rate_limited_percent}"
+  message  = <<-EOT
+    Client {{client.name}} has had more than ${local.t.rate_limited_percent} % of its requests refused with 429 (error_code RATE_LIMITED) in every minute for ${local.t.rate_limited_minutes} minutes: it runs above its rate limit. Notifies nobody: the limiter protects the other clients; whether this client needs a higher limit or must slow down is a working-hours decision.
+    Runbook: ${var.runbook_url}#one-client-refused-with-429
+  EOT
+  tags     = concat(local.base, ["service:gift-api"])
+
+  monitor_thresholds {
+    critical = local.t.rate_limited_percent
   }
 
   require_full_window = true

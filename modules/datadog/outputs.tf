@@ -26,6 +26,8 @@ output "monitor_ids" {
     aws_metrics_missing       = datadog_monitor.aws_metrics_missing.id
     dlq_not_empty             = datadog_monitor.dlq_not_empty.id
     outbox_backlog            = datadog_monitor.outbox_backlog.id
+    api_unauthenticated       = datadog_monitor.api_unauthenticated.id
+    client_rate_limited       = datadog_monitor.client_rate_limited.id
   }
 }
 

@@ -97,7 +97,10 @@ variable "thresholds" {
     failure_logs_above        = optional(number, 0)     # worker ERROR lines (and OUTBOX_STALE) in failure_log_window
     failure_log_window        = optional(string, "15m") # window of the failure-log monitor
     aws_metric_delay_seconds  = optional(number, 900)
-    aws_no_data_minutes       = optional(number, 60) # AWS metrics absent this long: the canary notifies
+    aws_no_data_minutes       = optional(number, 60)  # AWS metrics absent this long: the canary notifies
+    unauthenticated_above     = optional(number, 300) # 401 answers (missing or unknown keys) in 10 minutes, all callers together: 0.5/s on average
+    rate_limited_percent      = optional(number, 10)  # share of one client's requests refused with 429 ...
+    rate_limited_minutes      = optional(number, 15)  # ... in every minute of this many minutes
   })
   default = {}
 
@@ -119,6 +122,16 @@ variable "thresholds" {
   validation {
     condition     = contains(["5m", "10m", "15m", "30m", "1h"], var.thresholds.failure_log_window)
     error_message = "failure_log_window must be one of 5m, 10m, 15m, 30m, 1h."
+  }
+
+  validation {
+    condition     = var.thresholds.unauthenticated_above >= 0 && var.thresholds.rate_limited_percent > 0 && var.thresholds.rate_limited_percent < 100
+    error_message = "unauthenticated_above cannot be negative; rate_limited_percent must be between 0 and 100 (exclusive)."
+  }
+
+  validation {
+    condition     = var.thresholds.rate_limited_minutes >= 5 && var.thresholds.rate_limited_minutes <= 60
+    error_message = "rate_limited_minutes must be 5-60: shorter fires on a client's burst, which the limiter answering 429 handles by design."
   }
 
   validation {

@@ -2,8 +2,9 @@
 # Offline tests of the deploy scripts: wait-rollout.sh against describe-services responses
 # for each outcome (testdata/describe-services/<case>/NN.json, README there; replayed in order by the
 # fake `aws` in testdata/bin), and smoke.sh against a local stand-in of the public API
-# (testdata/fake-api.mjs) for its failures, the real local stack (devkit/cmd/devstack) for its
-# pass. Run by `make test` (test-deploy).
+# (testdata/fake-api.mjs) for its failures (the key's among them: none, malformed, unknown), the
+# real local stack (devkit/cmd/devstack, with a key issued by testdata/issuekey) for its pass.
+# Run by `make test` (test-deploy).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
@@ -88,7 +89,9 @@ render_case() {
 render_case
 
 # smoke.sh, passing: against the real local stack (devstack: PostgreSQL, the SQS emulator, the
-# API and the worker built from this tree), on free ports so that it runs beside `make run`.
+# API and the worker built from this tree), on free ports so that it runs beside `make run`, with
+# a key of the client smoke-local issued on the stack's database as an operator would
+# (testdata/issuekey, connected as the stack's gift_operator).
 # All four ports are held open together while they are chosen: ports taken one at a time, each
 # released before the next is asked for, can come back twice (the API once got the emulator's).
 free_ports() {
@@ -106,7 +109,8 @@ smoke_real_stack() {
   local root api_port pg_port sqs_port health_port log="$tmp/devstack.log"
   root=$(cd "$here/../.." && pwd)
   read -r api_port pg_port sqs_port health_port < <(free_ports 4)
-  (cd "$root" && go build -o "$tmp/devstack" ./devkit/cmd/devstack)
+  (cd "$root" && go build -o "$tmp/devstack" ./devkit/cmd/devstack &&
+    go build -o "$tmp/issuekey" ./scripts/deploy/testdata/issuekey/main.go)
   DEVSTACK_STATE_DIR="$tmp/stack" DEVSTACK_PG_PORT=$pg_port SQS_EMULATOR_PORT=$sqs_port \
     API_PORT=$api_port WORKER_HEALTH_ADDR="127.0.0.1:$health_port" "$tmp/devstack" >"$log" 2>&1 &
   local pid=$! deadline=$((SECONDS + 180))
@@ -118,12 +122,22 @@ smoke_real_stack() {
     fi
     sleep 0.5
   done
-  local got=0
-  SMOKE_POLL_INTERVAL=0.2 SMOKE_TIMEOUT=60 "$here/smoke.sh" "http://127.0.0.1:$api_port" >"$tmp/real.out" 2>&1 || got=$?
+  local got=0 key
+  if ! key=$(DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$tmp/stack/giftctl.env") "$tmp/issuekey" 2>"$tmp/issuekey.err"); then
+    fail "smoke real_stack" "could not issue an API key: $(cat "$tmp/issuekey.err")"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    return
+  fi
+  SMOKE_API_KEY=$key SMOKE_POLL_INTERVAL=0.2 SMOKE_TIMEOUT=60 "$here/smoke.sh" "http://127.0.0.1:$api_port" >"$tmp/real.out" 2>&1 || got=$?
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if [[ $got != 0 ]] || ! grep -qF "smoke: PASSED" "$tmp/real.out" || ! grep -qF "status SENT" "$tmp/real.out"; then
     fail "smoke real_stack" "exit $got, want 0 and PASSED:$(printf '\n%s' "$(cat "$tmp/real.out")")"
+    return
+  fi
+  if grep -qF -- "$key" "$tmp/real.out"; then
+    fail "smoke real_stack" "the output shows the API key"
     return
   fi
   echo "ok   smoke real_stack"
@@ -131,12 +145,22 @@ smoke_real_stack() {
 smoke_real_stack
 
 # smoke.sh, failing: a gift that stays QUEUED (no worker) fails when its deadline passes; an API
-# that answers 500 fails at once. A small stand-in of the API (testdata/fake-api.mjs) plays both.
+# that answers 500 fails at once; a key the API does not know fails on the first call (401); no
+# key, or a value that is not a key, fails before any call. A small stand-in of the API
+# (testdata/fake-api.mjs) plays each; it answers 401 to any request without the right key and
+# logs every request, so each case also proves that every call carried the key.
+key_a=gk_0123abcd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+key_b=gk_4567cdef_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
+
+# smoke_case NAME MODE SMOKE_API_KEY WANT_EXIT TIMEOUT WANT_REQUESTS WANT_OUTPUT...: the fake API
+# accepts key_a only; WANT_REQUESTS is the number of requests it must have received, all of them
+# authorized unless the key given is not key_a.
 smoke_case() {
-  local name=$1 mode=$2 want_exit=$3 timeout=$4
-  shift 4
-  local port_file="$tmp/$name.port"
-  FAKE_API_MODE=$mode node "$here/testdata/fake-api.mjs" "$port_file" >"$tmp/$name.api.log" 2>&1 &
+  local name=$1 mode=$2 key=$3 want_exit=$4 timeout=$5 want_requests=$6
+  shift 6
+  local port_file="$tmp/$name.port" requests="$tmp/$name.requests"
+  : >"$requests"
+  FAKE_API_MODE=$mode FAKE_API_KEY=$key_a node "$here/testdata/fake-api.mjs" "$port_file" "$requests" >"$tmp/$name.api.log" 2>&1 &
   local pid=$! deadline=$((SECONDS + 10))
   until [[ -s $port_file ]]; do
     if ((SECONDS >= deadline)); then
@@ -147,7 +171,7 @@ smoke_case() {
     sleep 0.1
   done
   local got=0
-  SMOKE_TIMEOUT=$timeout SMOKE_POLL_INTERVAL=0 \
+  SMOKE_API_KEY=$key SMOKE_TIMEOUT=$timeout SMOKE_POLL_INTERVAL=0 \
     "$here/smoke.sh" "http://127.0.0.1:$(cat "$port_file")" >"$tmp/$name.out" 2>&1 || got=$?
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -157,11 +181,30 @@ smoke_case() {
   for want in "$@"; do
     grep -qF -- "$want" "$tmp/$name.out" || fail "smoke $name" "output lacks \"$want\":$(printf '\n%s' "$(cat "$tmp/$name.out")")"
   done
+  local n
+  n=$(wc -l <"$requests")
+  if [[ $want_requests == many ]]; then
+    ((n > 2)) || fail "smoke $name" "$n requests reached the API, want more than 2"
+  else
+    [[ $n == "$want_requests" ]] || fail "smoke $name" "$n requests reached the API, want $want_requests:$(printf '\n%s' "$(cat "$requests")")"
+  fi
+  if [[ $key == "$key_a" ]] && grep -v ' authorized$' "$requests" >"$tmp/$name.unauthorized"; then
+    fail "smoke $name" "requests without the key:$(printf '\n%s' "$(cat "$tmp/$name.unauthorized")")"
+  fi
+  local shown=${key%%$'\n'*} # grep -F reads each line of a pattern as a pattern of its own
+  if [[ -n $shown ]] && grep -qF -- "$shown" "$tmp/$name.out"; then
+    fail "smoke $name" "the output shows the API key"
+  fi
   ((failures > before)) || echo "ok   smoke $name"
 }
 
-smoke_case stuck stuck 1 0 "status QUEUED" "not SENT within 0s"
-smoke_case broken broken 1 30 "POST /gifts: HTTP 500, want 201"
+smoke_case stuck stuck "$key_a" 1 0 many "status QUEUED" "not SENT within 0s"
+smoke_case broken broken "$key_a" 1 30 1 "POST /gifts: HTTP 500, want 201"
+smoke_case wrong_key stuck "$key_b" 1 30 1 "POST /gifts: HTTP 401, want 201" "API_KEY_INVALID"
+smoke_case no_key stuck "" 2 30 0 "SMOKE_API_KEY is not set"
+smoke_case not_a_key stuck "Bearer $key_a" 2 30 0 "SMOKE_API_KEY is not a Gift API key"
+smoke_case key_with_newline stuck "$key_a
+" 2 30 0 "SMOKE_API_KEY is not a Gift API key"
 
 if ((failures > 0)); then
   echo "scripts/deploy/test.sh: $failures failure(s)" >&2
