@@ -18,10 +18,10 @@ locals {
       { q = "p95:gift.api.request.duration{${local.api_traffic}} by {operation}", display = "line" },
     ] },
     { title = "401 rate by error code (no key, unknown or revoked key)", requests = [
-      { q = "sum:gift.api.requests{${local.api_401}} by {error_code}.as_count()", display = "bars" },
+      { q = "sum:gift.api.auth.rejected{${local.api_auth_scope}} by {error_code}.as_count()", display = "bars" },
     ] },
     { title = "429 rate by client (over its rate limit)", requests = [
-      { q = "sum:gift.api.requests{${local.api_429}} by {client}.as_count()", display = "bars" },
+      { q = "sum:gift.api.rate_limited{${local.api_auth_scope}} by {client}.as_count()", display = "bars" },
     ] },
     { title = "ALB requests, ELB 5xx and target 5xx", requests = [
       { q = "sum:aws.applicationelb.request_count{loadbalancer:${local.lb}}.as_count()", display = "bars" },

@@ -26,12 +26,10 @@ locals {
   # burn_rate() query of a 30-day SLO, as Datadog's SLO alert expects it.
   burn_query = "over(\"30d\").long_window(\"1h\").short_window(\"5m\") > ${local.t.burn_rate_fast}"
 
-  # The API's answers to callers without a valid key (401) and over their client's rate limit (429),
-  # by the error_code tag of gift.api.requests (its envelope's code; Datadog stores tag values in
-  # lower case). Boolean filter syntax, which cannot be mixed with the comma form of api_traffic;
-  # the probes never answer 401 or 429.
-  api_401 = "service:gift-api AND env:${var.env} AND error_code IN (unauthenticated, api_key_invalid)"
-  api_429 = "service:gift-api,env:${var.env},error_code:rate_limited"
+  # The API's answers to callers without a valid key (401: gift.api.auth.rejected, by error_code)
+  # and over their client's rate limit (429: gift.api.rate_limited, by client). Counters of their
+  # own, so that the per-request gift.api.requests carries no per-client tag (docs/observability.md).
+  api_auth_scope = "service:gift-api,env:${var.env}"
 
   # A warning shows on the dashboard and in the monitor's state; only the alert (and its recovery)
   # notifies.
@@ -303,7 +301,7 @@ resource "datadog_monitor" "api_unauthenticated" {
   name     = "[gift ${var.env}] API answers many 401s (no key, unknown or revoked key)"
   type     = "query alert"
   priority = 3
-  query    = "sum(last_10m):sum:gift.api.requests{${local.api_401}}.as_count() > ${local.t.unauthenticated_above}"
+  query    = "sum(last_10m):sum:gift.api.auth.rejected{${local.api_auth_scope}}.as_count() > ${local.t.unauthenticated_above}"
   message  = <<-EOT
     More than ${local.t.unauthenticated_above} requests in 10 minutes were answered 401 (error_code UNAUTHENTICATED: no bearer key; API_KEY_INVALID: a key the API does not know, or a revoked one): a client misconfigured or left on a revoked key, a leaked key tried after its revocation, or someone guessing keys. Notifies nobody: only the callers without a valid key are refused; the SLOs see any load it causes.
     Runbook: ${var.runbook_url}#many-401s
@@ -320,23 +318,24 @@ resource "datadog_monitor" "api_unauthenticated" {
 
 # Dashboard state, no notification, one group per client (multi-alert by client): the rate limiter
 # refusing a client's excess is its job, and protects the other clients. Red when a client has had
-# more than rate_limited_percent of its requests refused in every minute of rate_limited_minutes:
-# not a burst, but a client that runs above its limit (its limit too low for what it was promised,
-# or retries that ignore Retry-After). Per minute (rollup sum 60) so that a minute without a 429
-# counts as 0 (default_zero) and breaks the streak; a minute without requests is no point at all.
+# more than rate_limited_per_minute requests refused in every minute of rate_limited_minutes: not
+# a burst, but a client that runs above its limit (its limit too low for what it was promised, or
+# retries that ignore Retry-After). Per minute (rollup sum 60) so that a minute without a 429
+# counts as 0 (default_zero) and breaks the streak. A count, not a share of the client's requests:
+# the API counts requests per client only when it refuses them (no client tag on every request).
 resource "datadog_monitor" "client_rate_limited" {
   name     = "[gift ${var.env}] Client {{client.name}}: requests refused with 429 for ${local.t.rate_limited_minutes} minutes"
   type     = "query alert"
   priority = 3
-  query    = "min(last_${local.t.rate_limited_minutes}m):default_zero(sum:gift.api.requests{${local.api_429}} by {client}.as_count().rollup(sum, 60)) / sum:gift.api.requests{${local.api_scope}} by {client}.as_count().rollup(sum, 60) * 100 > ${local.t.rate_limited_percent}"
+  query    = "min(last_${local.t.rate_limited_minutes}m):default_zero(sum:gift.api.rate_limited{${local.api_auth_scope}} by {client}.as_count().rollup(sum, 60)) > ${local.t.rate_limited_per_minute}"
   message  = <<-EOT
-    Client {{client.name}} has had more than ${local.t.rate_limited_percent} % of its requests refused with 429 (error_code RATE_LIMITED) in every minute for ${local.t.rate_limited_minutes} minutes: it runs above its rate limit. Notifies nobody: the limiter protects the other clients; whether this client needs a higher limit or must slow down is a working-hours decision.
+    Client {{client.name}} has had more than ${local.t.rate_limited_per_minute} requests a minute refused with 429 (error_code RATE_LIMITED) in every minute for ${local.t.rate_limited_minutes} minutes: it runs above its rate limit. Notifies nobody: the limiter protects the other clients; whether this client needs a higher limit or must slow down is a working-hours decision.
     Runbook: ${var.runbook_url}#one-client-refused-with-429
   EOT
   tags     = concat(local.base, ["service:gift-api"])
 
   monitor_thresholds {
-    critical = local.t.rate_limited_percent
+    critical = local.t.rate_limited_per_minute
   }
 
   require_full_window = true

@@ -102,12 +102,11 @@ resource "datadog_service_level_objective" "worker_freshness" {
 # ingested per task and summed into the series of the tags below, so the SLO counters and the
 # distributions cost one series per tag combination, not per task and revision. Distributions also
 # get global percentiles (across tasks). Gauges keep their task tags: one value per task is what they
-# mean (pool size, gate state). gift.api.requests keeps error_code (the 401 and 429 monitors and
-# widgets, main.tf) and client (the name of an authenticated caller: one value per client, tens at
-# most, and none on a 401).
+# mean (pool size, gate state). gift.api.auth.rejected and gift.api.rate_limited (401s and 429s)
+# keep every tag: they are rare, and client has one value per client, tens at most.
 locals {
   tag_configurations = {
-    "gift.api.requests"            = { type = "count", tags = ["env", "service", "version", "operation", "status_class", "fast", "error_code", "client"] }
+    "gift.api.requests"            = { type = "count", tags = ["env", "service", "version", "operation", "status_class", "fast"] }
     "gift.api.sends"               = { type = "count", tags = ["env", "service", "version", "result"] }
     "gift.api.gifts.created"       = { type = "count", tags = ["env", "service", "version"] }
     "gift.worker.results"          = { type = "count", tags = ["env", "service", "version", "outcome", "fresh"] }

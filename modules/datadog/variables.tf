@@ -99,7 +99,7 @@ variable "thresholds" {
     aws_metric_delay_seconds  = optional(number, 900)
     aws_no_data_minutes       = optional(number, 60)  # AWS metrics absent this long: the canary notifies
     unauthenticated_above     = optional(number, 300) # 401 answers (missing or unknown keys) in 10 minutes, all callers together: 0.5/s on average
-    rate_limited_percent      = optional(number, 10)  # share of one client's requests refused with 429 ...
+    rate_limited_per_minute   = optional(number, 60)  # one client's requests refused with 429 a minute (1/s) ...
     rate_limited_minutes      = optional(number, 15)  # ... in every minute of this many minutes
   })
   default = {}
@@ -125,8 +125,8 @@ variable "thresholds" {
   }
 
   validation {
-    condition     = var.thresholds.unauthenticated_above >= 0 && var.thresholds.rate_limited_percent > 0 && var.thresholds.rate_limited_percent < 100
-    error_message = "unauthenticated_above cannot be negative; rate_limited_percent must be between 0 and 100 (exclusive)."
+    condition     = var.thresholds.unauthenticated_above >= 0 && var.thresholds.rate_limited_per_minute >= 0
+    error_message = "unauthenticated_above and rate_limited_per_minute cannot be negative."
   }
 
   validation {
