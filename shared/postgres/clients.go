@@ -81,16 +81,7 @@ func (s *Store) CreateClient(ctx context.Context, name string, limit gift.RateLi
 func (s *Store) ClientByName(ctx context.Context, name string) (gift.Client, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	var c gift.Client
-	err := s.pool.QueryRow(ctx, `SELECT id, name, rate_per_second, burst FROM api_clients WHERE name = $1`, name).
-		Scan(&c.ID, &c.Name, &c.Limit.PerSecond, &c.Limit.Burst)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return gift.Client{}, gift.ErrClientNotFound
-	}
-	if err != nil {
-		return gift.Client{}, classify(fmt.Sprintf("read client %q", name), err)
-	}
-	return c, nil
+	return s.client(ctx, "name", name)
 }
 
 // IssueAPIKey makes a key for client clientID and stores its hash in a free slot. It returns the
@@ -147,7 +138,7 @@ func (s *Store) issueAPIKey(ctx context.Context, clientID uuid.UUID, actor strin
 		key.ID, clientID, hash[:], actor, gift.MaxActiveKeys).Scan(&stored.Slot, &stored.CreatedAt)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if _, cerr := s.clientByID(ctx, clientID); cerr != nil {
+		if _, cerr := s.client(ctx, "id", clientID); cerr != nil {
 			return "", gift.StoredKey{}, cerr
 		}
 		return "", gift.StoredKey{}, gift.ErrTooManyKeys
@@ -181,15 +172,16 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id, actor string) (gift.Stored
 	return s.LookupAPIKey(ctx, id)
 }
 
-func (s *Store) clientByID(ctx context.Context, id uuid.UUID) (gift.Client, error) {
+// client reads the client whose column (id or name) is value, under the caller's deadline.
+func (s *Store) client(ctx context.Context, column string, value any) (gift.Client, error) {
 	var c gift.Client
-	err := s.pool.QueryRow(ctx, `SELECT id, name, rate_per_second, burst FROM api_clients WHERE id = $1`, id).
+	err := s.pool.QueryRow(ctx, `SELECT id, name, rate_per_second, burst FROM api_clients WHERE `+column+` = $1`, value).
 		Scan(&c.ID, &c.Name, &c.Limit.PerSecond, &c.Limit.Burst)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return gift.Client{}, gift.ErrClientNotFound
 	}
 	if err != nil {
-		return gift.Client{}, classify("read client "+id.String(), err)
+		return gift.Client{}, classify(fmt.Sprintf("read client %s %v", column, value), err)
 	}
 	return c, nil
 }
@@ -223,7 +215,7 @@ func (s *Store) ListClients(ctx context.Context) ([]gift.ClientSummary, error) {
 func (s *Store) ListAPIKeys(ctx context.Context, clientID uuid.UUID) ([]gift.StoredKey, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	client, err := s.clientByID(ctx, clientID)
+	client, err := s.client(ctx, "id", clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +288,7 @@ func (s *Store) SetClientLimits(ctx context.Context, clientID uuid.UUID, limit g
 func (s *Store) ClientEvents(ctx context.Context, clientID uuid.UUID) ([]gift.ClientEvent, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	if _, err := s.clientByID(ctx, clientID); err != nil {
+	if _, err := s.client(ctx, "id", clientID); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `

@@ -89,7 +89,7 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 		return r, err
 	}
 	if r.client, err = giftclient.NewClientWithResponses(r.apiURL, giftclient.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}),
-		giftclient.WithRequestEditorFn(bearer(r.apiKey))); err != nil {
+		giftclient.WithRequestEditorFn(devstack.Bearer(r.apiKey))); err != nil {
 		return r, err
 	}
 	err = r.poll(ctx, "the API ready", 30*time.Second, func() (bool, string) {
@@ -101,16 +101,6 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 	})
 	r.startup = time.Since(r.began)
 	return r, err
-}
-
-// bearer sends key with every API call but the probes, which need none.
-func bearer(key string) giftclient.RequestEditorFn {
-	return func(_ context.Context, req *http.Request) error {
-		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		return nil
-	}
 }
 
 // roleEnv is the setting that connects a program to the database as role, as in production

@@ -131,7 +131,7 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 		return err
 	}
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: sends}}
-	client, err := giftclient.NewClientWithResponses(apiURL, giftclient.WithHTTPClient(httpClient), giftclient.WithRequestEditorFn(bearer(key)))
+	client, err := giftclient.NewClientWithResponses(apiURL, giftclient.WithHTTPClient(httpClient), giftclient.WithRequestEditorFn(devstack.Bearer(key)))
 	if err != nil {
 		return err
 	}
@@ -204,16 +204,6 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 		published, float64(published)/float64(sends), multi, most)
 	fmt.Printf("  outbox left          %d rows (settled: %t)\n", pending, settled)
 	return nil
-}
-
-// bearer sends key with every API call but the probes, which need none.
-func bearer(key string) giftclient.RequestEditorFn {
-	return func(_ context.Context, req *http.Request) error {
-		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		return nil
-	}
 }
 
 // waitReady polls /readyz until the API answers 200.

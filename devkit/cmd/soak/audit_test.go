@@ -218,16 +218,3 @@ func TestUnauthorizedAnswersAreKept(t *testing.T) {
 		t.Fatalf("401/429 answers kept: %+v", l.authErrs)
 	}
 }
-
-func TestBearerSkipsTheProbes(t *testing.T) {
-	edit := bearer("k")
-	for path, want := range map[string]string{"/gifts": "Bearer k", "/gifts/x/send": "Bearer k", "/readyz": "", "/healthz": ""} {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		if err := edit(context.Background(), req); err != nil {
-			t.Fatal(err)
-		}
-		if got := req.Header.Get("Authorization"); got != want {
-			t.Errorf("%s: Authorization %q, want %q", path, got, want)
-		}
-	}
-}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 )
 
@@ -77,7 +78,7 @@ func newLoad(cfg loadConfig, backends, keys []string) (*load, error) {
 	l := &load{cfg: cfg, accepted: map[uuid.UUID]acceptance{}, unresolved: map[uuid.UUID]string{}, owner: map[uuid.UUID]int{},
 		statuses: map[string]map[int]int{}, latencies: map[string][]time.Duration{}}
 	for _, key := range keys {
-		client, err := giftclient.NewClientWithResponses("http://api", giftclient.WithHTTPClient(httpc), giftclient.WithRequestEditorFn(bearer(key)))
+		client, err := giftclient.NewClientWithResponses("http://api", giftclient.WithHTTPClient(httpc), giftclient.WithRequestEditorFn(devstack.Bearer(key)))
 		if err != nil {
 			return nil, fmt.Errorf("api client: %w", err)
 		}
@@ -87,16 +88,6 @@ func newLoad(cfg loadConfig, backends, keys []string) (*load, error) {
 		return nil, errors.New("the soak needs two clients' keys")
 	}
 	return l, nil
-}
-
-// bearer sends key with every API call but the probes, which need none.
-func bearer(key string) giftclient.RequestEditorFn {
-	return func(_ context.Context, req *http.Request) error {
-		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		return nil
-	}
 }
 
 // run starts cfg.rate flows per second for cfg.duration and waits for the last one.
