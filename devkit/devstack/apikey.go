@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/postgres"
 )
 
@@ -67,15 +65,4 @@ func revokeOldestKey(ctx context.Context, store *postgres.Store, client gift.Cli
 // IssueAPIKey issues a key of client name on the stack's database (IssueAPIKey).
 func (d *Deps) IssueAPIKey(ctx context.Context, name string) (string, error) {
 	return IssueAPIKey(ctx, d.databaseURL, name, "devstack")
-}
-
-// Bearer is a request editor of the generated client (giftclient.WithRequestEditorFn) that sends
-// key with every API call but the probes, which need none.
-func Bearer(key string) giftclient.RequestEditorFn {
-	return func(_ context.Context, req *http.Request) error {
-		if req.URL.Path != "/healthz" && req.URL.Path != "/readyz" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		return nil
-	}
 }

@@ -164,11 +164,7 @@ func (c *CLI) open(ctx context.Context, cfg Config) (*deps, error) {
 	}
 	opts := []giftclient.ClientOption{giftclient.WithHTTPClient(httpClient)}
 	if cfg.APIKey != "" {
-		key := cfg.APIKey
-		opts = append(opts, giftclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			req.Header.Set("Authorization", "Bearer "+key)
-			return nil
-		}))
+		opts = append(opts, giftclient.WithAPIKey(cfg.APIKey))
 	}
 	api, err := giftclient.NewClientWithResponses(cfg.APIURL, opts...)
 	if err != nil {

@@ -89,7 +89,7 @@ func newRehearsal(ctx context.Context, name string) (*rehearsal, error) {
 		return r, err
 	}
 	if r.client, err = giftclient.NewClientWithResponses(r.apiURL, giftclient.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}),
-		giftclient.WithRequestEditorFn(devstack.Bearer(r.apiKey))); err != nil {
+		giftclient.WithAPIKey(r.apiKey)); err != nil {
 		return r, err
 	}
 	err = r.poll(ctx, "the API ready", 30*time.Second, func() (bool, string) {

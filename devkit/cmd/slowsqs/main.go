@@ -131,7 +131,7 @@ func run(ctx context.Context, sends int, latency, timeout time.Duration) error {
 		return err
 	}
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: sends}}
-	client, err := giftclient.NewClientWithResponses(apiURL, giftclient.WithHTTPClient(httpClient), giftclient.WithRequestEditorFn(devstack.Bearer(key)))
+	client, err := giftclient.NewClientWithResponses(apiURL, giftclient.WithHTTPClient(httpClient), giftclient.WithAPIKey(key))
 	if err != nil {
 		return err
 	}

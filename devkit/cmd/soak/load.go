@@ -17,7 +17,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gift-platform/ecs-sre-gift-worker/devkit/devstack"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/giftclient"
 )
 
@@ -78,7 +77,7 @@ func newLoad(cfg loadConfig, backends, keys []string) (*load, error) {
 	l := &load{cfg: cfg, accepted: map[uuid.UUID]acceptance{}, unresolved: map[uuid.UUID]string{}, owner: map[uuid.UUID]int{},
 		statuses: map[string]map[int]int{}, latencies: map[string][]time.Duration{}}
 	for _, key := range keys {
-		client, err := giftclient.NewClientWithResponses("http://api", giftclient.WithHTTPClient(httpc), giftclient.WithRequestEditorFn(devstack.Bearer(key)))
+		client, err := giftclient.NewClientWithResponses("http://api", giftclient.WithHTTPClient(httpc), giftclient.WithAPIKey(key))
 		if err != nil {
 			return nil, fmt.Errorf("api client: %w", err)
 		}
