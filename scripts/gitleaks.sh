@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gitleaks (pinned: tools/gitleaks) over the working tree and over the whole git history, with its
-# default rules (.gitleaks.toml: all of them; the tree scan skips .local/, make run's git-ignored state). Findings are printed redacted. An accepted finding (a test fixture that looks like
-# a key) goes into .gitleaksignore as its fingerprint, preceded by a comment line with the date and
+# default rules (.gitleaks.toml: all of them; the tree scan skips .local/, make run's git-ignored
+# state). Findings are printed redacted. An accepted finding (a test fixture that looks like a key)
+# goes into .gitleaksignore as its fingerprint, preceded by a comment line with the date and
 # the reason (docs/supply-chain.md); no rule is switched off globally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
