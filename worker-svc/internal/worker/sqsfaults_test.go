@@ -9,6 +9,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/faultproxy"
 	"github.com/gift-platform/ecs-sre-gift-worker/testkit/testenv"
+	"github.com/gift-platform/ecs-sre-gift-worker/worker-svc/internal/seed"
 )
 
 // SQS connections reset mid-request under the worker (a real TCP proxy, testkit/faultproxy, between
@@ -47,13 +48,26 @@ func TestSQSConnectionResetsUnderTheWorkerLoseNothingAndSendOnce(t *testing.T) {
 			}
 		}
 	}()
+	// The fault did hit the worker: SQS calls failed and were survived. A batch can drain between
+	// two cuts (it takes about a second on a quiet machine); then another batch is queued under the
+	// same flapping, at most five, until one did meet a cut.
+	faults := func() (failed, unsettled int) {
+		return len(h.lines(map[string]any{"error_code": "QUEUE_UNAVAILABLE"})),
+			len(h.lines(map[string]any{"msg": "could not settle the message with SQS: it comes back after its visibility timeout"}))
+	}
 	const n = 30
-	sends := h.queued(n, 0)
-	h.settled(3*time.Minute, sends)
+	var sends []seed.Send
+	for batch := 0; batch < 5; batch++ {
+		sends = append(sends, h.queued(n, 0)...)
+		h.settled(3*time.Minute, sends)
+		if failed, unsettled := faults(); failed+unsettled > 0 {
+			break
+		}
+	}
 	close(flapping)
 	<-flapped
-	if s := h.statuses(); s[gift.StatusSent] != n {
-		t.Fatalf("statuses %v, want all %d SENT", s, n)
+	if s := h.statuses(); s[gift.StatusSent] != len(sends) {
+		t.Fatalf("statuses %v, want all %d SENT", s, len(sends))
 	}
 	for _, s := range sends {
 		if c := h.sender.count(s.GiftID); c != 1 {
@@ -69,11 +83,9 @@ func TestSQSConnectionResetsUnderTheWorkerLoseNothingAndSendOnce(t *testing.T) {
 	if d := h.depth(h.queues.DLQURL); d.Visible+d.InFlight+d.Delayed != 0 {
 		t.Fatalf("DLQ holds %+v", d)
 	}
-	// The fault did hit the worker: SQS calls failed and were survived.
-	failed := len(h.lines(map[string]any{"error_code": "QUEUE_UNAVAILABLE"}))
-	unsettled := len(h.lines(map[string]any{"msg": "could not settle the message with SQS: it comes back after its visibility timeout"}))
+	failed, unsettled := faults()
 	if failed+unsettled == 0 {
-		t.Fatal("no SQS call of the worker failed: the fault was not injected")
+		t.Fatalf("no SQS call of the worker failed in %d batches: the fault was not injected", len(sends)/n)
 	}
-	t.Logf("%d failed receives, %d failed settles survived", failed, unsettled)
+	t.Logf("%d batches; %d failed receives, %d failed settles survived", len(sends)/n, failed, unsettled)
 }
