@@ -65,7 +65,7 @@ func TestEveryOperationNeedsAValidKey(t *testing.T) {
 	s := startStack(t)
 	g := s.createGift(t)
 	store := postgres.NewStore(s.Pool, 10*time.Second)
-	revokedKey, revoked := s.newClient(t, "revoked")
+	revokedKey, _ := s.newClient(t, "revoked")
 	k, err := apikey.Parse(revokedKey)
 	must(t, err)
 	if _, err := store.RevokeAPIKey(context.Background(), k.ID, "test"); err != nil {
@@ -112,7 +112,6 @@ func TestEveryOperationNeedsAValidKey(t *testing.T) {
 	if !strings.Contains(s.Logs.String(), `"client":"test"`) {
 		t.Error(`no access-log line names the client ("client":"test")`)
 	}
-	_ = revoked
 }
 
 // A key revoked while in use stops working within the key cache's TTL (here 300 ms), on a
