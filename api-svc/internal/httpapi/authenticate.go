@@ -76,17 +76,9 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// rateLimitedError is a 429 with the seconds to wait, for the Retry-After header and the envelope.
-type rateLimitedError struct {
-	*apiError
-	retryAfter int
-}
-
-func (e *rateLimitedError) Unwrap() error { return e.apiError }
-
+// rateLimited is a 429 telling the client to wait seconds.
 func rateLimited(seconds int) error {
-	return &rateLimitedError{
-		apiError:   newAPIError(RATELIMITED, "too many requests for this client; retry after "+strconv.Itoa(seconds)+" s"),
-		retryAfter: seconds,
-	}
+	e := newAPIError(RATELIMITED, "too many requests for this client; retry after "+strconv.Itoa(seconds)+" s")
+	e.retryAfter = seconds
+	return e
 }

@@ -22,6 +22,9 @@ type apiError struct {
 	status  int
 	code    ErrorErrorCode
 	message string
+	// retryAfter, when set (a 429), is the seconds to wait: the Retry-After header and the
+	// envelope's retry_after_seconds.
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -64,7 +67,7 @@ func newAPIError(code ErrorErrorCode, message string) *apiError {
 	if !ok {
 		status, code = http.StatusInternalServerError, INTERNALERROR
 	}
-	return &apiError{status, code, message}
+	return &apiError{status: status, code: code, message: message}
 }
 
 func validationError(format string, args ...any) error {
@@ -201,10 +204,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	var limited *rateLimitedError
-	if errors.As(err, &limited) {
-		body.RetryAfterSeconds = &limited.retryAfter
-		w.Header().Set("Retry-After", strconv.Itoa(limited.retryAfter))
+	if ae.retryAfter > 0 {
+		body.RetryAfterSeconds = &ae.retryAfter
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if ae.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", s.allowedMethods(r))
