@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	apiconfig "github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/config"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/apikey"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 )
@@ -21,8 +22,9 @@ import (
 // that long to reach every task. Every change is recorded with who made it in the client's audit
 // (api_client_events), shown by `client show`.
 
-// keyCacheTTL is how long the API may go on using what it read of a key and its client.
-const keyCacheTTL = 30 * time.Second
+// keyCacheTTL is how long the API may go on using what it read of a key and its client: the
+// most its API_KEY_CACHE_TTL may be.
+const keyCacheTTL = apiconfig.MaxKeyCacheTTL
 
 // ClientEntry is a client as `giftctl client list --json` prints it.
 type ClientEntry struct {
