@@ -53,6 +53,7 @@ import (
 
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each measurement")
+	warmup := flag.Duration("warmup", 3*time.Second, "load each server of the comparisons gets, unmeasured, before its measurement")
 	levelsFlag := flag.String("levels", "1,4,16", "client concurrency levels (also the API's and pgbench's connection count)")
 	overheadConns := flag.Int("overhead-conns", 4, "connections of the tracing/metrics on-vs-off comparison (0: skip it)")
 	overheadRounds := flag.Int("overhead-rounds", 5, "rounds of that comparison (each runs every mode once)")
@@ -72,7 +73,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	opts := options{duration: *duration, levels: levels, overheadConns: *overheadConns, overheadRounds: *overheadRounds,
+	opts := options{duration: *duration, warmup: *warmup, levels: levels, overheadConns: *overheadConns, overheadRounds: *overheadRounds,
 		peerConns: *peerConns, peerRounds: *peerRounds, cpuProfile: *cpuProfile, e2e: *e2e}
 	if err := run(ctx, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "giftbench:", err)
@@ -87,13 +88,14 @@ type bench struct {
 	sqsEndpoint        string
 	queueURL, dlqURL   string
 	duration           time.Duration
-	authorization      string    // "Bearer <key>" of the bench's client
-	clientID           uuid.UUID // that client: the owner of the gifts prepared in the database
+	warmup             time.Duration // see warmUp
+	authorization      string        // "Bearer <key>" of the bench's client
+	clientID           uuid.UUID     // that client: the owner of the gifts prepared in the database
 }
 
 // options are giftbench's flags.
 type options struct {
-	duration                      time.Duration
+	duration, warmup              time.Duration
 	levels                        []int
 	overheadConns, overheadRounds int
 	peerConns, peerRounds         int
@@ -106,7 +108,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{root: root, duration: o.duration}
+	b := &bench{root: root, duration: o.duration, warmup: o.warmup}
 	if b.bin, err = os.MkdirTemp("", "giftbench-"); err != nil {
 		return err
 	}
@@ -508,12 +510,28 @@ func (b *bench) startServer(ctx context.Context, name string, conns int, extraEn
 	}
 }
 
+// warmUp loads a server just started, unmeasured, for b.warmup before a comparison measures it, so
+// that every mode is measured as it runs after its start: its connections open, its caches filled,
+// and, with tracing, the tracer holding the Agent's sampling rates. The tracer keeps every trace
+// until the Agent's first answer (one flush interval, 2 s), which a measurement started at once
+// would count as if it were the service's steady state.
+func (b *bench) warmUp(ctx context.Context, conns int, do func(context.Context, int) error) {
+	if b.warmup > 0 {
+		closedLoop(ctx, conns, b.warmup, do)
+	}
+}
+
 // saturate measures the closed-loop (saturated) rate with conns connections: with wrk when it is
 // installed, else with the Go generator running do. ids, when not nil, are the gifts to send
 // (POST /gifts/{id}/send); nil means POST /gifts.
 func (b *bench) saturate(ctx context.Context, conns int, base string, ids []string, do func(context.Context, int) error) (result, error) {
+	return b.saturateFor(ctx, conns, b.duration, base, ids, do)
+}
+
+// saturateFor is saturate for d rather than b.duration.
+func (b *bench) saturateFor(ctx context.Context, conns int, d time.Duration, base string, ids []string, do func(context.Context, int) error) (result, error) {
 	if b.wrk == "" {
-		return closedLoop(ctx, conns, b.duration, do), nil
+		return closedLoop(ctx, conns, d, do), nil
 	}
 	dir, err := os.MkdirTemp("", "giftbench-wrk-")
 	if err != nil {
@@ -532,7 +550,7 @@ func (b *bench) saturate(ctx context.Context, conns int, base string, ids []stri
 		return result{}, err
 	}
 	target := base + "/gifts" // the send script sets each request's path itself
-	cmd := exec.CommandContext(ctx, b.wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(b.duration.Seconds()))+"s", "-s", script, target)
+	cmd := exec.CommandContext(ctx, b.wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(max(1, int(d.Seconds())))+"s", "-s", script, target)
 	cmd.Env = append(os.Environ(), "GIFTBENCH_IDS="+filepath.Join(dir, "ids"), "GIFTBENCH_AUTHORIZATION="+b.authorization)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -242,6 +242,7 @@ func (b *bench) overheadRun(ctx context.Context, conns int, env []string, halfOf
 	defer api.stop()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
 	create := b.createGifts(httpc, base)
+	b.warmUp(ctx, conns, create)
 	cpu0 := cpuTime(api.cmd.Process.Pid)
 	if sat, err = b.saturate(ctx, conns, base, nil, create); err != nil {
 		return result{}, result{}, 0, 0, err

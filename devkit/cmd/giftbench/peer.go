@@ -22,12 +22,21 @@ type peerMode struct {
 	env         []string // added to the bench's environment
 }
 
+// peerSlices is how many slices each mode's measurement of a round is cut into (see
+// peerComparison).
+const peerSlices = 5
+
 // peerComparison measures POST /gifts on the API and on the hand-written peer doing the same
-// authentication and database work, one right after the other in rounds, on the same PostgreSQL
-// with the same connection count; each round is judged by its own ratios (robust to the load of a
-// shared machine), and the median round is the figure. The API runs with tracing and metrics off,
-// on as deployed (to the local fake Agent, its default sampling), and on with no Agent listening
-// (as under `make run`).
+// authentication and database work, on the same PostgreSQL with the same connection count; each
+// round is judged by its own ratios, and the median round is the figure. The API runs with
+// tracing and metrics off, on as deployed (to the local fake Agent, its default sampling), and on
+// with no Agent listening (as under `make run`).
+//
+// Every server runs for the whole comparison, started and warmed up once (warmUp). A round gives
+// each mode b.duration of load cut into peerSlices slices, taken in turn (mode 1, 2, ... 5, 1, 2,
+// ...; the order rotates from one slice and round to the next), so that whatever slows this
+// shared machine for a few seconds (the host, a checkpoint, autovacuum) falls on every mode
+// alike rather than on whichever ran then. An idle server costs next to nothing meanwhile.
 //
 // The API cannot run without authentication, so what authentication costs is measured on the
 // peer: with its key check (as the API: parse the Bearer key, the cached stored key, the hash
@@ -54,21 +63,36 @@ func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 		{"none", "the API, tracing on but no Agent listening (make run)", "api", serve,
 			append(slices.Clone(traced), "DD_TRACE_AGENT_PORT="+strconv.Itoa(noAgent), "DD_DOGSTATSD_PORT="+strconv.Itoa(noAgent))},
 	}
-	fmt.Printf("\nAPI vs hand-written peer: POST /gifts, %d connections, %d rounds of %s, one PostgreSQL\n", conns, rounds, b.duration)
+	running := make([]*peerServer, len(modes))
+	for i, m := range modes {
+		if running[i], err = b.startPeerServer(ctx, conns, m); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		defer running[i].stop()
+	}
+	slice := b.duration / peerSlices
+	fmt.Printf("\nAPI vs hand-written peer: POST /gifts, %d connections, %d rounds of %s per mode in %d slices taken in turn, one PostgreSQL\n",
+		conns, rounds, b.duration, peerSlices)
 	for _, m := range modes {
 		fmt.Printf("  %-4s %s\n", m.name, m.about)
 	}
 	fmt.Printf("%-5s %-4s %10s %9s %9s %11s\n", "round", "mode", "req/s", "p50 ms", "p99 ms", "CPU µs/req")
 	rate, cpu := map[string][]float64{}, map[string][]float64{}
-	for round := 1; round <= rounds; round++ {
-		for _, m := range modes {
-			sat, perReq, err := b.peerRun(ctx, conns, m)
-			if err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+	for round := range rounds {
+		got := make([]peerRound, len(modes))
+		for k := range peerSlices {
+			for j := range modes {
+				i := (j + k + round) % len(modes)
+				if err := got[i].add(b.measureSlice(ctx, conns, slice, running[i])); err != nil {
+					return fmt.Errorf("%s: %w", modes[i].name, err)
+				}
 			}
-			rate[m.name] = append(rate[m.name], sat.rate)
-			cpu[m.name] = append(cpu[m.name], perReq)
-			fmt.Printf("%-5d %-4s %10.0f %9.2f %9.2f %11.0f\n", round, m.name, sat.rate, sat.p50, sat.p99, perReq)
+		}
+		for i, m := range modes {
+			r := got[i]
+			rate[m.name] = append(rate[m.name], r.rate())
+			cpu[m.name] = append(cpu[m.name], r.cpuPerRequest())
+			fmt.Printf("%-5d %-4s %10.0f %9.2f %9.2f %11.0f\n", round+1, m.name, r.rate(), median(r.p50), median(r.p99), r.cpuPerRequest())
 		}
 	}
 	for _, m := range modes {
@@ -93,7 +117,7 @@ func (b *bench) peerComparison(ctx context.Context, conns, rounds int) error {
 		median(cost), pcts(cost))
 	fmt.Printf("          CPU per request %.0f vs %.0f µs: %+.1f %% (median round; rounds %s)\n",
 		median(cpu["peer"]), median(cpu["anon"]), median(cpuCost), pcts(cpuCost))
-	fmt.Println("(throughput ratios move with the load of the shared machine; the CPU ratio is the steadier figure)")
+	fmt.Println("(p50 and p99 are the median slice's; throughput ratios move with the load of the shared machine; the CPU ratio is the steadier figure)")
 	return nil
 }
 
@@ -110,25 +134,67 @@ func authCost(rateWith, rateWithout, cpuWith, cpuWithout []float64) (throughput,
 	return throughput, cpu
 }
 
-// peerRun starts one mode's server, saturates it and returns the result and its CPU per request.
-func (b *bench) peerRun(ctx context.Context, conns int, m peerMode) (result, float64, error) {
+// peerServer is one mode's server, running for the whole comparison.
+type peerServer struct {
+	p      *process
+	base   string
+	create func(context.Context, int) error
+}
+
+func (s *peerServer) stop() { s.p.stop() }
+
+// startPeerServer starts one mode's server and warms it up.
+func (b *bench) startPeerServer(ctx context.Context, conns int, m peerMode) (*peerServer, error) {
 	p, base, err := b.startServer(ctx, m.bin, conns, m.env, m.args...)
 	if err != nil {
-		return result{}, 0, err
+		return nil, err
 	}
-	defer p.stop()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
-	create := b.createGifts(httpc, base)
-	cpu0 := cpuTime(p.cmd.Process.Pid)
-	sat, err := b.saturate(ctx, conns, base, nil, create)
-	if err != nil {
-		return result{}, 0, err
+	s := &peerServer{p: p, base: base, create: b.createGifts(httpc, base)}
+	b.warmUp(ctx, conns, s.create)
+	return s, nil
+}
+
+// peerSlice is one slice of load on one server: what it served and the CPU it used meanwhile.
+type peerSlice struct {
+	result
+	seconds   float64
+	cpuMicros int64
+	err       error
+}
+
+// measureSlice saturates s for d.
+func (b *bench) measureSlice(ctx context.Context, conns int, d time.Duration, s *peerServer) peerSlice {
+	cpu0 := cpuTime(s.p.cmd.Process.Pid)
+	res, err := b.saturateFor(ctx, conns, d, s.base, nil, s.create)
+	return peerSlice{result: res, seconds: d.Seconds(), cpuMicros: cpuTime(s.p.cmd.Process.Pid) - cpu0, err: err}
+}
+
+// peerRound adds up one mode's slices of a round.
+type peerRound struct {
+	served, seconds float64
+	cpuMicros       int64
+	p50, p99        []float64
+}
+
+func (r *peerRound) add(s peerSlice) error {
+	if s.err != nil {
+		return s.err
 	}
-	var perReq float64
-	if n := sat.rate * b.duration.Seconds(); n > 0 {
-		perReq = float64(cpuTime(p.cmd.Process.Pid)-cpu0) / n
+	r.served += s.rate * s.seconds
+	r.seconds += s.seconds
+	r.cpuMicros += s.cpuMicros
+	r.p50, r.p99 = append(r.p50, s.p50), append(r.p99, s.p99)
+	return nil
+}
+
+func (r peerRound) rate() float64 { return r.served / r.seconds }
+
+func (r peerRound) cpuPerRequest() float64 {
+	if r.served == 0 {
+		return 0
 	}
-	return sat, perReq, nil
+	return float64(r.cpuMicros) / r.served
 }
 
 func fmtRatios(v []float64) string {
@@ -163,13 +229,15 @@ func (b *bench) profileAPI(ctx context.Context, conns int, path string) error {
 		return err
 	}
 	defer p.stop()
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
+	create := b.createGifts(httpc, base)
+	b.warmUp(ctx, conns, create)
 	seconds := max(1, int(b.duration.Seconds())-1)
 	profile := make(chan error, 1)
 	go func() {
 		profile <- fetchTo(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", pprofPort, seconds), path)
 	}()
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * conns}, Timeout: 10 * time.Second}
-	sat, err := b.saturate(ctx, conns, base, nil, b.createGifts(httpc, base))
+	sat, err := b.saturate(ctx, conns, base, nil, create)
 	if err != nil {
 		return err
 	}
