@@ -79,6 +79,7 @@ func OpenPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		}
 	}
 	pc.ConnConfig.Tracer = tracerChain(tracers)
+	pc.AfterConnect = EncodeUUIDs
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create database pool: %w", err)

@@ -65,6 +65,7 @@ func run(auth bool) error {
 	if n, err := strconv.ParseInt(os.Getenv("DB_MAX_CONNS"), 10, 32); err == nil && n > 0 {
 		pc.MaxConns = int32(n)
 	}
+	pc.AfterConnect = postgres.EncodeUUIDs // as the services' pools: the same parameter encoding
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return fmt.Errorf("open pool: %w", err)
