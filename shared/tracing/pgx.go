@@ -55,12 +55,13 @@ func dbOptions(resource string) []tracer.StartSpanOption {
 	return append(slices.Clip(dbSpanOptions), tracer.ResourceName(resource))
 }
 
-// startDBWith starts a database span, unless its trace is already dropped: a trace whose sampling
-// priority is not positive is never sent (the Agent's /info allows the tracer to drop it, or the
-// Agent drops it), and a database span is neither top-level nor measured, so no trace metric counts
-// it either. Such a span would buy nothing and is one of the two spans of a traced POST /gifts (docs/observability.md,
-// "Overhead"). Its start is remembered instead, and finishDB records it after all if it fails, which
-// also keeps the trace.
+// startDBWith starts a database span, unless its trace is already dropped or there is none to
+// join: a trace whose sampling priority is not positive is never kept (the tracer or the Agent
+// drops it), and a request the head sampler left out (RequestSampler) has no span. A database span
+// is neither top-level nor measured, so no trace metric counts it either. Such a span would buy
+// nothing and is one of the two spans of a traced POST /gifts (docs/observability.md, "Overhead").
+// Its start is remembered instead, and finishDB records it after all if it fails, under the
+// request's span (started then if it was not), which also keeps the trace.
 func startDBWith(ctx context.Context, name string, opts []tracer.StartSpanOption) context.Context {
 	if dropped(ctx) {
 		return context.WithValue(ctx, spanKey{}, &unstarted{name: name, opts: opts, start: time.Now()})
@@ -76,11 +77,13 @@ type unstarted struct {
 	start time.Time
 }
 
-// dropped reports whether the trace of the span in ctx has already been sampled out.
+// dropped reports whether the trace of the span in ctx has already been sampled out, or ctx is
+// a request's that the head sampler left without a span. Outside a request, a statement with no
+// span in ctx starts a trace of its own.
 func dropped(ctx context.Context) bool {
 	parent, ok := tracer.SpanFromContext(ctx)
 	if !ok {
-		return false
+		return requestFrom(ctx) != nil
 	}
 	p, ok := parent.Context().SamplingPriority()
 	return ok && p <= 0
@@ -97,7 +100,11 @@ func finishDB(ctx context.Context, err error) {
 		if err == nil {
 			return
 		}
-		span, _ := tracer.StartSpanFromContext(ctx, s.name, append(slices.Clip(s.opts), tracer.StartTime(s.start))...)
+		opts := append(slices.Clip(s.opts), tracer.StartTime(s.start))
+		if request := failedIn(ctx); request != nil {
+			opts = append(opts, tracer.ChildOf(request.Context()))
+		}
+		span, _ := tracer.StartSpanFromContext(ctx, s.name, opts...)
 		span.Finish(tracer.WithError(err), tracer.NoDebugStack())
 	}
 }

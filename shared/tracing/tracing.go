@@ -31,6 +31,13 @@ type Config struct {
 	Service   string // DD_SERVICE
 	Env       string // DD_ENV
 	Version   string // DD_VERSION
+
+	// RequestsPerSecond is how many requests a second, per task, a service that serves HTTP
+	// samples before their spans start (RequestSampler; TRACE_REQUESTS_PER_SECOND, read by
+	// ReadRequestSampling). Zero: the service samples none of its own (the worker), and
+	// dd-trace-go computes APM's trace metrics itself. Otherwise the Agent computes them, so that
+	// each sampled span counts with its weight.
+	RequestsPerSecond int
 }
 
 // ReadConfig reads the tracing settings; defaultService names the service when DD_SERVICE is unset.
@@ -42,6 +49,23 @@ func ReadConfig(r *envconfig.Reader, defaultService string) Config {
 		Env:       r.String("DD_ENV", ""),
 		Version:   r.String("DD_VERSION", ""),
 	}
+}
+
+// ReadRequestSampling reads TRACE_REQUESTS_PER_SECOND into cfg: the API samples about that many
+// requests a second per task before their spans start (RequestSampler), 100 by default. Above the
+// Agent's own ingestion target (10 traces a second), so the Agent still chooses what is kept, and
+// enough that APM's trace metrics, scaled from the sample, are within a few per cent a minute.
+func ReadRequestSampling(r *envconfig.Reader, cfg *Config) {
+	cfg.RequestsPerSecond = r.Int("TRACE_REQUESTS_PER_SECOND", 100, 1, 1_000_000)
+}
+
+// RequestSampler is the head sampler of the service's requests: nil when tracing is off or the
+// service samples none of its own.
+func (c Config) RequestSampler() *RequestSampler {
+	if !c.Enabled || c.RequestsPerSecond == 0 {
+		return nil
+	}
+	return NewRequestSampler(c.RequestsPerSecond)
 }
 
 // How Start looks for the Agent: one GET of its /info at start, then one every agentProbeInterval
@@ -127,6 +151,12 @@ func startTracer(cfg Config, log *slog.Logger) (stop func()) {
 		// No profiler runs in these services: skip the pprof labels it would read on every span.
 		tracer.WithProfilerCodeHotspots(false),
 		tracer.WithProfilerEndpoints(false),
+	}
+	if cfg.RequestsPerSecond > 0 {
+		// dd-trace-go's client-side stats count each span once, whatever its _sample_rate; the
+		// Agent's weigh it. Without them the tracer sends the Agent every trace it has, which the
+		// head sampler keeps to about RequestsPerSecond.
+		opts = append(opts, tracer.WithStatsComputation(false))
 	}
 	if cfg.Env != "" {
 		opts = append(opts, tracer.WithEnv(cfg.Env))

@@ -91,7 +91,7 @@ func Serve(ctx context.Context, cfg config.Config, ready chan<- string) error {
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		FailureInjection: cfg.FailureInjection,
 		Metrics:          metrics,
-		Traced:           cfg.Tracing.Enabled,
+		Tracing:          cfg.Tracing.RequestSampler(),
 		Keys:             auth.NewChecker(store, auth.Config{TTL: cfg.Keys.CacheTTL, Size: cfg.Keys.CacheSize}),
 		Limiter:          ratelimit.New(),
 	})

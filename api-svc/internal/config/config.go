@@ -30,7 +30,7 @@ type Config struct {
 	DogStatsDAddr string
 	MetricTags    []string // env, service, version from DD_ENV, DD_SERVICE, DD_VERSION
 
-	Tracing tracing.Config // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT
+	Tracing tracing.Config // DD_TRACE_ENABLED, DD_AGENT_HOST, DD_TRACE_AGENT_PORT, TRACE_REQUESTS_PER_SECOND
 
 	// Log is the JSON logger (LOG_LEVEL, DD_SERVICE); Load sets it even when it returns an error,
 	// so that main can report the error as a log line.
@@ -107,6 +107,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	metrics := platform.ReadDogStatsD(r, "api")
 	c.DogStatsDAddr, c.MetricTags = metrics.Addr, metrics.Tags
 	c.Tracing = tracing.ReadConfig(r, "api")
+	tracing.ReadRequestSampling(r, &c.Tracing)
 	c.Log = platform.Logger(r, "api")
 	// The dispatcher's lease covers the send's transaction, its publish and its delete (each
 	// bounded by its own timeout); the relay's covers a chunk's publish and delete. Both check at

@@ -1,17 +1,10 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/DataDog/dd-trace-go/v2/ddtrace/ext"
-	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
-
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
-	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
@@ -62,17 +55,18 @@ func (s *server) routeOf(r *http.Request, f *requestFields) string {
 	return ""
 }
 
-// traced wraps the whole handler in an APM span per request (tracing.StartRequest); observeRequest
-// names it by route (never the raw path) and sets its status once the answer is known. Health
-// probes (the load balancer's and ECS's, every few seconds) get no trace.
-func traced(h http.Handler) http.Handler {
+// traced wraps the whole handler in the APM span of each request its sampler picks
+// (tracing.StartRequest, head sampling), and of each that fails; observeRequest names it by route
+// (never the raw path) and records its status once the answer is known. Health probes (the load
+// balancer's and ECS's, every few seconds) get no trace.
+func traced(h http.Handler, sampler *tracing.RequestSampler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isProbe(r) {
 			h.ServeHTTP(w, r)
 			return
 		}
-		span, ctx := tracing.StartRequest(r)
-		defer span.Finish()
+		q, ctx := tracing.StartRequest(r, sampler)
+		defer q.Finish(tracing.Outcome{}) // observeRequest finished it, unless a panic escaped the access log
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -83,29 +77,8 @@ func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Pa
 // request metrics of the availability and latency SLOs.
 func (s *server) observeRequest(r *http.Request, f *requestFields, code int, took time.Duration) {
 	route := s.routeOf(r, f)
-	if span, ok := tracer.SpanFromContext(r.Context()); ok {
-		span.SetTag(ext.HTTPCode, strconv.Itoa(code)) // a string, as Datadog's integrations record it
-		if code >= http.StatusInternalServerError {
-			// No stack: it would be this middleware's. The message becomes the cause below.
-			span.SetTag(ext.ErrorNoStackTrace, fmt.Errorf("%d: %s", code, http.StatusText(code)))
-		}
-		if route != "" {
-			span.SetTag(ext.ResourceName, route)
-			span.SetTag(ext.HTTPRoute, route[strings.IndexByte(route, ' ')+1:])
-		}
-		if f.cause != nil {
-			span.SetTag(ext.ErrorMsg, f.cause.Error())
-		}
-		if f.errorCode != "" {
-			span.SetTag("error_code", f.errorCode)
-		}
-		if id := correlation.From(r.Context()); id != "" {
-			span.SetTag(correlation.Key, id)
-		}
-		if f.client.Name != "" {
-			span.SetTag(logging.KeyClient, f.client.Name)
-		}
-	}
+	tracing.FinishRequest(r.Context(), tracing.Outcome{Status: code, Route: route, Cause: f.cause,
+		ErrorCode: f.errorCode, CorrelationID: correlation.From(r.Context()), Client: f.client.Name})
 	if s.metrics == nil {
 		return
 	}

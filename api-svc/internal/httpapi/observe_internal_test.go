@@ -20,6 +20,7 @@ import (
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/correlation"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/gift"
 	"github.com/gift-platform/ecs-sre-gift-worker/shared/logging"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // createStore answers CreateGift with err, or panics when panics is set; the rest is unused.
@@ -91,7 +92,7 @@ func TestRequestSpansRecordStatusAndServerErrors(t *testing.T) {
 			h, err := NewHandler(withTestAuth(Options{
 				Gifts: gifts.NewService(tc.store, nil, logging.New(&logs, "api", 0)),
 				Ready: func(context.Context) error { return nil }, Log: logging.New(&logs, "api", 0),
-				MaxBodyBytes: 1 << 20, Metrics: metrics, Traced: true,
+				MaxBodyBytes: 1 << 20, Metrics: metrics, Tracing: tracing.NewRequestSampler(1000),
 			}))
 			if err != nil {
 				t.Fatal(err)
@@ -163,7 +164,7 @@ func TestEveryAnswerCarriesItsCorrelationID(t *testing.T) {
 			log := logging.New(&logs, "api", -4) // DEBUG: the probes' lines too
 			h, err := NewHandler(withTestAuth(Options{
 				Gifts: gifts.NewService(tc.store, nil, log), Log: log,
-				Ready: func(context.Context) error { return nil }, MaxBodyBytes: 1 << 20, Traced: true,
+				Ready: func(context.Context) error { return nil }, MaxBodyBytes: 1 << 20, Tracing: tracing.NewRequestSampler(1000),
 			}))
 			if err != nil {
 				t.Fatal(err)

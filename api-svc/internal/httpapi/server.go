@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/gift-platform/ecs-sre-gift-worker/api-svc/internal/gifts"
+	"github.com/gift-platform/ecs-sre-gift-worker/shared/tracing"
 )
 
 // Options are the handler's dependencies and limits.
@@ -29,8 +30,9 @@ type Options struct {
 	FailureInjection bool
 	// Metrics receives the request and send metrics; nil sends none.
 	Metrics Metrics
-	// Traced puts every request in an APM span (tracing on).
-	Traced bool
+	// Tracing puts the requests it samples, and every request that fails, in an APM span; nil
+	// traces none (tracing off).
+	Tracing *tracing.RequestSampler
 	// Keys checks the API key of every operation but the probes; Limiter takes a token of the
 	// client's rate limit.
 	Keys    KeyChecker
@@ -83,8 +85,8 @@ func NewHandler(opts Options) (http.Handler, error) {
 		ErrorHandlerFunc: s.writeError,
 	})
 	h := s.accessLog(s.recoverPanics(s.findOperation(s.authenticate(s.limitBody(s.validateRequest(recordRoute(routes)))))))
-	if opts.Traced {
-		h = traced(h)
+	if opts.Tracing != nil {
+		h = traced(h, opts.Tracing)
 	}
 	return h, nil
 }
