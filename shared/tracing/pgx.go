@@ -101,10 +101,12 @@ func finishDB(ctx context.Context, err error) {
 			return
 		}
 		opts := append(slices.Clip(s.opts), tracer.StartTime(s.start))
+		var span *tracer.Span
 		if request := failedIn(ctx); request != nil {
-			opts = append(opts, tracer.ChildOf(request.Context()))
+			span = request.StartChild(s.name, opts...)
+		} else {
+			span, _ = tracer.StartSpanFromContext(ctx, s.name, opts...)
 		}
-		span, _ := tracer.StartSpanFromContext(ctx, s.name, opts...)
 		span.Finish(tracer.WithError(err), tracer.NoDebugStack())
 	}
 }
