@@ -116,7 +116,7 @@ type overheadMode struct {
 }
 
 // overhead measures POST /gifts with tracing and metrics off, on as deployed (the Agent's
-// default sampling), and on keeping every trace (the worst case: DD_TRACE_SAMPLE_RATE=1), run
+// default sampling), and on tracing and keeping every request (the worst case), run
 // one right after the other in rounds, so that a drift of the shared machine hits every mode of a
 // round alike; each round is judged by its own ratios, and the median round is the figure. Each
 // run measures the saturated rate, then the latency at half of the round's "off" rate: the same
@@ -132,8 +132,9 @@ func (b *bench) overhead(ctx context.Context, conns, rounds int) error {
 		"DD_DOGSTATSD_PORT=" + strconv.Itoa(agent.statsdPort), "DD_SERVICE=" + service, "DD_ENV=" + env}
 	modes := []overheadMode{
 		{"off", "DD_TRACE_ENABLED=false, no Agent", []string{"DD_TRACE_ENABLED=false", "DD_AGENT_HOST="}},
-		{"on", fmt.Sprintf("as deployed: the Agent's default sampling (%d traces/s kept), client-side stats", agentTargetTPS), on},
-		{"all", "every trace kept and sent (DD_TRACE_SAMPLE_RATE=1): the worst case", append(slices.Clone(on), "DD_TRACE_SAMPLE_RATE=1")},
+		{"on", fmt.Sprintf("as deployed: head sampling (about 100 spans/s started), then the Agent's default sampling (%d traces/s kept)", agentTargetTPS), on},
+		{"all", "every request traced, every trace kept and sent (TRACE_REQUESTS_PER_SECOND=1000000, DD_TRACE_SAMPLE_RATE=1): the worst case",
+			append(slices.Clone(on), "TRACE_REQUESTS_PER_SECOND=1000000", "DD_TRACE_SAMPLE_RATE=1")},
 	}
 	fmt.Printf("\nObservability overhead: POST /gifts, %d connections, %d rounds; spans and metrics go to a local fake Agent\n", conns, rounds)
 	for _, m := range modes {
