@@ -95,6 +95,9 @@ func finishDB(ctx context.Context, err error) {
 	}
 	switch s := ctx.Value(spanKey{}).(type) {
 	case *tracer.Span:
+		if err != nil {
+			failedIn(ctx) // the request weighs 1, as one not sampled that records this failure
+		}
 		s.Finish(tracer.WithError(err), tracer.NoDebugStack()) // the stack would be pgx's, not the caller's
 	case *unstarted:
 		if err == nil {

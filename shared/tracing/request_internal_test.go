@@ -50,6 +50,7 @@ func TestRequestSpansOnlyWhenSampledOrFailed(t *testing.T) {
 		{"sampled, answered", true, nil, http.StatusCreated, 2, 0.25},
 		{"sampled, answered 4xx", true, nil, http.StatusConflict, 2, 0.25},
 		{"sampled, statement fails", true, failure, http.StatusServiceUnavailable, 2, 0},
+		{"sampled, statement fails but the request recovers", true, failure, http.StatusCreated, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mt := mocktracer.Start()
